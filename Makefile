@@ -1,0 +1,86 @@
+# archlab build. `make run` and `make test` install what is missing (tools/deps.sh), build, and run.
+SHELL := /bin/bash
+CC ?= gcc
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+# The OpenMP build of OpenBLAS: it shares our OpenMP thread pool and runs single-threaded when called
+# from inside a parallel region (per-head attention GEMMs), instead of oversubscribing the cores.
+OPENBLAS_DIR := /usr/lib/$(MULTIARCH)/openblas-openmp
+OPENBLAS_INC := /usr/include/$(MULTIARCH)/openblas-openmp
+PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 cairo libpng libcjson 2>/dev/null)
+
+WARN := -Wall -Wextra -Wno-unused-parameter
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -I. -I$(OPENBLAS_INC) $(PKG_CFLAGS) -MMD -MP
+OPT ?= -O3 -march=native
+# OpenBLAS first, then GSL without its reference CBLAS: every cblas_* call must land in OpenBLAS.
+LDLIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lgsl -llua5.4 -lcairo -lpng16 -lcjson -lm -ldl -fopenmp
+
+ENGINE_SRC := $(wildcard core/*.c data/*.c arch/*.c train/*.c analysis/*.c)
+PLOTS_SRC := $(wildcard plots/*.c)
+SCRIPTS_SRC := $(filter-out scripts/main.c, $(wildcard scripts/*.c))
+TEST_SRC := $(filter-out tests/grad_%.c, $(wildcard tests/*.c))
+GRAD_SRC := tests/harness.c $(wildcard tests/grad_*.c)
+
+BIN := bin
+B32 := build/f32
+B64 := build/f64
+LIB32 := $(ENGINE_SRC:%.c=$(B32)/%.o) $(PLOTS_SRC:%.c=$(B32)/%.o) $(SCRIPTS_SRC:%.c=$(B32)/%.o)
+
+.PHONY: all deps run test sanitize bench clean gallery
+all: $(BIN)/archlab
+
+deps:
+	@tools/deps.sh
+
+$(B32)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS) -c $< -o $@
+# The gradient-check build: the same engine in double precision (AL_DOUBLE), so finite differences are exact
+# enough for tight tolerances.
+$(B64)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS) -DAL_DOUBLE -c $< -o $@
+
+$(BIN)/archlab: $(LIB32) $(B32)/scripts/main.o
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+$(BIN)/test_archlab: $(LIB32) $(TEST_SRC:%.c=$(B32)/%.o)
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+$(BIN)/gradcheck: $(ENGINE_SRC:%.c=$(B64)/%.o) $(GRAD_SRC:%.c=$(B64)/%.o)
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+$(BIN)/bench: $(LIB32) $(B32)/tools/bench.o
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+
+run: deps
+	@$(MAKE) --no-print-directory bin/archlab
+	bin/archlab experiments/quickstart.lua
+
+test: deps
+	@$(MAKE) --no-print-directory bin/archlab bin/test_archlab bin/gradcheck
+	@tools/run_tests.sh bin
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build tree.
+sanitize: deps
+	@$(MAKE) --no-print-directory BIN=build/san/bin B32=build/san/f32 B64=build/san/f64 OPT="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" bin/archlab bin/test_archlab bin/gradcheck
+	@AL_SANITIZE=1 tools/run_tests.sh build/san/bin
+
+bench: deps
+	@$(MAKE) --no-print-directory bin/bench
+	bin/bench
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# One example of every plot kind, for a person to look at (plots/ only; tools/gallery.c).
+$(BIN)/gallery: $(LIB32) $(B32)/tools/gallery.o
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+gallery: deps
+	@$(MAKE) --no-print-directory $(BIN)/gallery
+	$(BIN)/gallery out/gallery
