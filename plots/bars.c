@@ -1,0 +1,225 @@
+/* Bar charts and grouped bars: categories along x, one bar per group in each category, linear axes
+ * anchored at zero or log axes with bars rising from the bottom of the axis. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plots/plot_internal.h"
+
+#define SLOT_FILL 0.8   /* the share of a category's slot its bars take; the rest separates categories */
+#define LABEL_ANGLE (M_PI / 6)
+
+static const char *gname(const plot_bar_group *g, size_t i, char *buf, size_t n) {
+    if (g->name && *g->name) snprintf(buf, n, "group '%s'", g->name);
+    else snprintf(buf, n, "group %zu", i + 1);
+    return buf;
+}
+
+static const char *cat_of(const plot_bars_spec *s, size_t c, char *buf, size_t n) {
+    if (s->categories && s->categories[c]) return s->categories[c];
+    snprintf(buf, n, "%zu", c + 1);
+    return buf;
+}
+
+int plt_bars_check(const plot_bars_spec *s) {
+    char b[160], cb[32];
+    if (!s) return plt_fail("no bar chart given");
+    if (s->n_categories == 0) return plt_fail("bar chart has no categories");
+    if (!s->groups || s->n_groups == 0) return plt_fail("bar chart has no groups of values");
+    for (size_t g = 0; g < s->n_groups; g++) {
+        const plot_bar_group *G = &s->groups[g];
+        if (!G->values || G->n != s->n_categories)
+            return plt_fail("%s: %zu values for %zu categories", gname(G, g, b, sizeof b), G->values ? G->n : 0,
+                            s->n_categories);
+        size_t finite = 0;
+        for (size_t c = 0; c < G->n; c++) {
+            double v = G->values[c];
+            if (!isfinite(v)) continue;
+            finite++;
+            if (s->log_y && v <= 0)
+                return plt_fail("%s: value %g for '%s' cannot be drawn on a log axis", gname(G, g, b, sizeof b), v,
+                                cat_of(s, c, cb, sizeof cb));
+        }
+        if (!finite) return plt_fail("%s: all %zu values are NaN or infinite", gname(G, g, b, sizeof b), G->n);
+    }
+    return 0;
+}
+
+typedef struct {
+    const plot_bars_spec *s;
+    const plot_bars_layout *L;
+} hit_ctx;
+
+static double bar_top(const plot_bars_layout *L, double v) {
+    return L->area.y + L->area.h - plt_axis_frac(&L->y, v) * L->area.h;
+}
+static double baseline(const plot_bars_layout *L) {
+    double b = L->y.log ? L->y.lo : fmin(fmax(0, L->y.lo), L->y.hi);
+    return bar_top(L, b);
+}
+
+static int hits(const void *vctx, plot_rect box) {
+    const hit_ctx *h = vctx;
+    const plot_bars_layout *L = h->L;
+    for (size_t g = 0; g < h->s->n_groups; g++)
+        for (size_t c = 0; c < h->s->n_categories; c++) {
+            double v = h->s->groups[g].values[c];
+            if (!isfinite(v)) continue;
+            double x0 = L->area.x + c * L->slot_w + L->bar_off + g * L->bar_w, x1 = x0 + L->bar_w;
+            double y0 = fmin(bar_top(L, v), baseline(L)) - 3, y1 = fmax(bar_top(L, v), baseline(L));
+            if (x1 > box.x && x0 < box.x + box.w && y1 > box.y && y0 < box.y + box.h) return 1;
+        }
+    return 0;
+}
+
+int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *s, plot_bars_layout *lay, int draw) {
+    const plt_style *st = &PLT_STYLE;
+    plot_bars_layout L;
+    memset(&L, 0, sizeof L);
+    L.figure = r;
+    char buf[64];
+    size_t nc = s->n_categories, ng = s->n_groups;
+
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t g = 0; g < ng; g++)
+        for (size_t c = 0; c < nc; c++) {
+            double v = s->groups[g].values[c];
+            if (isfinite(v)) { lo = fmin(lo, v); hi = fmax(hi, v); }
+        }
+    /* Linear bars grow from zero, so zero is always on the axis and only the far side is padded (more when
+     * value labels need room). Log bars grow from the decade below the smallest value. */
+    double head = s->value_labels ? 0.12 : 0.05;
+    double ylo, yhi;
+    if (s->log_y) {
+        ylo = pow(10, floor(log10(lo)));
+        yhi = pow(10, log10(hi) + head * fmax(log10(hi) - log10(ylo), 1));
+    } else {
+        ylo = fmin(lo, 0); yhi = fmax(hi, 0);
+        double span = yhi - ylo;
+        if (span == 0) span = fabs(hi) > 0 ? fabs(hi) : 1;
+        if (yhi > 0) yhi += head * span;
+        if (ylo < 0) ylo -= head * span;
+    }
+
+    /* Category labels go horizontal when they fit their slot, else slanted. */
+    plt_set_font(cr, st->font_tick, 0);
+    double cw = 0, fh = plt_font_h(cr);
+    for (size_t c = 0; c < nc; c++) cw = fmax(cw, plt_text_w(cr, cat_of(s, c, buf, sizeof buf)));
+    double top = r.y + st->pad + plt_title_h(cr, s->title);
+    double right = r.x + r.w - st->pad;
+    double xl_h = plt_label_h(cr, s->xlabel);
+    double bottom = r.y + r.h - st->pad - xl_h - fh - st->tick_len - st->gap;
+    if (plt_y_fit(cr, &L.y, ylo, yhi, s->log_y, bottom - top, 0)) return -1;
+    double left = r.x + st->pad + plt_label_h(cr, s->ylabel) + plt_ytick_w(cr, &L.y) + st->tick_len + st->gap;
+    int slant = cw + 6 > (right - left) / nc;
+    if (slant) {
+        double extra = cw * sin(LABEL_ANGLE) + fh * cos(LABEL_ANGLE) - fh;
+        bottom -= extra;
+        if (plt_y_fit(cr, &L.y, ylo, yhi, s->log_y, bottom - top, 0)) return -1;
+        left = r.x + st->pad + plt_label_h(cr, s->ylabel) + plt_ytick_w(cr, &L.y) + st->tick_len + st->gap;
+        /* a slanted label hangs left of its bar: keep the first one on the page */
+        left = fmax(left, r.x + st->pad + cw * cos(LABEL_ANGLE) - (right - left) / nc / 2);
+    }
+    L.area = (plot_rect){left, top, right - left, bottom - top};
+    if (L.area.w < 20 || L.area.h < 20) return plt_fail("figure too small for a bar chart (%g x %g pt)", r.w, r.h);
+
+    const char **names = calloc(ng, sizeof *names);
+    int *idx = calloc(ng, sizeof *idx);
+    if (!names || !idx) { free(names); free(idx); return plt_fail("out of memory"); }
+    plt_legend lg = {names, idx, 0, 1, NULL};
+    for (size_t g = 0; g < ng; g++)
+        if (s->groups[g].name && *s->groups[g].name) { names[lg.n] = s->groups[g].name; idx[lg.n++] = (int)g; }
+    double lw = 0, lh = 0;
+    if (lg.n) plt_legend_size(cr, &lg, &lw, &lh);
+    for (int pass = 0; pass < 2; pass++) {
+        L.slot_w = L.area.w / nc;
+        L.bar_w = L.slot_w * SLOT_FILL / ng;
+        L.bar_off = L.slot_w * (1 - SLOT_FILL) / 2;
+        if (!lg.n) break;
+        hit_ctx h = {s, &L};
+        if (pass == 0 && plt_legend_place(L.area, lw, lh, hits, &h, &L.legend) == 0) break;
+        if (pass == 0) { /* no free corner: put the legend beside the bars */
+            L.legend_outside = 1;
+            L.area.w -= lw + 2 * st->gap;
+            if (L.area.w < 20) { free(names); free(idx); return plt_fail("figure too narrow for the legend"); }
+            L.legend = (plot_rect){L.area.x + L.area.w + 2 * st->gap, L.area.y, lw, lh};
+        }
+    }
+
+    if (draw) {
+        plt_draw_grid(cr, L.area, NULL, &L.y);
+        cairo_save(cr);
+        cairo_rectangle(cr, L.area.x, L.area.y, L.area.w, L.area.h);
+        cairo_clip(cr);
+        double base = baseline(&L);
+        for (size_t g = 0; g < ng; g++) {
+            double rgb[3];
+            plt_palette((int)g, rgb);
+            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            for (size_t c = 0; c < nc; c++) {
+                double v = s->groups[g].values[c];
+                if (!isfinite(v)) continue;
+                double x0 = L.area.x + c * L.slot_w + L.bar_off + g * L.bar_w, t = bar_top(&L, v);
+                cairo_rectangle(cr, x0, fmin(t, base), L.bar_w, fabs(base - t));
+            }
+            cairo_fill(cr);
+        }
+        if (!L.y.log && L.y.lo < 0 && L.y.hi > 0) { /* a zero line when bars go both ways */
+            cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+            cairo_set_line_width(cr, st->axis_width);
+            cairo_move_to(cr, L.area.x, base);
+            cairo_line_to(cr, L.area.x + L.area.w, base);
+            cairo_stroke(cr);
+        }
+        if (s->value_labels) {
+            cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+            plt_set_font(cr, fmin(st->font_tick - 1, L.bar_w * 0.9), 0);
+            for (size_t g = 0; g < ng; g++)
+                for (size_t c = 0; c < nc; c++) {
+                    double v = s->groups[g].values[c];
+                    if (!isfinite(v)) continue;
+                    snprintf(buf, sizeof buf, "%.3g", v);
+                    double cx = L.area.x + c * L.slot_w + L.bar_off + (g + 0.5) * L.bar_w, t = bar_top(&L, v);
+                    if (t <= base) plt_text(cr, cx, t - 2, buf, 0.5, 1, 0);
+                    else plt_text(cr, cx, t + 2, buf, 0.5, 0, 0);
+                }
+        }
+        cairo_restore(cr);
+        plt_draw_frame(cr, L.area);
+        plt_draw_yaxis(cr, L.area, &L.y);
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+        plt_set_font(cr, st->font_tick, 0);
+        cairo_set_line_width(cr, st->axis_width);
+        for (size_t c = 0; c < nc; c++) {
+            double cx = L.area.x + (c + 0.5) * L.slot_w, by = L.area.y + L.area.h;
+            cairo_move_to(cr, cx, by);
+            cairo_line_to(cr, cx, by + st->tick_len);
+            cairo_stroke(cr);
+            const char *lab = cat_of(s, c, buf, sizeof buf);
+            if (slant) plt_text(cr, cx + 3, by + st->tick_len + st->gap, lab, 1, 0, LABEL_ANGLE);
+            else plt_text(cr, cx, by + st->tick_len + st->gap, lab, 0.5, 0, 0);
+        }
+        plt_draw_labels(cr, r, L.area, s->title, s->xlabel, s->ylabel);
+        if (lg.n) plt_legend_draw(cr, &lg, L.legend);
+    }
+    free(names); free(idx);
+    if (lay) *lay = L;
+    return 0;
+}
+
+static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) { return plt_bars_draw(cr, fig, ctx, NULL, 1); }
+
+int plot_bars(const char *path, const plot_bars_spec *spec, const plot_output *out) {
+    if (plt_bars_check(spec)) return -1;
+    return plt_render(path, out, PLT_DEF_W, PLT_DEF_H, draw_cb, spec);
+}
+
+int plot_bars_layout_of(const plot_bars_spec *spec, const plot_output *out, plot_bars_layout *lay) {
+    double w, h, dpi;
+    if (plt_bars_check(spec) || plt_output_size(out, PLT_DEF_W, PLT_DEF_H, &w, &h, &dpi)) return -1;
+    cairo_t *cr = plt_measure_cr();
+    int rc = plt_bars_draw(cr, (plot_rect){0, 0, w, h}, spec, lay, 0);
+    cairo_destroy(cr);
+    return rc;
+}

@@ -1,0 +1,193 @@
+/* Heatmaps with a colour bar: needle-in-a-haystack grids (context length x depth) and expert-load maps
+ * (layer x expert). Row 0 is drawn at the top, as in the NIAH figures where depth grows downwards. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plots/plot_internal.h"
+
+#define CBAR_GAP 12.0   /* between the grid and the colour bar */
+#define CBAR_W 12.0
+
+/* A user-supplied printf format must convert exactly one double, or printing it is undefined behaviour. */
+static int check_fmt(const char *f) {
+    int conv = 0;
+    for (const char *c = f; *c; c++) {
+        if (*c != '%') continue;
+        if (c[1] == '%') { c++; continue; }
+        c++;
+        while (*c && strchr("-+ #0", *c)) c++;
+        while (isdigit((unsigned char)*c)) c++;
+        if (*c == '.') { c++; while (isdigit((unsigned char)*c)) c++; }
+        if (!*c || !strchr("eEfFgGaA", *c)) return -1;
+        conv++;
+    }
+    return conv == 1 ? 0 : -1;
+}
+
+int plt_heatmap_check(const plot_heatmap_spec *s) {
+    if (!s) return plt_fail("no heatmap given");
+    if (s->nx == 0 || s->ny == 0) return plt_fail("heatmap has no cells (%zu columns x %zu rows)", s->nx, s->ny);
+    if (!s->values) return plt_fail("heatmap has no values");
+    size_t n = s->nx * s->ny, finite = 0;
+    for (size_t i = 0; i < n; i++) finite += isfinite(s->values[i]) != 0;
+    if (!finite) return plt_fail("heatmap: all %zu values are NaN or infinite", n);
+    if (s->has_range && !(isfinite(s->vmin) && isfinite(s->vmax) && s->vmin < s->vmax))
+        return plt_fail("heatmap: vmin (%g) must be below vmax (%g)", s->vmin, s->vmax);
+    if (s->label_fmt && check_fmt(s->label_fmt))
+        return plt_fail("heatmap: label format '%s' must convert exactly one number (e.g. \"%%.2f\")", s->label_fmt);
+    return 0;
+}
+
+static const char *label_of(const char *const *labels, size_t i, char *buf, size_t n) {
+    if (labels && labels[i]) return labels[i];
+    snprintf(buf, n, "%zu", i);
+    return buf;
+}
+
+int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_heatmap_layout *lay, int draw) {
+    const plt_style *st = &PLT_STYLE;
+    plot_heatmap_layout L;
+    memset(&L, 0, sizeof L);
+    L.figure = r;
+    char buf[32];
+
+    double vmin = s->vmin, vmax = s->vmax;
+    if (!s->has_range) {
+        vmin = INFINITY; vmax = -INFINITY;
+        for (size_t i = 0; i < s->nx * s->ny; i++)
+            if (isfinite(s->values[i])) { vmin = fmin(vmin, s->values[i]); vmax = fmax(vmax, s->values[i]); }
+    }
+
+    double top = r.y + st->pad + plt_title_h(cr, s->title);
+    double bottom = r.y + r.h - st->pad - plt_label_h(cr, s->xlabel) - plt_xtick_h(cr) - st->tick_len - st->gap;
+    /* The colour bar spans the grid's height; its ticks decide how wide its labels are. */
+    if (plt_y_fit(cr, &L.cbar_axis, vmin, vmax, 0, bottom - top, 0)) return -1;
+    L.vmin = L.cbar_axis.lo; /* a constant map widens to v +- 10% so it shows the middle colour */
+    L.vmax = L.cbar_axis.hi;
+    double cbw = plt_ytick_w(cr, &L.cbar_axis);
+    double right = r.x + r.w - st->pad - plt_label_h(cr, s->cbar_label) - cbw - st->tick_len - st->gap - CBAR_W - CBAR_GAP;
+    plt_set_font(cr, st->font_tick, 0);
+    double yw = 0, xw = 0;
+    for (size_t i = 0; i < s->ny; i++) yw = fmax(yw, plt_text_w(cr, label_of(s->y_labels, i, buf, sizeof buf)));
+    for (size_t j = 0; j < s->nx; j++) xw = fmax(xw, plt_text_w(cr, label_of(s->x_labels, j, buf, sizeof buf)));
+    double left = r.x + st->pad + plt_label_h(cr, s->ylabel) + yw + st->tick_len + st->gap;
+    L.grid = (plot_rect){left, top, right - left, bottom - top};
+    if (L.grid.w < 20 || L.grid.h < 20) return plt_fail("figure too small for a heatmap (%g x %g pt)", r.w, r.h);
+    L.cell_w = L.grid.w / s->nx;
+    L.cell_h = L.grid.h / s->ny;
+    L.cbar = (plot_rect){right + CBAR_GAP, top, CBAR_W, L.grid.h};
+    if (lay) *lay = L;
+    if (!draw) return 0;
+
+    /* Cells. */
+    for (size_t i = 0; i < s->ny; i++)
+        for (size_t j = 0; j < s->nx; j++) {
+            double v = s->values[i * s->nx + j], rgb[3];
+            plot_colormap(s->cmap, isfinite(v) ? (v - L.vmin) / (L.vmax - L.vmin) : NAN, rgb);
+            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            cairo_rectangle(cr, L.grid.x + j * L.cell_w, L.grid.y + i * L.cell_h, L.cell_w, L.cell_h);
+            cairo_fill(cr);
+        }
+    /* Thin white separators read as a grid without shifting any cell's colour; skipped for tiny cells. */
+    if (L.cell_w >= 6 && L.cell_h >= 6) {
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_line_width(cr, 0.75);
+        for (size_t j = 1; j < s->nx; j++) {
+            cairo_move_to(cr, L.grid.x + j * L.cell_w, L.grid.y);
+            cairo_line_to(cr, L.grid.x + j * L.cell_w, L.grid.y + L.grid.h);
+        }
+        for (size_t i = 1; i < s->ny; i++) {
+            cairo_move_to(cr, L.grid.x, L.grid.y + i * L.cell_h);
+            cairo_line_to(cr, L.grid.x + L.grid.w, L.grid.y + i * L.cell_h);
+        }
+        cairo_stroke(cr);
+    }
+    if (s->cell_labels) {
+        /* The largest font up to font_cell at which every label fits its cell; none if that is unreadable. */
+        const char *fmt = s->label_fmt ? s->label_fmt : "%.2g";
+        double fs = fmin(st->font_cell, L.cell_h * 0.55);
+        for (; fs >= 5; fs -= 0.5) {
+            plt_set_font(cr, fs, 0);
+            double mw = 0;
+            for (size_t i = 0; i < s->nx * s->ny; i++) {
+                if (!isfinite(s->values[i])) continue;
+                snprintf(buf, sizeof buf, fmt, s->values[i]);
+                mw = fmax(mw, plt_text_w(cr, buf));
+            }
+            if (mw <= L.cell_w - 2) break;
+        }
+        if (fs >= 5) {
+            for (size_t i = 0; i < s->ny; i++)
+                for (size_t j = 0; j < s->nx; j++) {
+                    double v = s->values[i * s->nx + j], rgb[3];
+                    if (!isfinite(v)) continue;
+                    plot_colormap(s->cmap, (v - L.vmin) / (L.vmax - L.vmin), rgb);
+                    double lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
+                    double ink = lum > 0.45 ? 0.1 : 1.0; /* dark text on light cells, white on dark */
+                    cairo_set_source_rgb(cr, ink, ink, ink);
+                    snprintf(buf, sizeof buf, fmt, v);
+                    plt_text(cr, L.grid.x + (j + 0.5) * L.cell_w, L.grid.y + (i + 0.5) * L.cell_h, buf, 0.5, 0.5, 0);
+                }
+        }
+    }
+    plt_draw_frame(cr, L.grid);
+
+    /* Category labels; thinned to every k-th when they would collide. */
+    cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    plt_set_font(cr, st->font_tick, 0);
+    size_t kx = (size_t)ceil((xw + 6) / L.cell_w), ky = (size_t)ceil((plt_font_h(cr) + 1) / L.cell_h);
+    if (kx < 1) kx = 1;
+    if (ky < 1) ky = 1;
+    for (size_t j = 0; j < s->nx; j += kx)
+        plt_text(cr, L.grid.x + (j + 0.5) * L.cell_w, L.grid.y + L.grid.h + st->tick_len + st->gap,
+                 label_of(s->x_labels, j, buf, sizeof buf), 0.5, 0, 0);
+    for (size_t i = 0; i < s->ny; i += ky)
+        plt_text(cr, L.grid.x - st->gap, L.grid.y + (i + 0.5) * L.cell_h,
+                 label_of(s->y_labels, i, buf, sizeof buf), 1, 0.5, 0);
+    plt_draw_labels(cr, r, L.grid, s->title, s->xlabel, s->ylabel);
+
+    /* Colour bar: a gradient through the map's own anchors, so it matches the cells exactly. */
+    const unsigned *stops;
+    int ns = plt_cmap_stops(s->cmap, &stops);
+    cairo_pattern_t *g = cairo_pattern_create_linear(0, L.cbar.y + L.cbar.h, 0, L.cbar.y);
+    for (int k = 0; k < ns; k++)
+        cairo_pattern_add_color_stop_rgb(g, (double)k / (ns - 1), ((stops[k] >> 16) & 0xff) / 255.0,
+                                         ((stops[k] >> 8) & 0xff) / 255.0, (stops[k] & 0xff) / 255.0);
+    cairo_rectangle(cr, L.cbar.x, L.cbar.y, L.cbar.w, L.cbar.h);
+    cairo_set_source(cr, g);
+    cairo_fill(cr);
+    cairo_pattern_destroy(g);
+    plt_draw_frame(cr, L.cbar);
+    cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    cairo_set_line_width(cr, st->axis_width);
+    for (int k = 0; k < L.cbar_axis.n; k++) {
+        double py = L.cbar.y + L.cbar.h - plt_axis_frac(&L.cbar_axis, L.cbar_axis.v[k]) * L.cbar.h;
+        cairo_move_to(cr, L.cbar.x + L.cbar.w, py);
+        cairo_line_to(cr, L.cbar.x + L.cbar.w + st->tick_len, py);
+        cairo_stroke(cr);
+        plt_text(cr, L.cbar.x + L.cbar.w + st->tick_len + st->gap, py, L.cbar_axis.label[k], 0, 0.5, 0);
+    }
+    if (s->cbar_label && *s->cbar_label) {
+        plt_set_font(cr, st->font_label, 0);
+        plt_text(cr, r.x + r.w - st->pad - plt_font_h(cr), L.cbar.y + L.cbar.h / 2, s->cbar_label, 0.5, 0, M_PI / 2);
+    }
+    return 0;
+}
+
+static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) { return plt_heatmap_draw(cr, fig, ctx, NULL, 1); }
+
+int plot_heatmap(const char *path, const plot_heatmap_spec *spec, const plot_output *out) {
+    if (plt_heatmap_check(spec)) return -1;
+    return plt_render(path, out, PLT_DEF_W, PLT_DEF_H, draw_cb, spec);
+}
+
+int plot_heatmap_layout_of(const plot_heatmap_spec *spec, const plot_output *out, plot_heatmap_layout *lay) {
+    double w, h, dpi;
+    if (plt_heatmap_check(spec) || plt_output_size(out, PLT_DEF_W, PLT_DEF_H, &w, &h, &dpi)) return -1;
+    cairo_t *cr = plt_measure_cr();
+    int rc = plt_heatmap_draw(cr, (plot_rect){0, 0, w, h}, spec, lay, 0);
+    cairo_destroy(cr);
+    return rc;
+}

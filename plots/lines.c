@@ -1,0 +1,231 @@
+/* Line plots: several series on linear or log axes, a legend in a free corner, NaN points as gaps. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plots/plot_internal.h"
+
+/* "series 'loss'" or, for an unnamed one, "series 2" (1-based, as a script author counts). */
+static const char *sname(const plot_series *s, size_t i, char *buf, size_t n) {
+    if (s->name && *s->name) snprintf(buf, n, "series '%s'", s->name);
+    else snprintf(buf, n, "series %zu", i + 1);
+    return buf;
+}
+
+static double sx(const plot_series *s, size_t i) { return s->x ? s->x[i] : (double)i; }
+
+/* A point is drawn only if both coordinates are finite and positive on a log axis; anything else is a gap. */
+static int usable(const plot_lines_spec *p, double x, double y) {
+    return isfinite(x) && isfinite(y) && (!p->log_x || x > 0) && (!p->log_y || y > 0);
+}
+
+static int check_lim(const char *which, const double lim[2], int log) {
+    if (!isfinite(lim[0]) || !isfinite(lim[1]) || lim[0] >= lim[1])
+        return plt_fail("%s limits must be finite and increasing, got %g to %g", which, lim[0], lim[1]);
+    if (log && lim[0] <= 0) return plt_fail("%s limits must be positive on a log axis, got %g", which, lim[0]);
+    return 0;
+}
+
+int plt_lines_check(const plot_lines_spec *p) {
+    char b[160];
+    if (!p) return plt_fail("no line plot given");
+    if (!p->series || p->n_series == 0) return plt_fail("no series to plot");
+    if (p->has_xlim && check_lim("x", p->xlim, p->log_x)) return -1;
+    if (p->has_ylim && check_lim("y", p->ylim, p->log_y)) return -1;
+    for (size_t k = 0; k < p->n_series; k++) {
+        const plot_series *s = &p->series[k];
+        if (!s->y || s->ny == 0) return plt_fail("%s: no points", sname(s, k, b, sizeof b));
+        if ((s->x || s->nx) && s->nx != s->ny)
+            return plt_fail("%s: x has %zu points but y has %zu", sname(s, k, b, sizeof b), s->nx, s->ny);
+        if (s->nx && !s->x) return plt_fail("%s: x has %zu points but no data", sname(s, k, b, sizeof b), s->nx);
+        size_t finite = 0, ok = 0;
+        for (size_t i = 0; i < s->ny; i++) {
+            double x = sx(s, i), y = s->y[i];
+            finite += isfinite(x) && isfinite(y);
+            ok += usable(p, x, y);
+        }
+        if (!finite) return plt_fail("%s: all %zu points are NaN or infinite", sname(s, k, b, sizeof b), s->ny);
+        if (!ok)
+            return plt_fail("%s: no point has positive %s for the log axis", sname(s, k, b, sizeof b),
+                            p->log_x && p->log_y ? "x and y" : p->log_x ? "x" : "y");
+    }
+    return 0;
+}
+
+typedef struct {
+    const plot_lines_spec *p;
+    plot_rect area;
+    const plot_axis *x, *y;
+} hit_ctx;
+
+/* Cairo's fixed-point coordinates overflow far outside the page; anything this far out is clipped anyway. */
+static double clampc(double v) { return v < -1e5 ? -1e5 : v > 1e5 ? 1e5 : v; }
+static double map_x(const hit_ctx *h, double v) { return clampc(h->area.x + plt_axis_frac(h->x, v) * h->area.w); }
+static double map_y(const hit_ctx *h, double v) {
+    return clampc(h->area.y + h->area.h - plt_axis_frac(h->y, v) * h->area.h);
+}
+
+static int inside(plot_rect b, double x, double y) {
+    return x >= b.x - 2 && x <= b.x + b.w + 2 && y >= b.y - 2 && y <= b.y + b.h + 2;
+}
+
+/* Does any drawn point or segment pass through box? Segments are sampled every ~2 pt. */
+static int hits(const void *vctx, plot_rect box) {
+    const hit_ctx *h = vctx;
+    for (size_t k = 0; k < h->p->n_series; k++) {
+        const plot_series *s = &h->p->series[k];
+        int have = 0;
+        double px = 0, py = 0;
+        for (size_t i = 0; i < s->ny; i++) {
+            if (!usable(h->p, sx(s, i), s->y[i])) { have = 0; continue; }
+            double qx = map_x(h, sx(s, i)), qy = map_y(h, s->y[i]);
+            if (inside(box, qx, qy)) return 1;
+            if (have) {
+                double d = hypot(qx - px, qy - py);
+                int n = d > 2 ? (int)fmin(d / 2, 400) : 0;
+                for (int j = 1; j < n; j++)
+                    if (inside(box, px + (qx - px) * j / n, py + (qy - py) * j / n)) return 1;
+            }
+            px = qx; py = qy; have = 1;
+        }
+    }
+    return 0;
+}
+
+static void data_range(const plot_lines_spec *p, int want_x, double *lo, double *hi) {
+    *lo = INFINITY; *hi = -INFINITY;
+    for (size_t k = 0; k < p->n_series; k++) {
+        const plot_series *s = &p->series[k];
+        for (size_t i = 0; i < s->ny; i++) {
+            if (!usable(p, sx(s, i), s->y[i])) continue;
+            double v = want_x ? sx(s, i) : s->y[i];
+            *lo = fmin(*lo, v); *hi = fmax(*hi, v);
+        }
+    }
+}
+
+static int fit_x(cairo_t *cr, const plot_lines_spec *p, plot_axis *a, double len) {
+    double lo, hi;
+    if (p->has_xlim) return plt_x_fit(cr, a, p->xlim[0], p->xlim[1], p->log_x, len, 0);
+    data_range(p, 1, &lo, &hi);
+    return plt_x_fit(cr, a, lo, hi, p->log_x, len, 1);
+}
+
+int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_lines_layout *lay, int draw) {
+    const plt_style *st = &PLT_STYLE;
+    plot_lines_layout L;
+    memset(&L, 0, sizeof L);
+    L.figure = r;
+
+    /* Vertical margins depend only on fonts; y ticks then depend on the height left, the left margin on
+     * the widest y label, and the x ticks on the width left. */
+    double top = r.y + st->pad + plt_title_h(cr, p->title);
+    double bottom = r.y + r.h - st->pad - plt_label_h(cr, p->xlabel) - plt_xtick_h(cr) - st->tick_len - st->gap;
+    double ylo, yhi;
+    int rc;
+    if (p->has_ylim) rc = plt_y_fit(cr, &L.y, p->ylim[0], p->ylim[1], p->log_y, bottom - top, 0);
+    else { data_range(p, 0, &ylo, &yhi); rc = plt_y_fit(cr, &L.y, ylo, yhi, p->log_y, bottom - top, 1); }
+    if (rc) return -1;
+    double left = r.x + st->pad + plt_label_h(cr, p->ylabel) + plt_ytick_w(cr, &L.y) + st->tick_len + st->gap;
+    double right = r.x + r.w - st->pad - 10; /* room for half of the last x tick label */
+    L.area = (plot_rect){left, top, right - left, bottom - top};
+    if (L.area.w < 20 || L.area.h < 20)
+        return plt_fail("figure too small for a line plot (%g x %g pt)", r.w, r.h);
+    if (fit_x(cr, p, &L.x, L.area.w)) return -1;
+
+    /* Legend: named series only. */
+    const char **names = calloc(p->n_series, sizeof *names);
+    int *idx = calloc(p->n_series, sizeof *idx), *mk = calloc(p->n_series, sizeof *mk);
+    if (!names || !idx || !mk) { free(names); free(idx); free(mk); return plt_fail("out of memory"); }
+    plt_legend lg = {names, idx, 0, 0, mk};
+    for (size_t k = 0; k < p->n_series; k++)
+        if (p->series[k].name && *p->series[k].name) {
+            names[lg.n] = p->series[k].name;
+            idx[lg.n] = (int)k;
+            mk[lg.n] = p->markers || p->series[k].marker;
+            lg.n++;
+        }
+    if (lg.n) {
+        double lw, lh;
+        plt_legend_size(cr, &lg, &lw, &lh);
+        hit_ctx h = {p, L.area, &L.x, &L.y};
+        if (plt_legend_place(L.area, lw, lh, hits, &h, &L.legend) != 0) {
+            /* Every corner covers data: move the legend out to the right rather than hide a curve. */
+            L.legend_outside = 1;
+            L.area.w -= lw + 2 * st->gap;
+            if (L.area.w < 20 || fit_x(cr, p, &L.x, L.area.w)) {
+                free(names); free(idx); free(mk);
+                return L.area.w < 20 ? plt_fail("figure too narrow for the legend") : -1;
+            }
+            L.legend = (plot_rect){L.area.x + L.area.w + 2 * st->gap, L.area.y, lw, lh};
+        }
+    }
+
+    if (draw) {
+        hit_ctx h = {p, L.area, &L.x, &L.y};
+        plt_draw_grid(cr, L.area, &L.x, &L.y);
+        cairo_save(cr);
+        cairo_rectangle(cr, L.area.x, L.area.y, L.area.w, L.area.h);
+        cairo_clip(cr);
+        cairo_set_line_width(cr, st->line_width);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+        for (size_t k = 0; k < p->n_series; k++) {
+            const plot_series *s = &p->series[k];
+            double rgb[3];
+            plt_palette((int)k, rgb);
+            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            size_t run = 0;
+            for (size_t i = 0; i <= s->ny; i++) {
+                int ok = i < s->ny && usable(p, sx(s, i), s->y[i]);
+                if (ok) {
+                    double qx = map_x(&h, sx(s, i)), qy = map_y(&h, s->y[i]);
+                    if (run++ == 0) cairo_move_to(cr, qx, qy); else cairo_line_to(cr, qx, qy);
+                    continue;
+                }
+                if (run == 1) { /* a point between two gaps would vanish as a zero-length line */
+                    double qx = map_x(&h, sx(s, i - 1)), qy = map_y(&h, s->y[i - 1]);
+                    cairo_new_sub_path(cr);
+                    cairo_arc(cr, qx, qy, st->line_width, 0, 2 * M_PI);
+                    cairo_fill(cr);
+                }
+                run = 0;
+            }
+            cairo_stroke(cr);
+            if (p->markers || s->marker) {
+                for (size_t i = 0; i < s->ny; i++) {
+                    if (!usable(p, sx(s, i), s->y[i])) continue;
+                    cairo_new_sub_path(cr);
+                    cairo_arc(cr, map_x(&h, sx(s, i)), map_y(&h, s->y[i]), st->marker_r, 0, 2 * M_PI);
+                }
+                cairo_fill(cr);
+            }
+        }
+        cairo_restore(cr);
+        plt_draw_frame(cr, L.area);
+        plt_draw_yaxis(cr, L.area, &L.y);
+        plt_draw_xaxis(cr, L.area, &L.x);
+        plt_draw_labels(cr, r, L.area, p->title, p->xlabel, p->ylabel);
+        if (lg.n) plt_legend_draw(cr, &lg, L.legend);
+    }
+    free(names); free(idx); free(mk);
+    if (lay) *lay = L;
+    return 0;
+}
+
+static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) { return plt_lines_draw(cr, fig, ctx, NULL, 1); }
+
+int plot_lines(const char *path, const plot_lines_spec *spec, const plot_output *out) {
+    if (plt_lines_check(spec)) return -1;
+    return plt_render(path, out, PLT_DEF_W, PLT_DEF_H, draw_cb, spec);
+}
+
+int plot_lines_layout_of(const plot_lines_spec *spec, const plot_output *out, plot_lines_layout *lay) {
+    double w, h, dpi;
+    if (plt_lines_check(spec) || plt_output_size(out, PLT_DEF_W, PLT_DEF_H, &w, &h, &dpi)) return -1;
+    cairo_t *cr = plt_measure_cr();
+    int rc = plt_lines_draw(cr, (plot_rect){0, 0, w, h}, spec, lay, 0);
+    cairo_destroy(cr);
+    return rc;
+}

@@ -1,0 +1,92 @@
+/* Panels: several plots in a grid under one shared title, each drawn by its kind's own code into its
+ * cell, so a panel looks exactly like the same plot on its own page, only smaller. */
+#include <math.h>
+#include <stdio.h>
+
+#include "plots/plot_internal.h"
+
+#define CELL_W 340.0 /* default size of one panel, points */
+#define CELL_H 260.0
+
+static int cols_of(const plot_panels_spec *s) {
+    int c = s->cols > 0 ? s->cols : (s->n_panels < 3 ? (int)s->n_panels : 3);
+    return c > (int)s->n_panels ? (int)s->n_panels : c;
+}
+
+/* Prefix the failing panel's own message (copied first: it lives in the buffer being rewritten). */
+static int panel_fail(size_t i) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", plot_last_error());
+    return plt_fail("panel %zu: %s", i + 1, msg);
+}
+
+static int check(const plot_panels_spec *s) {
+    if (!s) return plt_fail("no panels given");
+    if (!s->panels || s->n_panels == 0) return plt_fail("panel figure has no panels");
+    if (s->cols < 0) return plt_fail("panel figure: cols must be positive, got %d", s->cols);
+    for (size_t i = 0; i < s->n_panels; i++) {
+        const plot_panel *p = &s->panels[i];
+        int kinds = (p->lines != NULL) + (p->heatmap != NULL) + (p->bars != NULL);
+        if (kinds != 1) return plt_fail("panel %zu: set exactly one of lines, heatmap, bars (%d set)", i + 1, kinds);
+        int rc = p->lines ? plt_lines_check(p->lines) : p->heatmap ? plt_heatmap_check(p->heatmap)
+                                                                   : plt_bars_check(p->bars);
+        if (rc) return panel_fail(i);
+    }
+    return 0;
+}
+
+static double suptitle_h(cairo_t *cr, const plot_panels_spec *s) {
+    if (!s->title || !*s->title) return 0;
+    plt_set_font(cr, PLT_STYLE.font_suptitle, 1);
+    return plt_font_h(cr) + PLT_STYLE.pad;
+}
+
+static plot_rect cell(cairo_t *cr, const plot_panels_spec *s, plot_rect fig, size_t i) {
+    int cols = cols_of(s), rows = (int)((s->n_panels + cols - 1) / cols);
+    double top = fig.y + suptitle_h(cr, s) + (s->title && *s->title ? PLT_STYLE.pad : 0);
+    double cw = fig.w / cols, ch = (fig.y + fig.h - top) / rows;
+    return (plot_rect){fig.x + (i % cols) * cw, top + (i / cols) * ch, cw, ch};
+}
+
+static void default_size(const plot_panels_spec *s, double *w, double *h) {
+    int cols = cols_of(s), rows = (int)((s->n_panels + cols - 1) / cols);
+    *w = CELL_W * cols;
+    *h = CELL_H * rows + (s->title && *s->title ? 30 : 0);
+}
+
+static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) {
+    const plot_panels_spec *s = ctx;
+    if (s->title && *s->title) {
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        plt_set_font(cr, PLT_STYLE.font_suptitle, 1);
+        plt_text(cr, fig.x + fig.w / 2, fig.y + PLT_STYLE.pad, s->title, 0.5, 0, 0);
+    }
+    for (size_t i = 0; i < s->n_panels; i++) {
+        const plot_panel *p = &s->panels[i];
+        plot_rect r = cell(cr, s, fig, i);
+        int rc = p->lines ? plt_lines_draw(cr, r, p->lines, NULL, 1)
+                 : p->heatmap ? plt_heatmap_draw(cr, r, p->heatmap, NULL, 1)
+                              : plt_bars_draw(cr, r, p->bars, NULL, 1);
+        if (rc) return panel_fail(i);
+    }
+    return 0;
+}
+
+int plot_panels(const char *path, const plot_panels_spec *spec, const plot_output *out) {
+    if (check(spec)) return -1;
+    double w, h;
+    default_size(spec, &w, &h);
+    return plt_render(path, out, w, h, draw_cb, spec);
+}
+
+int plot_panel_rect(const plot_panels_spec *spec, const plot_output *out, size_t i, plot_rect *r) {
+    if (check(spec)) return -1;
+    if (i >= spec->n_panels) return plt_fail("panel %zu does not exist (%zu panels)", i + 1, spec->n_panels);
+    double dw, dh, w, h, dpi;
+    default_size(spec, &dw, &dh);
+    if (plt_output_size(out, dw, dh, &w, &h, &dpi)) return -1;
+    cairo_t *cr = plt_measure_cr();
+    *r = cell(cr, spec, (plot_rect){0, 0, w, h}, i);
+    cairo_destroy(cr);
+    return 0;
+}

@@ -1,0 +1,167 @@
+/* plots/: a small cairo plotting library. It draws numbers and knows nothing of models.
+ *
+ * Every figure is described by a plain spec struct (zero-initialise it, then fill what you need) and
+ * rendered by one call whose output format follows the file extension: .png, .svg or .pdf.
+ *
+ * Units. All layout is in points (1 pt = 1/72 inch): plot_output.width/height are the page size of an SVG
+ * or PDF, and a PNG has round(width * dpi / 72) x round(height * dpi / 72) pixels. Fonts and line widths
+ * are in points too, so a figure looks the same in every format and only gets sharper with dpi.
+ *
+ * Errors. Every int-returning function returns 0 on success and -1 on failure; plot_last_error() then
+ * names the problem ("series 'loss': x has 10 points but y has 9"). Input is validated before any file
+ * is created, and files are written to a temporary name in the target directory and renamed, so a failed
+ * call never leaves a partial figure behind. Nothing here aborts or exits. */
+#ifndef AL_PLOT_H
+#define AL_PLOT_H
+#include <stddef.h>
+
+const char *plot_last_error(void);
+
+/* ---- output (figure.c) ---- */
+typedef struct {
+    double width, height; /* points; 0 = the kind's default (480 x 340, panels scale with the grid) */
+    double dpi;           /* PNG only; 0 = 150 (72 gives one pixel per point) */
+} plot_output;
+
+typedef enum { PLOT_FMT_PNG, PLOT_FMT_SVG, PLOT_FMT_PDF } plot_format;
+/* The format implied by path's extension (case-insensitive); -1 with an error for anything else. */
+int plot_format_of(const char *path, plot_format *fmt);
+
+/* A rectangle in points, origin at the top-left of the figure, y growing downwards (cairo's convention). */
+typedef struct { double x, y, w, h; } plot_rect;
+
+/* ---- axes and ticks (ticks.c) ---- */
+#define PLOT_MAX_TICKS 32
+#define PLOT_MAX_MINOR 128
+typedef struct {
+    double lo, hi;  /* the axis limits actually used: a degenerate range (lo == hi) is widened */
+    int log;        /* 1: base-10 logarithmic axis */
+    int n;          /* major ticks, ascending, all within [lo, hi] */
+    double v[PLOT_MAX_TICKS];
+    char label[PLOT_MAX_TICKS][24];
+    int n_minor;    /* log axes: the 2..9 x 10^k marks between decades; linear axes: none */
+    double minor[PLOT_MAX_MINOR];
+} plot_axis;
+
+/* Ticks for the fixed limits [lo, hi]. Linear axes step by 1, 2 or 5 x 10^k with at most max_ticks marks;
+ * log axes (lo > 0) put majors on powers of ten (every k-th decade when there are more than max_ticks)
+ * and fall back to 1-2-5 marks when the range spans less than a decade. */
+int plot_axis_ticks(plot_axis *a, double lo, double hi, int log, int max_ticks);
+/* Limits that enclose data in [dlo, dhi] with a small margin (3% of the span, in log space on a log
+ * axis), then ticks as above. */
+int plot_axis_auto(plot_axis *a, double dlo, double dhi, int log, int max_ticks);
+
+/* ---- colour maps (colormap.c) ---- */
+typedef enum {
+    PLOT_CMAP_SEQUENTIAL = 0, /* viridis: dark purple -> blue -> green -> yellow, perceptually uniform */
+    PLOT_CMAP_NIAH            /* the needle-in-a-haystack figures' red #F0496E -> yellow #EBB839 -> green #0CD79F */
+} plot_cmap;
+/* rgb in [0,1] for t in [0,1] (clamped); NaN t gives the light grey used for missing cells. */
+void plot_colormap(plot_cmap cm, double t, double rgb[3]);
+/* "niah", "sequential" (also "viridis"); -1 with an error otherwise. */
+int plot_cmap_by_name(const char *name, plot_cmap *cm);
+
+/* ---- line plots (lines.c) ---- */
+typedef struct {
+    const char *name;  /* legend entry; NULL or "" leaves the series out of the legend */
+    const double *x;   /* NULL: x = 0, 1, ..., ny-1 */
+    size_t nx;
+    const double *y;
+    size_t ny;
+    int marker;        /* draw a marker at every point of this series */
+} plot_series;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const plot_series *series;
+    size_t n_series;
+    int log_x, log_y;
+    int markers;                    /* markers on every series */
+    int has_xlim, has_ylim;         /* fixed limits instead of auto-ranging */
+    double xlim[2], ylim[2];
+} plot_lines_spec;
+
+/* Where a line plot puts things: the data rectangle and the axes that map data into it. A test can
+ * compute a point's pixel by hand from these: px = (area.x + (x - lo) / (hi - lo) * area.w) * dpi / 72
+ * (log10 of everything on a log axis), and py the same way from the bottom of area upwards. */
+typedef struct {
+    plot_rect figure, area, legend; /* legend.w == 0 when there is none */
+    int legend_outside;             /* 1 when no corner of the data area was free of data */
+    plot_axis x, y;
+} plot_lines_layout;
+
+int plot_lines(const char *path, const plot_lines_spec *spec, const plot_output *out);
+int plot_lines_layout_of(const plot_lines_spec *spec, const plot_output *out, plot_lines_layout *lay);
+
+/* ---- heatmaps (heatmap.c) ---- */
+typedef struct {
+    const char *title, *xlabel, *ylabel, *cbar_label;
+    size_t nx, ny;                  /* columns (x) and rows (y) */
+    const double *values;           /* ny * nx, row-major; row 0 is drawn at the top; NaN = missing cell */
+    const char *const *x_labels;    /* nx labels, or NULL for 0..nx-1 */
+    const char *const *y_labels;    /* ny labels, or NULL for 0..ny-1 */
+    plot_cmap cmap;
+    int has_range;                  /* else vmin/vmax = the data's min and max */
+    double vmin, vmax;
+    int cell_labels;                /* print each value in its cell */
+    const char *label_fmt;          /* printf format for cell labels; NULL = "%.2g" */
+} plot_heatmap_spec;
+
+typedef struct {
+    plot_rect figure, grid, cbar;   /* grid: the cells; cbar: the colour bar's colour strip */
+    double cell_w, cell_h;          /* cell (i, j) spans grid.x + j*cell_w .. and grid.y + i*cell_h .. */
+    double vmin, vmax;
+    plot_axis cbar_axis;
+} plot_heatmap_layout;
+
+int plot_heatmap(const char *path, const plot_heatmap_spec *spec, const plot_output *out);
+int plot_heatmap_layout_of(const plot_heatmap_spec *spec, const plot_output *out, plot_heatmap_layout *lay);
+
+/* ---- bar charts (bars.c) ---- */
+typedef struct {
+    const char *name;     /* legend entry */
+    const double *values; /* one per category; NaN = no bar */
+    size_t n;
+} plot_bar_group;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const char *const *categories;
+    size_t n_categories;
+    const plot_bar_group *groups;  /* one group = plain bars; several = grouped bars */
+    size_t n_groups;
+    int log_y;                     /* log y: bars rise from the axis bottom; values must be > 0 */
+    int value_labels;              /* print each value above its bar */
+} plot_bars_spec;
+
+typedef struct {
+    plot_rect figure, area, legend;
+    int legend_outside;
+    double slot_w;                 /* category c spans area.x + c*slot_w .. */
+    double bar_w;                  /* bar g of category c starts at area.x + c*slot_w + bar_off + g*bar_w */
+    double bar_off;
+    plot_axis y;
+} plot_bars_layout;
+
+int plot_bars(const char *path, const plot_bars_spec *spec, const plot_output *out);
+int plot_bars_layout_of(const plot_bars_spec *spec, const plot_output *out, plot_bars_layout *lay);
+
+/* ---- panels (panels.c) ---- */
+typedef struct {                   /* exactly one of these is set */
+    const plot_lines_spec *lines;
+    const plot_heatmap_spec *heatmap;
+    const plot_bars_spec *bars;
+} plot_panel;
+
+typedef struct {
+    const char *title;             /* shared title above the grid */
+    int cols;                      /* 0 = min(n, 3) */
+    const plot_panel *panels;
+    size_t n_panels;               /* filled row by row */
+} plot_panels_spec;
+
+int plot_panels(const char *path, const plot_panels_spec *spec, const plot_output *out);
+/* The rectangle panel i is drawn into (its own title and axes included). */
+int plot_panel_rect(const plot_panels_spec *spec, const plot_output *out, size_t i, plot_rect *r);
+
+#endif

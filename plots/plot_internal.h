@@ -1,0 +1,92 @@
+/* Shared by the files of plots/ and nothing else: the style, text helpers, the renderer that turns a
+ * draw callback into a file, and the per-kind draw functions that panels reuse. Internal names use the
+ * plt_ prefix; the public API (plot_*) is in plots/plot.h. */
+#ifndef AL_PLOT_INTERNAL_H
+#define AL_PLOT_INTERNAL_H
+#include <cairo.h>
+
+#include "plots/plot.h"
+
+/* errors.c: set the message returned by plot_last_error(); returns -1 so callers can `return plt_fail(..)`. */
+int plt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* style.c: the one default style, in points. */
+typedef struct {
+    const char *font;
+    double font_tick, font_label, font_title, font_suptitle, font_legend, font_cell;
+    double line_width, axis_width, grid_width, tick_len, minor_len, marker_r, pad, gap;
+    double grid_grey, missing_grey;
+} plt_style;
+extern const plt_style PLT_STYLE;
+void plt_palette(int i, double rgb[3]);       /* Okabe-Ito, cycling */
+void plt_set_font(cairo_t *cr, double size, int bold);
+double plt_text_w(cairo_t *cr, const char *s); /* advance width with the current font */
+double plt_font_h(cairo_t *cr);                /* ascent + descent of the current font */
+/* Draw s anchored at (x, y): ax 0 = left edge, 0.5 = centre, 1 = right; ay likewise top/middle/bottom of
+ * the font box (not the ink), so labels of one row line up whatever their letters. angle in radians,
+ * counter-clockwise, rotating about the anchor. */
+void plt_text(cairo_t *cr, double x, double y, const char *s, double ax, double ay, double angle);
+/* A context for measuring text when nothing is drawn yet (layout queries); free with cairo_destroy. */
+cairo_t *plt_measure_cr(void);
+/* Font options that make glyph metrics independent of the output scale, so a layout computed for
+ * measuring equals the one drawn at any dpi. */
+void plt_font_setup(cairo_t *cr);
+
+/* figure.c: size defaults and rendering. */
+int plt_output_size(const plot_output *out, double def_w, double def_h, double *w, double *h, double *dpi);
+typedef int (*plt_draw_fn)(cairo_t *cr, plot_rect fig, const void *ctx);
+int plt_render(const char *path, const plot_output *out, double def_w, double def_h, plt_draw_fn fn,
+               const void *ctx);
+
+/* ticks.c: fraction 0..1 of the way from a->lo to a->hi (log10 on log axes). */
+double plt_axis_frac(const plot_axis *a, double v);
+void plt_axis_scale_label(char *buf, size_t n, double v); /* "2×10⁶" for very large/small values */
+
+/* colormap.c: the anchors of a colour map's ramp (0xRRGGBB, evenly spaced from t = 0 to 1). */
+int plt_cmap_stops(plot_cmap cm, const unsigned **stops);
+
+/* axes.c: frames, grids, ticks and labels shared by line and bar plots. */
+double plt_ytick_w(cairo_t *cr, const plot_axis *y);          /* widest y tick label */
+double plt_xtick_h(cairo_t *cr);                              /* height of the x tick label row */
+void plt_draw_grid(cairo_t *cr, plot_rect area, const plot_axis *x, const plot_axis *y);
+void plt_draw_frame(cairo_t *cr, plot_rect area);
+void plt_draw_yaxis(cairo_t *cr, plot_rect area, const plot_axis *y);
+void plt_draw_xaxis(cairo_t *cr, plot_rect area, const plot_axis *x);
+/* The title above area, xlabel along the bottom of r, ylabel rotated along the left of r. */
+void plt_draw_labels(cairo_t *cr, plot_rect r, plot_rect area, const char *title, const char *xlabel,
+                     const char *ylabel);
+double plt_title_h(cairo_t *cr, const char *title);           /* vertical room a title takes, 0 if none */
+double plt_label_h(cairo_t *cr, const char *label);           /* room an axis label takes, 0 if none */
+/* x ticks for an axis of len points: the most ticks (up to a density limit) whose labels do not collide.
+ * auto_range: lo/hi are data limits to pad (plot_axis_auto), else fixed limits (plot_axis_ticks). */
+int plt_x_fit(cairo_t *cr, plot_axis *a, double lo, double hi, int log, double len, int auto_range);
+/* Like plt_x_fit for a vertical axis of len points (label height decides the density). */
+int plt_y_fit(cairo_t *cr, plot_axis *a, double lo, double hi, int log, double len, int auto_range);
+
+/* legend.c */
+typedef struct {
+    const char *const *names; /* entries; colour of entry i is plt_palette(idx[i]) */
+    const int *idx;
+    int n;
+    int swatch_box;           /* 1: filled boxes (bars), 0: line segments */
+    const int *marker;        /* per entry, may be NULL */
+} plt_legend;
+void plt_legend_size(cairo_t *cr, const plt_legend *lg, double *w, double *h);
+void plt_legend_draw(cairo_t *cr, const plt_legend *lg, plot_rect box);
+/* The first corner of area (top-right, top-left, bottom-right, bottom-left) whose legend box is free of
+ * data, judged by hits(); returns 0 and sets *box, or -1 if every corner covers something. */
+int plt_legend_place(plot_rect area, double w, double h, int (*hits)(const void *ctx, plot_rect box),
+                     const void *ctx, plot_rect *box);
+
+/* Per-kind check (no drawing, no file) and draw-into-a-rectangle, used by the one-figure calls and by
+ * panels. draw = 0 computes the layout only. */
+int plt_lines_check(const plot_lines_spec *s);
+int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *s, plot_lines_layout *lay, int draw);
+int plt_heatmap_check(const plot_heatmap_spec *s);
+int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_heatmap_layout *lay, int draw);
+int plt_bars_check(const plot_bars_spec *s);
+int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *s, plot_bars_layout *lay, int draw);
+
+#define PLT_DEF_W 480.0
+#define PLT_DEF_H 340.0
+#endif
