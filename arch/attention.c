@@ -1,0 +1,95 @@
+#include "arch/attention.h"
+
+#include <math.h>
+#include <string.h>
+
+static int qkv_width(const Attention *a) { return (a->H + 2 * a->Hkv) * a->hd; }
+
+static void attn_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
+    Attention *a = self;
+    size_t N = (size_t)B * T, P = (size_t)B * a->H * T * T;
+    rmsnorm_plan(&a->norm, act, (int)N);
+    a->qkv = arena_take(act, N * qkv_width(a));
+    a->probs = arena_take(act, P);
+    a->y = arena_take(act, N * a->H * a->hd);
+    size_t need = N * qkv_width(a) + N * a->H * a->hd + N * a->C + P;
+    if (need > *scratch) *scratch = need;
+}
+
+static AttnShape shape_of(const Attention *a, int B, int T) {
+    int W = qkv_width(a);
+    return (AttnShape){.B = B, .T = T, .H = a->H, .Hkv = a->Hkv, .dk = a->hd, .dv = a->hd,
+                       .q_stride = W, .k_stride = W, .v_stride = W, .o_stride = a->H * a->hd,
+                       .scale = (real)(1.0 / sqrt((double)a->hd))};
+}
+
+static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, int T) {
+    Attention *a = self;
+    int N = B * T, W = qkv_width(a);
+    rmsnorm_fwd(&a->norm, c, inp, N);
+    real *qkv = ACT(c, a->qkv), *q = qkv, *k = qkv + a->H * a->hd, *v = k + a->Hkv * a->hd;
+    K->linear_forward(qkv, ACT(c, a->norm.out), PW(c, a->w_qkv), NULL, N, a->C, W);
+    K->rope(q, B, T, a->H, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 0);
+    K->rope(k, B, T, a->Hkv, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 0);
+    AttnShape s = shape_of(a, B, T);
+    K->attention_forward(ACT(c, a->y), ACT(c, a->probs), q, k, v, &s);
+    K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, a->H * a->hd, a->C);
+}
+
+static void attn_backward(void *self, Ctx *c, real *dinp, const real *dout, const real *inp, int B, int T) {
+    Attention *a = self;
+    size_t N = (size_t)B * T;
+    int W = qkv_width(a), Y = a->H * a->hd;
+    real *dqkv = c->scratch, *dy = dqkv + N * W, *dln = dy + N * Y, *dP = dln + N * a->C;
+    K->zero(dy, N * Y);
+    K->linear_backward(dy, PG(c, a->w_o), NULL, dout, ACT(c, a->y), PW(c, a->w_o), (int)N, Y, a->C);
+    K->zero(dqkv, N * W);
+    real *qkv = ACT(c, a->qkv);
+    int ko = a->H * a->hd, vo = ko + a->Hkv * a->hd;
+    AttnShape s = shape_of(a, B, T);
+    K->attention_backward(dqkv, dqkv + ko, dqkv + vo, dP, dy, ACT(c, a->probs), qkv, qkv + ko, qkv + vo, &s);
+    /* q and k were rotated in place; the rotation's transpose maps their gradients back */
+    K->rope(dqkv, B, T, a->H, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 1);
+    K->rope(dqkv + ko, B, T, a->Hkv, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 1);
+    K->zero(dln, N * a->C);
+    K->linear_backward(dln, PG(c, a->w_qkv), NULL, dqkv, ACT(c, a->norm.out), PW(c, a->w_qkv), (int)N, a->C, W);
+    rmsnorm_bwd(&a->norm, c, dinp, dln, inp, (int)N);
+}
+
+/* projections 2 * C * (H + 2 Hkv + H) hd; scores and P.V at causal position t touch t+1 keys, on average
+ * (T+1)/2: 2 * 2 * H * hd * (T+1)/2 */
+static double attn_flops(const void *self, int T) {
+    const Attention *a = self;
+    double proj = 2.0 * a->C * (double)(qkv_width(a) + a->H * a->hd);
+    return proj + 2.0 * a->H * a->hd * (T + 1.0);
+}
+
+static void attn_destroy(void *self) { free(self); }
+
+static const SublayerOps attention_ops = {"attention", attn_plan, attn_forward, attn_backward, attn_flops,
+                                          attn_destroy};
+
+Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
+    Attention *a = calloc(1, sizeof *a);
+    AL_ASSERT(a);
+    a->C = cfg->d_model;
+    a->H = cfg->n_heads;
+    a->Hkv = cfg->n_kv_heads;
+    a->hd = cfg->head_dim;
+    char name[96];
+    snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", layer);
+    rmsnorm_declare(&a->norm, ps, name, a->C, cfg->norm_eps);
+    const char *proj[3] = {"q_proj", "k_proj", "v_proj"};
+    int rows[3] = {a->H * a->hd, a->Hkv * a->hd, a->Hkv * a->hd};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "model.layers.%d.self_attn.%s.weight", layer, proj[i]);
+        size_t off = ps_add(ps, name, 2, (int64_t[]){rows[i], a->C}, INIT_NORMAL, cfg->init_std, 1, "attention");
+        if (i == 0) a->w_qkv = off;
+    }
+    snprintf(name, sizeof name, "model.layers.%d.self_attn.o_proj.weight", layer);
+    /* GPT-2 style: output projections scaled by 1/sqrt(2 * blocks) keep the residual stream's variance
+     * independent of depth at init */
+    a->w_o = ps_add(ps, name, 2, (int64_t[]){a->C, a->H * a->hd}, INIT_NORMAL,
+                    cfg->init_std / sqrt(2.0 * cfg->n_layers), 1, "attention");
+    return (Sublayer){&attention_ops, a};
+}

@@ -1,0 +1,148 @@
+#include "arch/config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/common.h"
+
+#define F(field) offsetof(ModelConfig, field)
+const ConfigField model_config_fields[] = {
+    {"preset", FIELD_STRING, F(preset), 0, 0, NULL, "name of the preset this config started from"},
+    {"vocab_size", FIELD_INT, F(vocab_size), 2, 1 << 24, NULL, "vocabulary size (256 for byte-level text)"},
+    {"d_model", FIELD_INT, F(d_model), 1, 1 << 20, NULL, "hidden size"},
+    {"n_layers", FIELD_INT, F(n_layers), 1, 4096, NULL, "transformer blocks (attention + FFN each)"},
+    {"n_heads", FIELD_INT, F(n_heads), 1, 4096, NULL, "attention heads"},
+    {"n_kv_heads", FIELD_INT, F(n_kv_heads), 0, 4096, NULL, "key/value heads (GQA); 0 = n_heads"},
+    {"head_dim", FIELD_INT, F(head_dim), 0, 65536, NULL, "per-head width; 0 = d_model / n_heads"},
+    {"d_ff", FIELD_INT, F(d_ff), 1, 1 << 22, NULL, "SwiGLU intermediate size"},
+    {"seq_len", FIELD_INT, F(seq_len), 1, 1 << 22, NULL, "maximum context length"},
+    {"rope_theta", FIELD_NUMBER, F(rope_theta), 1, 1e12, NULL, "RoPE base"},
+    {"norm_eps", FIELD_NUMBER, F(norm_eps), 0, 1, NULL, "RMSNorm epsilon"},
+    {"init_std", FIELD_NUMBER, F(init_std), 0, 10, NULL, "std of normal weight init"},
+    {"seed", FIELD_INT, F(seed), 0, 2147483647.0, NULL, "seed of the parameter initialization"},
+    {"attention", FIELD_STRING, F(attention), 0, 0, "mha|gqa|mqa", "attention type"},
+    {"residual", FIELD_STRING, F(residual), 0, 0, "residual", "residual connection family"},
+    {"ffn", FIELD_STRING, F(ffn), 0, 0, "dense", "feed-forward type"},
+};
+#undef F
+const int model_config_n_fields = sizeof model_config_fields / sizeof model_config_fields[0];
+
+void config_defaults(ModelConfig *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->preset, sizeof c->preset, "custom");
+    c->vocab_size = 256;
+    c->d_model = 128;
+    c->n_layers = 4;
+    c->n_heads = 4;
+    c->d_ff = 0; /* derived below: 8/3 d_model rounded to 32, the usual SwiGLU width */
+    c->seq_len = 128;
+    c->rope_theta = 10000;
+    c->norm_eps = 1e-6;
+    c->init_std = 0.02;
+    c->seed = 1;
+    snprintf(c->attention, sizeof c->attention, "mha");
+    snprintf(c->residual, sizeof c->residual, "residual");
+    snprintf(c->ffn, sizeof c->ffn, "dense");
+}
+
+const ConfigField *config_field(const char *name) {
+    for (int i = 0; i < model_config_n_fields; i++)
+        if (!strcmp(model_config_fields[i].name, name)) return &model_config_fields[i];
+    return NULL;
+}
+
+int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            /* a transposition ("nhead" vs "nehad") counts as one edit */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c)
+                c = d[i - 2][j - 2] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+const char *closest_word(const char *s, const char *const *words, int n) {
+    const char *best = NULL;
+    int bd = 1 << 30;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(s, words[i]);
+        if (d < bd) { bd = d; best = words[i]; }
+    }
+    /* close enough to be a typo: at most a third of the word's letters, and at least 1 */
+    int limit = (int)strlen(s) / 3 > 1 ? (int)strlen(s) / 3 : 2;
+    return bd <= limit ? best : NULL;
+}
+
+const char *config_suggest(const char *name) {
+    const char *words[64];
+    for (int i = 0; i < model_config_n_fields; i++) words[i] = model_config_fields[i].name;
+    return closest_word(name, words, model_config_n_fields);
+}
+
+int config_set_number(ModelConfig *c, const ConfigField *f, double v) {
+    if (f->type == FIELD_STRING) return al_errorf("field '%s' must be a string, got a number", f->name);
+    if (!isfinite(v)) return al_errorf("field '%s' must be a finite number", f->name);
+    if (v < f->min || v > f->max)
+        return al_errorf("field '%s' = %g is out of range [%g, %g]", f->name, v, f->min, f->max);
+    char *p = (char *)c + f->offset;
+    if (f->type == FIELD_INT) {
+        if (v != floor(v)) return al_errorf("field '%s' must be an integer, got %g", f->name, v);
+        *(int *)p = (int)v;
+    } else {
+        *(double *)p = v;
+    }
+    return 0;
+}
+
+int config_set_string(ModelConfig *c, const ConfigField *f, const char *s) {
+    if (f->type != FIELD_STRING) return al_errorf("field '%s' must be a number, got a string", f->name);
+    if (f->choices) {
+        int ok = 0;
+        const char *p = f->choices;
+        size_t ls = strlen(s);
+        while (*p) {
+            const char *e = strchr(p, '|');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n == ls && !strncmp(p, s, n)) ok = 1;
+            p += n + (e ? 1 : 0);
+        }
+        if (!ok) return al_errorf("field '%s' = \"%s\" is not one of %s", f->name, s, f->choices);
+    }
+    if (strlen(s) >= 16 && strcmp(f->name, "preset")) return al_errorf("field '%s': value too long", f->name);
+    char *dst = (char *)c + f->offset;
+    snprintf(dst, !strcmp(f->name, "preset") ? 32 : 16, "%s", s);
+    return 0;
+}
+
+int config_finalize(ModelConfig *c) {
+    if (c->head_dim == 0) {
+        if (c->d_model % c->n_heads)
+            return al_errorf("field 'n_heads' = %d does not divide d_model = %d (set head_dim to decouple them)",
+                             c->n_heads, c->d_model);
+        c->head_dim = c->d_model / c->n_heads;
+    }
+    if (!strcmp(c->attention, "mqa")) {
+        if (c->n_kv_heads && c->n_kv_heads != 1)
+            return al_errorf("field 'n_kv_heads' = %d contradicts attention = \"mqa\" (one kv head)", c->n_kv_heads);
+        c->n_kv_heads = 1;
+    }
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    if (!strcmp(c->attention, "mha") && c->n_kv_heads != c->n_heads)
+        return al_errorf("field 'n_kv_heads' = %d differs from n_heads = %d with attention = \"mha\" (use \"gqa\")",
+                         c->n_kv_heads, c->n_heads);
+    if (c->n_heads % c->n_kv_heads)
+        return al_errorf("field 'n_kv_heads' = %d does not divide n_heads = %d", c->n_kv_heads, c->n_heads);
+    if (c->head_dim % 2) return al_errorf("field 'head_dim' = %d must be even for RoPE", c->head_dim);
+    if (c->d_ff == 0) c->d_ff = ((c->d_model * 8 / 3) + 31) / 32 * 32;
+    return 0;
+}

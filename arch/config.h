@@ -1,0 +1,53 @@
+/* A model configuration and the table that describes its fields. The table is the single source of truth
+ * for defaults, types, ranges and help: the Lua bridge and (later) the Hugging Face config importer both
+ * read configs through it, and an unknown key gets the closest valid name as a suggestion. */
+#ifndef AL_CONFIG_H
+#define AL_CONFIG_H
+#include <stddef.h>
+
+typedef struct ModelConfig {
+    char preset[32];
+    int vocab_size;
+    int d_model;       /* hidden_size */
+    int n_layers;      /* num_hidden_layers (blocks; each has an attention and an FFN sub-layer) */
+    int n_heads;       /* num_attention_heads */
+    int n_kv_heads;    /* num_key_value_heads: == n_heads MHA, 1 MQA, between: GQA; 0 = n_heads */
+    int head_dim;      /* 0 = d_model / n_heads */
+    int d_ff;          /* intermediate_size of the SwiGLU FFN */
+    int seq_len;       /* maximum context */
+    double rope_theta;
+    double norm_eps;   /* rms_norm_eps */
+    double init_std;
+    int seed;          /* parameter initialization */
+    char attention[16]; /* "mha" | "gqa" | "mqa" */
+    char residual[16];  /* "residual" */
+    char ffn[16];       /* "dense" */
+} ModelConfig;
+
+typedef enum { FIELD_INT, FIELD_NUMBER, FIELD_STRING } FieldType;
+typedef struct ConfigField {
+    const char *name;
+    FieldType type;
+    size_t offset;
+    double min, max;     /* numeric range */
+    const char *choices; /* strings: "a|b|c" */
+    const char *help;
+} ConfigField;
+
+extern const ConfigField model_config_fields[];
+extern const int model_config_n_fields;
+
+void config_defaults(ModelConfig *c);
+const ConfigField *config_field(const char *name);
+/* Closest field name by edit distance (for "did you mean"), or NULL if nothing is close. */
+const char *config_suggest(const char *name);
+/* Sets a field from a number or string with type and range checks; -1 + al_errorf naming the field. */
+int config_set_number(ModelConfig *c, const ConfigField *f, double v);
+int config_set_string(ModelConfig *c, const ConfigField *f, const char *s);
+/* Cross-field checks (heads dividing d_model, ...), resolving derived defaults. -1 + message naming the
+ * field. */
+int config_finalize(ModelConfig *c);
+/* Closest of the '|'-separated words to s, or NULL. Shared by config keys and option names. */
+const char *closest_word(const char *s, const char *const *words, int n);
+int edit_distance(const char *a, const char *b);
+#endif

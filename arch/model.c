@@ -1,0 +1,128 @@
+#include "arch/model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "arch/attention.h"
+#include "arch/ffn.h"
+#include "arch/rope.h"
+
+Model *model_create(const ModelConfig *cfg, int meta) {
+    ModelConfig c = *cfg;
+    if (config_finalize(&c)) return NULL;
+    Model *m = calloc(1, sizeof *m);
+    AL_ASSERT(m);
+    m->cfg = c;
+    ps_init(&m->ps, meta);
+    int C = c.d_model, V = c.vocab_size;
+    m->wte = ps_add(&m->ps, "model.embed_tokens.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1,
+                    "embedding");
+    m->n_sub = 2 * c.n_layers;
+    m->sub = calloc(m->n_sub, sizeof *m->sub);
+    AL_ASSERT(m->sub);
+    for (int l = 0; l < c.n_layers; l++) {
+        m->sub[2 * l] = attention_create(&m->ps, &c, l);
+        m->sub[2 * l + 1] = ffn_create(&m->ps, &c, l);
+    }
+    rmsnorm_declare(&m->final_norm, &m->ps, "model.norm.weight", C, c.norm_eps);
+    m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
+    m->res = (ResidualStream){.S = m->n_sub, .C = C};
+    if (!meta) {
+        Rng rng;
+        rng_init(&rng, (uint64_t)c.seed);
+        int rc = ps_allocate(&m->ps, &rng);
+        rng_free(&rng);
+        int half = c.head_dim / 2;
+        m->rope_cos = K->alloc((size_t)c.seq_len * half, "RoPE tables");
+        m->rope_sin = K->alloc((size_t)c.seq_len * half, "RoPE tables");
+        if (rc || !m->rope_cos || !m->rope_sin) { model_free(m); return NULL; }
+        rope_tables(m->rope_cos, m->rope_sin, c.seq_len, c.head_dim, c.rope_theta);
+    }
+    m->ctx = (Ctx){.ps = &m->ps, .act = &m->act, .rope_cos = m->rope_cos, .rope_sin = m->rope_sin};
+    return m;
+}
+
+void model_free(Model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_sub; i++)
+        if (m->sub[i].self) m->sub[i].ops->destroy(m->sub[i].self);
+    free(m->sub);
+    ps_free(&m->ps);
+    K->free(m->act.base);
+    K->free(m->scratch);
+    K->free(m->rope_cos);
+    K->free(m->rope_sin);
+    free(m);
+}
+
+int model_plan(Model *m, int B, int T) {
+    if (T < 1 || T > m->cfg.seq_len)
+        return al_errorf("sequence length %d is outside [1, seq_len = %d]", T, m->cfg.seq_len);
+    if (B < 1) return al_errorf("batch size %d must be at least 1", B);
+    if (m->act.base && (size_t)B * T <= (size_t)m->planB * m->planT && T <= m->planT && B <= m->planB) return 0;
+    int N = B * T, V = m->cfg.vocab_size;
+    Arena a = {0};
+    size_t scratch = 0;
+    for (int i = 0; i < m->n_sub; i++) m->sub[i].ops->plan(m->sub[i].self, &a, &scratch, B, T);
+    residual_plan(&m->res, &a, N);
+    rmsnorm_plan(&m->final_norm, &a, N);
+    m->logits = arena_take(&a, (size_t)N * V);
+    m->losses = arena_take(&a, (size_t)N);
+    m->dlnf = arena_take(&a, (size_t)N * m->cfg.d_model);
+    K->free(m->act.base);
+    K->free(m->scratch);
+    m->act = a;
+    m->act.base = NULL;
+    m->scratch = NULL;
+    m->scratch_n = scratch;
+    m->planB = B;
+    m->planT = T;
+    if (m->ps.meta) return 0;
+    m->act.base = K->alloc(a.used, "activations");
+    m->scratch = K->alloc(scratch, "backward workspace");
+    if (!m->act.base || !m->scratch) {
+        m->planB = m->planT = 0;
+        return -1;
+    }
+    m->ctx.scratch = m->scratch;
+    return 0;
+}
+
+double model_forward(Model *m, const int *tokens, const int *targets, int B, int T) {
+    AL_ASSERT(m->act.base && B <= m->planB && T <= m->planT);
+    Ctx *c = &m->ctx;
+    int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
+    K->embedding_forward(residual_state(&m->res, c, 0, N), tokens, PW(c, m->wte), N, C);
+    residual_forward(&m->res, c, m->sub, B, T);
+    rmsnorm_fwd(&m->final_norm, c, residual_state(&m->res, c, m->n_sub, N), N);
+    K->linear_forward(ACT(c, m->logits), ACT(c, m->final_norm.out), PW(c, m->head), NULL, N, C, V);
+    if (!targets) return NAN;
+    double total = K->cross_entropy_forward(ACT(c, m->losses), ACT(c, m->logits), targets, N, V, &m->n_valid);
+    return m->n_valid ? total / m->n_valid : NAN;
+}
+
+void model_backward(Model *m, const int *tokens, const int *targets, int B, int T) {
+    Ctx *c = &m->ctx;
+    int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
+    if (!m->n_valid) return;
+    real *dlogits = ACT(c, m->logits); /* probs, turned into dlogits in place */
+    K->cross_entropy_backward(dlogits, targets, N, V, (real)(1.0 / m->n_valid));
+    real *dlnf = ACT(c, m->dlnf);
+    K->zero(dlnf, (size_t)N * C);
+    K->linear_backward(dlnf, PG(c, m->head), NULL, dlogits, ACT(c, m->final_norm.out), PW(c, m->head), N, C, V);
+    real *dtop = residual_grad_top(&m->res, c);
+    K->zero(dtop, (size_t)N * C);
+    rmsnorm_bwd(&m->final_norm, c, dtop, dlnf, residual_state(&m->res, c, m->n_sub, N), N);
+    real *dx0 = residual_backward(&m->res, c, m->sub, B, T);
+    K->embedding_backward(PG(c, m->wte), dx0, tokens, N, C);
+}
+
+real *model_logits(Model *m) { return ACT(&m->ctx, m->logits); }
+
+size_t model_activation_elems(const Model *m) { return m->act.used + m->scratch_n; }
+
+double model_flops_per_token(const Model *m, int T) {
+    double f = 2.0 * m->cfg.d_model * m->cfg.vocab_size; /* head (the embedding is a lookup) */
+    for (int i = 0; i < m->n_sub; i++) f += m->sub[i].ops->flops(m->sub[i].self, T);
+    return f;
+}

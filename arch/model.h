@@ -1,0 +1,46 @@
+/* Model assembly from a config: token embedding, the residual stream of sub-layers (attention, FFN per
+ * block), final RMSNorm, untied output head, cross-entropy. The same code builds a model to train and, in
+ * meta mode, only counts what it would allocate. */
+#ifndef AL_MODEL_H
+#define AL_MODEL_H
+#include "arch/config.h"
+#include "arch/module.h"
+#include "arch/norm.h"
+#include "arch/residual.h"
+
+typedef struct Model {
+    ModelConfig cfg;
+    ParamStore ps;
+    size_t wte, head; /* embed_tokens (V, C), lm_head (V, C) */
+    RMSNorm final_norm;
+    int n_sub;
+    Sublayer *sub;
+    ResidualStream res;
+    /* activations, planned for planB x planT tokens */
+    Arena act;
+    size_t scratch_n;
+    real *scratch;
+    int planB, planT;
+    size_t logits, losses, dlnf;
+    real *rope_cos, *rope_sin;
+    Ctx ctx;
+    int n_valid; /* targets counted by the last forward */
+} Model;
+
+/* NULL + al_errorf on a bad config or failed allocation. meta = 1 allocates nothing. */
+Model *model_create(const ModelConfig *cfg, int meta);
+void model_free(Model *m);
+/* Makes room for a B x T batch (T <= seq_len); reallocates activations only when the batch grows.
+ * In meta mode only the sizes are computed. */
+int model_plan(Model *m, int B, int T);
+/* Mean cross-entropy over targets >= 0 (NaN when targets is NULL: logits stay in model_logits). */
+double model_forward(Model *m, const int *tokens, const int *targets, int B, int T);
+/* Accumulates all parameter gradients of the last forward's loss (forward must have had targets). */
+void model_backward(Model *m, const int *tokens, const int *targets, int B, int T);
+/* (B*T, V) logits of the last forward without targets */
+real *model_logits(Model *m);
+/* Elements of activation memory (arena + backward workspace) for the planned batch. */
+size_t model_activation_elems(const Model *m);
+/* Forward FLOPs per token at context length T (multiply-adds x 2, causal attention averaged). */
+double model_flops_per_token(const Model *m, int T);
+#endif

@@ -1,0 +1,40 @@
+/* What every module of arch/ shares: the context a forward/backward pass runs in, and the sub-layer
+ * interface. A sub-layer is F in x_{l+1} = x_l + F(x_l) (attention or FFN, with its own pre-norm); the
+ * residual family (arch/residual.c) decides how sub-layers are wired, the sub-layer what F computes.
+ * Modules keep offsets into the parameter store and the activation arena, resolved through the Ctx. */
+#ifndef AL_MODULE_H
+#define AL_MODULE_H
+#include "core/arena.h"
+#include "core/backend.h"
+#include "core/params.h"
+
+typedef struct Ctx {
+    ParamStore *ps;
+    Arena *act;
+    real *scratch;                 /* shared backward workspace, sized by the largest sub-layer's need */
+    const real *rope_cos, *rope_sin; /* (seq_len, rot/2) tables */
+} Ctx;
+
+#define PW(c, off) ((c)->ps->data + (off)) /* parameter */
+#define PG(c, off) ((c)->ps->grad + (off)) /* its gradient */
+#define ACT(c, off) ((c)->act->base + (off))
+
+typedef struct SublayerOps {
+    const char *kind;
+    /* reserve activations for N = B*T tokens; add this sub-layer's backward workspace need to *scratch */
+    void (*plan)(void *self, Arena *act, size_t *scratch, int B, int T);
+    /* out(B,T,C) = F(inp); overwrites out */
+    void (*forward)(void *self, Ctx *c, real *out, const real *inp, int B, int T);
+    /* dinp += dF/dinp^T dout; parameter gradients +=. inp is the forward input. */
+    void (*backward)(void *self, Ctx *c, real *dinp, const real *dout, const real *inp, int B, int T);
+    /* forward multiply-add FLOPs (x2) per token at context length T, causal attention averaged over
+     * positions */
+    double (*flops)(const void *self, int T);
+    void (*destroy)(void *self);
+} SublayerOps;
+
+typedef struct Sublayer {
+    const SublayerOps *ops;
+    void *self;
+} Sublayer;
+#endif

@@ -1,0 +1,316 @@
+/* The CPU backend: GEMMs through OpenBLAS (cblas), everything else as OpenMP loops.
+ * Determinism: every loop writes disjoint outputs or reduces in a fixed order, so a given thread count
+ * gives bit-identical results run after run. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "core/backend.h"
+
+#ifdef AL_DOUBLE
+#define GEMM cblas_dgemm
+#else
+#define GEMM cblas_sgemm
+#endif
+
+static real *cpu_alloc(size_t n, const char *what) { return al_calloc(n, sizeof(real), what); }
+static void cpu_free(real *p) { al_free(p); }
+
+static void cpu_gemm(int ta, int tb, int M, int N, int Kd, real alpha, const real *A, int lda, const real *B,
+                     int ldb, real beta, real *C, int ldc) {
+    GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, Kd, alpha, A,
+         lda, B, ldb, beta, C, ldc);
+}
+
+static void linear_forward(real *out, const real *inp, const real *w, const real *bias, int N, int IC, int OC) {
+    cpu_gemm(0, 1, N, OC, IC, 1, inp, IC, w, IC, 0, out, OC);
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] += bias[o];
+    }
+}
+
+static void linear_backward(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
+                            int N, int IC, int OC) {
+    if (dinp) cpu_gemm(0, 0, N, IC, OC, 1, dout, OC, w, IC, 1, dinp, IC);
+    cpu_gemm(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dw, IC);
+    if (dbias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < OC; o++) {
+            double s = 0;
+            for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
+            dbias[o] += (real)s;
+        }
+    }
+}
+
+static void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *w, int N, int C, real eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * C;
+        real *o = out + (size_t)n * C;
+        double ss = 0;
+        for (int i = 0; i < C; i++) ss += (double)x[i] * x[i];
+        real r = (real)(1.0 / sqrt(ss / C + eps));
+        rstd[n] = r;
+        for (int i = 0; i < C; i++) o[i] = x[i] * r * w[i];
+    }
+}
+
+/* y_i = x_i r w_i with r = (mean x^2 + eps)^-1/2:
+ * dx_i = r w_i g_i - x_i r^3 / C * sum_j g_j w_j x_j;  dw_i = sum_n g_i x_i r */
+static void rmsnorm_backward(real *dinp, real *dw, const real *dout, const real *inp, const real *w,
+                             const real *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+        real *dx = dinp + (size_t)n * C;
+        real r = rstd[n];
+        double dot = 0;
+        for (int i = 0; i < C; i++) dot += (double)g[i] * w[i] * x[i];
+        real c = (real)(dot * r * r * r / C);
+        for (int i = 0; i < C; i++) dx[i] += r * w[i] * g[i] - x[i] * c;
+    }
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < C; i++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += (double)dout[(size_t)n * C + i] * inp[(size_t)n * C + i] * rstd[n];
+        dw[i] += (real)s;
+    }
+}
+
+static void rope(real *x, int B, int T, int n_heads, int head_stride, int rot, int stride, const real *cs,
+                 const real *sn, int inverse) {
+    int half = rot / 2;
+#pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) {
+        int t = bt % T;
+        const real *c = cs + (size_t)t * half, *s = sn + (size_t)t * half;
+        for (int h = 0; h < n_heads; h++) {
+            real *v = x + (size_t)bt * stride + (size_t)h * head_stride;
+            for (int i = 0; i < half; i++) {
+                real x1 = v[i], x2 = v[i + half], si = inverse ? -s[i] : s[i];
+                v[i] = x1 * c[i] - x2 * si;
+                v[i + half] = x1 * si + x2 * c[i];
+            }
+        }
+    }
+}
+
+/* Per (batch, head): scores = scale * Q K^T by GEMM (OpenBLAS runs single-threaded inside the OpenMP
+ * region), causal softmax row by row, out = P V by GEMM. The full T x T product is computed and the upper
+ * triangle masked: simpler than blocked triangular GEMMs, at most 2x the (small) attention FLOPs. */
+static void attention_forward(real *out, real *probs, const real *q, const real *k, const real *v,
+                              const AttnShape *s) {
+    int B = s->B, T = s->T, H = s->H, group = s->H / s->Hkv;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            int g = h / group;
+            const real *Q = q + (size_t)b * T * s->q_stride + (size_t)h * s->dk;
+            const real *Kh = k + (size_t)b * T * s->k_stride + (size_t)g * s->dk;
+            const real *V = v + (size_t)b * T * s->v_stride + (size_t)g * s->dv;
+            real *P = probs + ((size_t)b * H + h) * T * T;
+            real *O = out + (size_t)b * T * s->o_stride + (size_t)h * s->dv;
+            cpu_gemm(0, 1, T, T, s->dk, s->scale, Q, s->q_stride, Kh, s->k_stride, 0, P, T);
+            for (int i = 0; i < T; i++) {
+                real *row = P + (size_t)i * T;
+                real mx = row[0];
+                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+                double sum = 0;
+                for (int j = 0; j <= i; j++) { row[j] = (real)exp(row[j] - mx); sum += row[j]; }
+                real inv = (real)(1.0 / sum);
+                for (int j = 0; j <= i; j++) row[j] *= inv;
+                for (int j = i + 1; j < T; j++) row[j] = 0;
+            }
+            cpu_gemm(0, 0, T, s->dv, T, 1, P, T, V, s->v_stride, 0, O, s->o_stride);
+        }
+}
+
+/* dP = dO V^T; dV += P^T dO; dS = P * (dP - rowsum(P * dP)); dQ += scale dS K; dK += scale dS^T Q.
+ * Parallel over (batch, kv head): the query heads sharing a kv head accumulate into it one after another,
+ * so there are no races and the order is fixed. */
+static void attention_backward(real *dq, real *dk, real *dv, real *scratch, const real *dout, const real *probs,
+                               const real *q, const real *k, const real *v, const AttnShape *s) {
+    int B = s->B, T = s->T, H = s->H, Hkv = s->Hkv, group = H / Hkv;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int g = 0; g < Hkv; g++)
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                size_t qo = (size_t)b * T * s->q_stride + (size_t)h * s->dk;
+                size_t ko = (size_t)b * T * s->k_stride + (size_t)g * s->dk;
+                size_t vo = (size_t)b * T * s->v_stride + (size_t)g * s->dv;
+                const real *dO = dout + (size_t)b * T * s->o_stride + (size_t)h * s->dv;
+                const real *P = probs + ((size_t)b * H + h) * T * T;
+                real *dP = scratch + ((size_t)b * H + h) * T * T;
+                cpu_gemm(0, 1, T, T, s->dv, 1, dO, s->o_stride, v + vo, s->v_stride, 0, dP, T);
+                cpu_gemm(1, 0, T, s->dv, T, 1, P, T, dO, s->o_stride, 1, dv + vo, s->v_stride);
+                for (int i = 0; i < T; i++) {
+                    const real *p = P + (size_t)i * T;
+                    real *d = dP + (size_t)i * T;
+                    double dot = 0;
+                    for (int j = 0; j <= i; j++) dot += (double)p[j] * d[j];
+                    for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - (real)dot);
+                    for (int j = i + 1; j < T; j++) d[j] = 0;
+                }
+                cpu_gemm(0, 0, T, s->dk, T, s->scale, dP, T, k + ko, s->k_stride, 1, dq + qo, s->q_stride);
+                cpu_gemm(1, 0, T, s->dk, T, s->scale, dP, T, q + qo, s->q_stride, 1, dk + ko, s->k_stride);
+            }
+}
+
+static inline real sigmoid(real x) { return (real)(1.0 / (1.0 + exp(-x))); }
+
+static void swiglu_forward(real *h, const real *gu, int N, int F) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real *a = gu + (size_t)n * 2 * F, *b = a + F;
+        real *o = h + (size_t)n * F;
+        for (int i = 0; i < F; i++) o[i] = a[i] * sigmoid(a[i]) * b[i];
+    }
+}
+
+/* h = silu(a) b: da = dh b sigma(a) (1 + a (1 - sigma(a))), db = dh silu(a) */
+static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, int F) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real *a = gu + (size_t)n * 2 * F, *b = a + F, *g = dh + (size_t)n * F;
+        real *da = dgu + (size_t)n * 2 * F, *db = da + F;
+        for (int i = 0; i < F; i++) {
+            real sg = sigmoid(a[i]);
+            da[i] += g[i] * b[i] * sg * (1 + a[i] * (1 - sg));
+            db[i] += g[i] * a[i] * sg;
+        }
+    }
+}
+
+static void embedding_forward(real *out, const int *tokens, const real *table, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, table + (size_t)tokens[n] * C, sizeof(real) * C);
+}
+
+/* Each thread owns a slice of channels and walks all tokens: no races, fixed order. */
+static void embedding_backward(real *dtable, const real *dout, const int *tokens, int N, int C) {
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int c0 = (int)((long)C * id / nt), c1 = (int)((long)C * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            real *d = dtable + (size_t)tokens[n] * C;
+            const real *g = dout + (size_t)n * C;
+            for (int c = c0; c < c1; c++) d[c] += g[c];
+        }
+    }
+}
+
+static double cross_entropy_forward(real *losses, real *logits, const int *targets, int N, int V, int *n_valid) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        real *row = logits + (size_t)n * V;
+        real mx = row[0];
+        for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+        /* loss = log-sum-exp - logit, not -log(prob), which underflows for confident wrong answers */
+        double zt = targets[n] >= 0 ? (double)row[targets[n]] - mx : 0;
+        double sum = 0;
+        for (int i = 0; i < V; i++) { row[i] = (real)exp(row[i] - mx); sum += row[i]; }
+        real inv = (real)(1.0 / sum);
+        for (int i = 0; i < V; i++) row[i] *= inv;
+        losses[n] = targets[n] >= 0 ? (real)(log(sum) - zt) : 0;
+    }
+    double total = 0;
+    int valid = 0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) { total += losses[n]; valid++; }
+    *n_valid = valid;
+    return total;
+}
+
+static void cross_entropy_backward(real *probs, const int *targets, int N, int V, real scale) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        real *row = probs + (size_t)n * V;
+        if (targets[n] < 0) { memset(row, 0, sizeof(real) * V); continue; }
+        for (int i = 0; i < V; i++) row[i] *= scale;
+        row[targets[n]] -= scale;
+    }
+}
+
+static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
+static void copy(real *dst, const real *src, size_t n) { memmove(dst, src, n * sizeof(real)); }
+
+static void add(real *out, const real *a, const real *b, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+static void accumulate(real *acc, const real *x, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) acc[i] += x[i];
+}
+static void scale(real *x, real s, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+/* Fixed partition by thread id, then a serial sum of the partials in thread order: deterministic. */
+static double sum_squares(const real *x, size_t n) {
+    double partial[256] = {0};
+    int nt = 1;
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num();
+#pragma omp single
+        nt = omp_get_num_threads() < 256 ? omp_get_num_threads() : 256;
+        if (t < nt) {
+            size_t lo = n * t / nt, hi = n * (t + 1) / nt;
+            double s = 0;
+            for (size_t i = lo; i < hi; i++) s += (double)x[i] * x[i];
+            partial[t] = s;
+        }
+    }
+    double s = 0;
+    for (int t = 0; t < nt; t++) s += partial[t];
+    return s;
+}
+
+static int all_finite(const real *x, size_t n) {
+    int ok = 1;
+#pragma omp parallel for schedule(static) reduction(&& : ok)
+    for (size_t i = 0; i < n; i++) ok = ok && isfinite(x[i]);
+    return ok;
+}
+
+static void adamw(real *w, const real *g, real *m, real *v, size_t n, real lr, real b1, real b2, real eps,
+                  real wd, int t) {
+    real c1 = (real)(1.0 / (1.0 - pow(b1, t))), c2 = (real)(1.0 / (1.0 - pow(b2, t)));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        real mh = m[i] * c1, vh = v[i] * c2;
+        w[i] -= lr * (mh / ((real)sqrt(vh) + eps) + wd * w[i]);
+    }
+}
+
+const Backend al_backend_cpu = {
+    .name = "cpu-openblas",
+    .alloc = cpu_alloc, .free = cpu_free, .gemm = cpu_gemm,
+    .linear_forward = linear_forward, .linear_backward = linear_backward,
+    .rmsnorm_forward = rmsnorm_forward, .rmsnorm_backward = rmsnorm_backward, .rope = rope,
+    .attention_forward = attention_forward, .attention_backward = attention_backward,
+    .swiglu_forward = swiglu_forward, .swiglu_backward = swiglu_backward,
+    .embedding_forward = embedding_forward, .embedding_backward = embedding_backward,
+    .cross_entropy_forward = cross_entropy_forward, .cross_entropy_backward = cross_entropy_backward,
+    .zero = zero, .copy = copy, .add = add, .accumulate = accumulate, .scale = scale,
+    .sum_squares = sum_squares, .all_finite = all_finite, .adamw = adamw,
+};
+
+const Backend *K = &al_backend_cpu;
+
+void al_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int al_get_threads(void) { return omp_get_max_threads(); }

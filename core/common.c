@@ -1,0 +1,43 @@
+#include "core/common.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static _Thread_local char error_buf[1024];
+
+int al_errorf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_buf, sizeof error_buf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *al_error_message(void) { return error_buf[0] ? error_buf : "unknown error"; }
+
+void *al_calloc(size_t count, size_t size, const char *what) {
+    if (count && size > SIZE_MAX / count) {
+        al_errorf("cannot allocate %s: %zu x %zu bytes overflows", what, count, size);
+        return NULL;
+    }
+    size_t bytes = count * size;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    void *p = rounded ? aligned_alloc(64, rounded) : NULL;
+    if (!p) {
+        char b[32];
+        if (rounded) al_errorf("out of memory allocating %s (%s)", what, al_format_bytes((double)bytes, b));
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void al_free(void *p) { free(p); }
+
+const char *al_format_bytes(double bytes, char *buf) {
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (bytes >= 1024.0 && u < 5) { bytes /= 1024.0; u++; }
+    snprintf(buf, 32, u ? "%.2f %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}

@@ -1,0 +1,41 @@
+/* Shared basics of the engine: the scalar type, error reporting, checked allocation.
+ * core/ is plain C with no Lua in it; callers above (scripts/) turn al_error_message() into Lua errors. */
+#ifndef AL_COMMON_H
+#define AL_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The engine computes in float32. The gradient-check build (-DAL_DOUBLE) compiles the very same code in
+ * double, so central differences are accurate to ~1e-10 and tolerances can be tight. */
+#ifdef AL_DOUBLE
+typedef double real;
+#define AL_REAL_NAME "f64"
+#else
+typedef float real;
+#define AL_REAL_NAME "f32"
+#endif
+
+/* Recoverable errors (bad config, missing file, out of memory): set a message and return -1 (or NULL).
+ * The message is kept until the next error; it names the field/file at fault. */
+int al_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *al_error_message(void);
+
+/* Internal invariants: a failure here is a bug in archlab, not bad input. */
+#define AL_ASSERT(cond)                                                                          \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fprintf(stderr, "archlab internal error: %s:%d: assertion '%s' failed\n", __FILE__, \
+                    __LINE__, #cond);                                                             \
+            abort();                                                                              \
+        }                                                                                         \
+    } while (0)
+
+/* 64-byte aligned, zero-filled allocation; NULL + al_errorf on failure (what names the purpose). */
+void *al_calloc(size_t count, size_t size, const char *what);
+void al_free(void *p);
+
+/* Human-readable byte counts ("1.5 GiB"); buf must hold 32 chars. */
+const char *al_format_bytes(double bytes, char *buf);
+#endif

@@ -1,0 +1,76 @@
+#include "core/params.h"
+
+#include <string.h>
+
+#include "core/backend.h"
+
+void ps_init(ParamStore *ps, int meta) {
+    memset(ps, 0, sizeof *ps);
+    ps->meta = meta;
+}
+
+void ps_free(ParamStore *ps) {
+    free(ps->info);
+    K->free(ps->data);
+    K->free(ps->grad);
+    K->free(ps->adam_m);
+    K->free(ps->adam_v);
+    memset(ps, 0, sizeof *ps);
+}
+
+size_t ps_add(ParamStore *ps, const char *name, int ndim, const int64_t *shape, InitKind init, double std,
+              int decay, const char *component) {
+    AL_ASSERT(ndim >= 1 && ndim <= 4);
+    AL_ASSERT(!ps->data); /* declarations come before allocation */
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? 2 * ps->cap : 64;
+        ps->info = realloc(ps->info, sizeof(ParamInfo) * ps->cap);
+        AL_ASSERT(ps->info);
+    }
+    ParamInfo *p = &ps->info[ps->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->component, sizeof p->component, "%s", component);
+    p->ndim = ndim;
+    p->numel = 1;
+    for (int i = 0; i < ndim; i++) { p->shape[i] = shape[i]; p->numel *= (size_t)shape[i]; }
+    p->init = init;
+    p->std = std;
+    p->decay = decay;
+    p->offset = ps->total;
+    ps->total += p->numel;
+    return p->offset;
+}
+
+int ps_allocate(ParamStore *ps, Rng *rng) {
+    AL_ASSERT(!ps->meta);
+    if (!(ps->data = K->alloc(ps->total, "parameters"))) return -1;
+    if (!(ps->grad = K->alloc(ps->total, "gradients"))) return -1;
+    for (int i = 0; i < ps->n; i++) {
+        ParamInfo *p = &ps->info[i];
+        real *w = ps->data + p->offset;
+        for (size_t j = 0; j < p->numel; j++)
+            w[j] = p->init == INIT_ONES ? 1 : p->init == INIT_NORMAL ? (real)rng_normal(rng, p->std) : 0;
+    }
+    return 0;
+}
+
+int ps_allocate_adam(ParamStore *ps) {
+    if (ps->adam_m) return 0;
+    if (!(ps->adam_m = K->alloc(ps->total, "AdamW first moments"))) return -1;
+    if (!(ps->adam_v = K->alloc(ps->total, "AdamW second moments"))) return -1;
+    return 0;
+}
+
+const ParamInfo *ps_find(const ParamStore *ps, const char *name) {
+    for (int i = 0; i < ps->n; i++)
+        if (!strcmp(ps->info[i].name, name)) return &ps->info[i];
+    return NULL;
+}
+
+size_t ps_count(const ParamStore *ps, const char *component) {
+    size_t s = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (!component || !strcmp(ps->info[i].component, component)) s += ps->info[i].numel;
+    return s;
+}

@@ -1,0 +1,166 @@
+/* Gradient checks of every differentiable kernel of the backend, in double precision. */
+#include <math.h>
+#include <string.h>
+
+#include "arch/rope.h"
+#include "core/backend.h"
+#include "tests/gradcheck.h"
+#include "tests/harness.h"
+
+static real *buf(size_t n) { return al_calloc(n, sizeof(real), "test"); }
+
+/* ---- linear ---- */
+typedef struct { int N, IC, OC; real *inp, *w, *b, *out, *R; } LinCtx;
+static double lin_loss(void *p) {
+    LinCtx *c = p;
+    K->linear_forward(c->out, c->inp, c->w, c->b, c->N, c->IC, c->OC);
+    return gc_dot(c->out, c->R, (size_t)c->N * c->OC);
+}
+TEST(grad_linear) {
+    Rng rng; rng_init(&rng, 1);
+    LinCtx c = {.N = 5, .IC = 7, .OC = 3};
+    c.inp = buf(35); c.w = buf(21); c.b = buf(3); c.out = buf(15); c.R = buf(15);
+    gc_fill(c.inp, 35, &rng, 1); gc_fill(c.w, 21, &rng, 1); gc_fill(c.b, 3, &rng, 1); gc_fill(c.R, 15, &rng, 1);
+    real *di = buf(35), *dw = buf(21), *db = buf(3);
+    K->linear_backward(di, dw, db, c.R, c.inp, c.w, c.N, c.IC, c.OC);
+    EXPECT(gc_check(lin_loss, &c, c.inp, di, 35, 100, "linear dinp") < GC_TOL);
+    EXPECT(gc_check(lin_loss, &c, c.w, dw, 21, 100, "linear dw") < GC_TOL);
+    EXPECT(gc_check(lin_loss, &c, c.b, db, 3, 100, "linear dbias") < GC_TOL);
+    rng_free(&rng);
+}
+
+/* ---- rmsnorm ---- */
+typedef struct { int N, C; real *inp, *w, *out, *rstd, *R; } NormCtx;
+static double norm_loss(void *p) {
+    NormCtx *c = p;
+    K->rmsnorm_forward(c->out, c->rstd, c->inp, c->w, c->N, c->C, 1e-6);
+    return gc_dot(c->out, c->R, (size_t)c->N * c->C);
+}
+TEST(grad_rmsnorm) {
+    Rng rng; rng_init(&rng, 2);
+    NormCtx c = {.N = 4, .C = 6};
+    size_t n = 24;
+    c.inp = buf(n); c.w = buf(6); c.out = buf(n); c.rstd = buf(4); c.R = buf(n);
+    gc_fill(c.inp, n, &rng, 1); gc_fill(c.w, 6, &rng, 1); gc_fill(c.R, n, &rng, 1);
+    norm_loss(&c);
+    real *di = buf(n), *dw = buf(6);
+    K->rmsnorm_backward(di, dw, c.R, c.inp, c.w, c.rstd, c.N, c.C);
+    EXPECT(gc_check(norm_loss, &c, c.inp, di, n, 100, "rmsnorm dinp") < GC_TOL);
+    EXPECT(gc_check(norm_loss, &c, c.w, dw, 6, 100, "rmsnorm dw") < GC_TOL);
+    rng_free(&rng);
+}
+
+/* ---- rope: the backward is the inverse rotation ---- */
+typedef struct { int B, T, H, hd, stride; real *x, *y, *cs, *sn, *R; } RopeCtx;
+static double rope_loss(void *p) {
+    RopeCtx *c = p;
+    size_t n = (size_t)c->B * c->T * c->stride;
+    memcpy(c->y, c->x, n * sizeof(real));
+    K->rope(c->y, c->B, c->T, c->H, c->hd, c->hd, c->stride, c->cs, c->sn, 0);
+    return gc_dot(c->y, c->R, n);
+}
+TEST(grad_rope) {
+    Rng rng; rng_init(&rng, 3);
+    RopeCtx c = {.B = 2, .T = 5, .H = 2, .hd = 4, .stride = 10}; /* stride > H*hd: untouched columns */
+    size_t n = 2 * 5 * 10;
+    c.x = buf(n); c.y = buf(n); c.R = buf(n); c.cs = buf(5 * 2); c.sn = buf(5 * 2);
+    rope_tables(c.cs, c.sn, 5, 4, 10000);
+    gc_fill(c.x, n, &rng, 1); gc_fill(c.R, n, &rng, 1);
+    real *dx = buf(n);
+    memcpy(dx, c.R, n * sizeof(real));
+    K->rope(dx, c.B, c.T, c.H, c.hd, c.hd, c.stride, c.cs, c.sn, 1);
+    EXPECT(gc_check(rope_loss, &c, c.x, dx, n, 200, "rope dx") < GC_TOL);
+    rng_free(&rng);
+}
+
+/* ---- attention: MHA, GQA and MQA, with dk != dv and strided (fused q|k|v) layouts ---- */
+typedef struct { AttnShape s; real *q, *k, *v, *out, *probs, *R; } AttCtx;
+static double att_loss(void *p) {
+    AttCtx *c = p;
+    K->attention_forward(c->out, c->probs, c->q, c->k, c->v, &c->s);
+    return gc_dot(c->out, c->R, (size_t)c->s.B * c->s.T * c->s.o_stride);
+}
+static void check_attention(int H, int Hkv, const char *name) {
+    Rng rng; rng_init(&rng, 4 + H * 10 + Hkv);
+    int B = 2, T = 5, dk = 4, dv = 3;
+    int W = H * dk + Hkv * dk + Hkv * dv;
+    AttCtx c;
+    c.s = (AttnShape){.B = B, .T = T, .H = H, .Hkv = Hkv, .dk = dk, .dv = dv, .q_stride = W, .k_stride = W,
+                      .v_stride = W, .o_stride = H * dv, .scale = 0.5};
+    size_t nqkv = (size_t)B * T * W, no = (size_t)B * T * H * dv, np = (size_t)B * H * T * T;
+    real *qkv = buf(nqkv);
+    gc_fill(qkv, nqkv, &rng, 1);
+    c.q = qkv; c.k = qkv + H * dk; c.v = c.k + Hkv * dk;
+    c.out = buf(no); c.probs = buf(np); c.R = buf(no);
+    gc_fill(c.R, no, &rng, 1);
+    att_loss(&c);
+    real *d = buf(nqkv), *scratch = buf(np);
+    K->attention_backward(d, d + H * dk, d + H * dk + Hkv * dk, scratch, c.R, c.probs, c.q, c.k, c.v, &c.s);
+    char what[64];
+    snprintf(what, sizeof what, "attention %s d(q|k|v)", name);
+    EXPECT(gc_check(att_loss, &c, qkv, d, nqkv, 400, what) < GC_TOL);
+    rng_free(&rng);
+}
+TEST(grad_attention_mha) { check_attention(2, 2, "MHA"); }
+TEST(grad_attention_gqa) { check_attention(4, 2, "GQA"); }
+TEST(grad_attention_mqa) { check_attention(3, 1, "MQA"); }
+
+/* ---- swiglu ---- */
+typedef struct { int N, F; real *gu, *h, *R; } SwiCtx;
+static double swi_loss(void *p) {
+    SwiCtx *c = p;
+    K->swiglu_forward(c->h, c->gu, c->N, c->F);
+    return gc_dot(c->h, c->R, (size_t)c->N * c->F);
+}
+TEST(grad_swiglu) {
+    Rng rng; rng_init(&rng, 5);
+    SwiCtx c = {.N = 3, .F = 5};
+    c.gu = buf(30); c.h = buf(15); c.R = buf(15);
+    gc_fill(c.gu, 30, &rng, 2); gc_fill(c.R, 15, &rng, 1);
+    real *d = buf(30);
+    K->swiglu_backward(d, c.R, c.gu, 3, 5);
+    EXPECT(gc_check(swi_loss, &c, c.gu, d, 30, 100, "swiglu d(gate|up)") < GC_TOL);
+    rng_free(&rng);
+}
+
+/* ---- embedding (repeated tokens accumulate) ---- */
+typedef struct { int N, C; int *tok; real *table, *out, *R; } EmbCtx;
+static double emb_loss(void *p) {
+    EmbCtx *c = p;
+    K->embedding_forward(c->out, c->tok, c->table, c->N, c->C);
+    return gc_dot(c->out, c->R, (size_t)c->N * c->C);
+}
+TEST(grad_embedding) {
+    Rng rng; rng_init(&rng, 6);
+    int tok[6] = {1, 3, 1, 0, 4, 1};
+    EmbCtx c = {.N = 6, .C = 3, .tok = tok};
+    c.table = buf(15); c.out = buf(18); c.R = buf(18);
+    gc_fill(c.table, 15, &rng, 1); gc_fill(c.R, 18, &rng, 1);
+    real *d = buf(15);
+    K->embedding_backward(d, c.R, tok, 6, 3);
+    EXPECT(gc_check(emb_loss, &c, c.table, d, 15, 100, "embedding dtable") < GC_TOL);
+    rng_free(&rng);
+}
+
+/* ---- cross-entropy with ignored targets ---- */
+typedef struct { int N, V; int *tg; real *logits, *work, *losses; } CeCtx;
+static double ce_loss(void *p) {
+    CeCtx *c = p;
+    memcpy(c->work, c->logits, sizeof(real) * c->N * c->V);
+    int nv;
+    double s = K->cross_entropy_forward(c->losses, c->work, c->tg, c->N, c->V, &nv);
+    return s / nv;
+}
+TEST(grad_cross_entropy) {
+    Rng rng; rng_init(&rng, 7);
+    int tg[4] = {2, -1, 0, 4};
+    CeCtx c = {.N = 4, .V = 5, .tg = tg};
+    c.logits = buf(20); c.work = buf(20); c.losses = buf(4);
+    gc_fill(c.logits, 20, &rng, 2);
+    ce_loss(&c);
+    K->cross_entropy_backward(c.work, tg, 4, 5, (real)(1.0 / 3));
+    real *d = buf(20);
+    memcpy(d, c.work, sizeof(real) * 20);
+    EXPECT(gc_check(ce_loss, &c, c.logits, d, 20, 100, "cross-entropy dlogits") < GC_TOL);
+    rng_free(&rng);
+}

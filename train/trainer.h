@@ -1,0 +1,44 @@
+/* The training loop: batches from a data source, forward, backward, the gradient reduction (the one place
+ * where data-parallel training will all-reduce), clipping, the schedule, AdamW; periodic validation,
+ * progress display and metrics. */
+#ifndef AL_TRAINER_H
+#define AL_TRAINER_H
+#include "arch/model.h"
+#include "core/optim.h"
+#include "data/data.h"
+#include "train/metrics.h"
+
+typedef struct TrainOptions {
+    int steps, batch_size, seq_len; /* seq_len 0 = the model's */
+    double lr, min_lr;              /* peak, floor (cosine) */
+    int warmup;
+    char schedule[16];              /* constant | cosine | step */
+    double weight_decay, beta1, beta2, eps, grad_clip;
+    int seed;                       /* data sampling */
+    int log_every, eval_every, eval_batches;
+    char metrics_path[1024];        /* JSON Lines; empty = none */
+    char label[64];                 /* shown in progress lines */
+    int quiet;
+} TrainOptions;
+
+typedef struct TrainResult {
+    MetricLog log;   /* loss, lr, grad_norm, tokens_per_s per step; val_loss at evaluations */
+    int steps_done;
+    double seconds, tokens_per_s;
+    double train_loss, val_loss; /* final: mean train loss of the last log window, last validation loss */
+    int diverged, diverged_step;
+} TrainResult;
+
+void train_defaults(TrainOptions *o);
+/* Runs the loop. -1 + message for bad options (nothing trained); a diverging run returns 0 with
+ * r->diverged set and the metrics up to the last finite step. */
+int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r);
+void train_result_free(TrainResult *r);
+
+/* Mean validation loss over n_batches fixed batches (target-weighted). */
+double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int split);
+
+/* Sums the gradient contributions of all workers into ps->grad. One process today: nothing to do; an MPI
+ * build replaces this with MPI_Allreduce over the flat gradient buffer. */
+void grads_reduce(ParamStore *ps);
+#endif
