@@ -1,0 +1,608 @@
+/* plots/: ticks on known ranges, every kind rendered to PNG and read back with libpng (size, data pixels
+ * at the pixels a hand-computed axis mapping predicts, evenly spaced decades, heatmap cell colours), the
+ * three formats, bad input (clear errors, no files left behind), the Lua binding and `archlab plot`.
+ *
+ * Expected pixels come from the documented layout: a layout call gives the data rectangle and the axis
+ * limits, and the test maps data to pixels itself (px = (area.x + frac * area.w) * dpi / 72), with colours
+ * written out as hex constants from the palette and colour map definitions. */
+#include <dirent.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plots/plot.h"
+#include "scripts/lua_plot.h"
+#include "tests/harness.h"
+
+#define BLUE 0x0072B2   /* Okabe-Ito, series 0 */
+#define ORANGE 0xE69F00 /* series 1 */
+
+/* ---- helpers ---- */
+
+typedef struct { int w, h; unsigned char *px; } img; /* 8-bit RGB */
+
+static int img_read(const char *path, img *im) {
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&pi, path)) return -1;
+    pi.format = PNG_FORMAT_RGB;
+    im->w = (int)pi.width;
+    im->h = (int)pi.height;
+    im->px = malloc(PNG_IMAGE_SIZE(pi));
+    if (!im->px || !png_image_finish_read(&pi, NULL, im->px, 0, NULL)) { free(im->px); png_image_free(&pi); return -1; }
+    return 0;
+}
+
+static void img_at(const img *im, int x, int y, int rgb[3]) {
+    if (x < 0 || y < 0 || x >= im->w || y >= im->h) { rgb[0] = rgb[1] = rgb[2] = -1000; return; }
+    const unsigned char *p = im->px + ((size_t)y * im->w + x) * 3;
+    rgb[0] = p[0]; rgb[1] = p[1]; rgb[2] = p[2];
+}
+
+/* Is the pixel holding point (x, y) in points within tol of colour hex (0xRRGGBB)? */
+static int color_at(const img *im, double x_pt, double y_pt, double scale, unsigned hex, int tol) {
+    int c[3];
+    img_at(im, (int)floor(x_pt * scale), (int)floor(y_pt * scale), c);
+    int want[3] = {(int)(hex >> 16) & 0xff, (int)(hex >> 8) & 0xff, (int)hex & 0xff};
+    int ok = 1;
+    for (int k = 0; k < 3; k++) ok &= abs(c[k] - want[k]) <= tol;
+    if (!ok)
+        th_note("pixel (%d,%d) is #%02X%02X%02X, expected #%06X", (int)floor(x_pt * scale), (int)floor(y_pt * scale),
+                c[0] & 255, c[1] & 255, c[2] & 255, hex);
+    return ok;
+}
+
+static char tmpdir[64];
+static const char *fresh_dir(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/archlab-plots-XXXXXX");
+    return mkdtemp(tmpdir);
+}
+static char pathbuf[256];
+static const char *in_dir(const char *name) {
+    snprintf(pathbuf, sizeof pathbuf, "%s/%s", tmpdir, name);
+    return pathbuf;
+}
+static int dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+static void rm_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char p[512];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+static long file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) ? -1 : (long)st.st_size;
+}
+
+/* The hand-computed axis mapping: fraction of the way along an axis. */
+static double frac(const plot_axis *a, double v) {
+    return a->log ? (log10(v) - log10(a->lo)) / (log10(a->hi) - log10(a->lo)) : (v - a->lo) / (a->hi - a->lo);
+}
+static double px_x(plot_rect area, const plot_axis *a, double v) { return area.x + frac(a, v) * area.w; }
+static double px_y(plot_rect area, const plot_axis *a, double v) { return area.y + area.h - frac(a, v) * area.h; }
+
+/* Is step m x 10^k with m in {1, 2, 5}? */
+static int is_125(double step) {
+    double k = floor(log10(step) + 1e-9), m = step / pow(10, k);
+    return fabs(m - 1) < 1e-6 || fabs(m - 2) < 1e-6 || fabs(m - 5) < 1e-6;
+}
+
+/* ---- ticks ---- */
+
+TEST(plots_ticks_0_to_1) {
+    plot_axis a;
+    EXPECT(plot_axis_ticks(&a, 0, 1, 0, 6) == 0);
+    EXPECT(a.n == 6);
+    for (int i = 0; i < a.n; i++) EXPECT_NEAR(a.v[i], 0.2 * i, 1e-12);
+    EXPECT(!strcmp(a.label[0], "0.0") && !strcmp(a.label[1], "0.2") && !strcmp(a.label[5], "1.0"));
+    EXPECT(a.lo == 0 && a.hi == 1 && a.n_minor == 0);
+    EXPECT(plot_axis_ticks(&a, 0, 1, 0, 11) == 0);
+    EXPECT(a.n == 11 && !strcmp(a.label[3], "0.3")); /* 3 x 0.1 prints as 0.3, not 0.30000000000000004 */
+    /* many ranges: 1-2-5 steps, within limits, at most max_ticks, at least 2 */
+    double ranges[][2] = {{0, 7}, {0.013, 0.0171}, {-3, 1234}, {1e5, 3e7}, {99, 101}, {-1e-6, 1e-6}};
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        EXPECT(plot_axis_ticks(&a, ranges[r][0], ranges[r][1], 0, 7) == 0);
+        EXPECT(a.n >= 2 && a.n <= 7);
+        EXPECT(is_125(a.v[1] - a.v[0]));
+        EXPECT(a.v[0] >= ranges[r][0] - 1e-12 && a.v[a.n - 1] <= ranges[r][1] + 1e-12);
+    }
+    EXPECT(plot_axis_ticks(&a, 0, 3e7, 0, 4) == 0);
+    /* long digit strings get the x10^n form: 10⁷, 2×10⁷ */
+    EXPECT(!strcmp(a.label[1], "10\u2077") && !strcmp(a.label[2], "2\u00d710\u2077"));
+}
+
+TEST(plots_ticks_log_1em3_to_1e4) {
+    plot_axis a;
+    EXPECT(plot_axis_ticks(&a, 1e-3, 1e4, 1, 10) == 0);
+    EXPECT(a.n == 8);
+    for (int i = 0; i < a.n; i++) EXPECT_NEAR(log10(a.v[i]), i - 3, 1e-12);
+    EXPECT(!strcmp(a.label[0], "10\u207b\u00b3")); /* 10⁻³ */
+    EXPECT(!strcmp(a.label[7], "10\u2074"));        /* 10⁴ */
+    EXPECT(a.n_minor == 7 * 8);                      /* 2..9 x 10^k in each of the 7 decades */
+    int has_2e_3 = 0, has_9e3 = 0;
+    for (int i = 0; i < a.n_minor; i++) {
+        has_2e_3 |= fabs(a.minor[i] - 2e-3) < 1e-15;
+        has_9e3 |= fabs(a.minor[i] - 9e3) < 1e-9;
+    }
+    EXPECT(has_2e_3 && has_9e3);
+    /* crowded: every 2nd decade, still powers of ten */
+    EXPECT(plot_axis_ticks(&a, 1e-3, 1e4, 1, 5) == 0);
+    EXPECT(a.n >= 2 && a.n <= 5);
+    for (int i = 0; i < a.n; i++) EXPECT_NEAR(log10(a.v[i]), round(log10(a.v[i])), 1e-12);
+    /* under two decades: 1-2-5 marks */
+    EXPECT(plot_axis_ticks(&a, 1.5, 40, 1, 10) == 0);
+    EXPECT(a.n == 4 && a.v[0] == 2 && a.v[1] == 5 && a.v[2] == 10 && a.v[3] == 20);
+}
+
+TEST(plots_ticks_negative_range) {
+    plot_axis a;
+    EXPECT(plot_axis_ticks(&a, -7.3, -2.1, 0, 6) == 0);
+    EXPECT(a.n == 5);
+    for (int i = 0; i < a.n; i++) EXPECT_NEAR(a.v[i], -7 + i, 1e-12);
+    EXPECT(!strcmp(a.label[0], "\u22127")); /* a real minus sign */
+    EXPECT(plot_axis_ticks(&a, -1, 1, 0, 5) == 0);
+    EXPECT(a.n == 5 && !strcmp(a.label[2], "0.0")); /* no "-0.0" */
+}
+
+TEST(plots_ticks_constant_series) {
+    plot_axis a;
+    EXPECT(plot_axis_ticks(&a, 3, 3, 0, 6) == 0);
+    EXPECT(a.lo < 3 && a.hi > 3 && a.n >= 2);
+    int has3 = 0;
+    for (int i = 0; i < a.n; i++) has3 |= fabs(a.v[i] - 3) < 1e-12;
+    EXPECT(has3);
+    EXPECT(plot_axis_ticks(&a, 0, 0, 0, 6) == 0);
+    EXPECT(a.lo == -1 && a.hi == 1);
+    EXPECT(plot_axis_auto(&a, 1e-3, 1e-3, 1, 10) == 0);
+    EXPECT(a.lo < 1e-3 && a.hi > 1e-3);
+    int has = 0;
+    for (int i = 0; i < a.n; i++) has |= fabs(a.v[i] - 1e-3) < 1e-15;
+    EXPECT(has);
+}
+
+TEST(plots_ticks_bad_limits) {
+    plot_axis a;
+    EXPECT(plot_axis_ticks(&a, 2, 1, 0, 6) == -1 && strstr(plot_last_error(), "reversed"));
+    EXPECT(plot_axis_ticks(&a, NAN, 1, 0, 6) == -1 && strstr(plot_last_error(), "finite"));
+    EXPECT(plot_axis_ticks(&a, 0, 1, 1, 6) == -1 && strstr(plot_last_error(), "positive"));
+}
+
+TEST(plots_colormap_anchors) {
+    double c[3];
+    plot_colormap(PLOT_CMAP_NIAH, 0, c);
+    EXPECT_NEAR(c[0] * 255, 0xF0, 1e-9); EXPECT_NEAR(c[1] * 255, 0x49, 1e-9); EXPECT_NEAR(c[2] * 255, 0x6E, 1e-9);
+    plot_colormap(PLOT_CMAP_NIAH, 1, c);
+    EXPECT_NEAR(c[0] * 255, 0x0C, 1e-9); EXPECT_NEAR(c[1] * 255, 0xD7, 1e-9); EXPECT_NEAR(c[2] * 255, 0x9F, 1e-9);
+    plot_colormap(PLOT_CMAP_SEQUENTIAL, 2.0, c); /* clamped */
+    EXPECT_NEAR(c[0] * 255, 0xFD, 1e-9); EXPECT_NEAR(c[2] * 255, 0x25, 1e-9);
+    plot_cmap cm;
+    EXPECT(plot_cmap_by_name("niah", &cm) == 0 && cm == PLOT_CMAP_NIAH);
+    EXPECT(plot_cmap_by_name("jet", &cm) == -1 && strstr(plot_last_error(), "'jet'"));
+}
+
+/* ---- line plots ---- */
+
+TEST(plots_lines_png_pixels) {
+    EXPECT(fresh_dir() != NULL);
+    double x[5] = {0, 1, 2, 3, 4}, y[5] = {1, 2, NAN, 4, 5}, y2[5] = {5, 4.5, 4, 3.5, 3};
+    plot_series s[2] = {{"up", x, 5, y, 5, 1}, {"down", x, 5, y2, 5, 1}};
+    plot_lines_spec sp = {.title = "t", .xlabel = "x", .ylabel = "y", .series = s, .n_series = 2};
+    plot_output o = {.width = 400, .height = 300, .dpi = 144};
+    plot_lines_layout L;
+    EXPECT(plot_lines(in_dir("l.png"), &sp, &o) == 0);
+    EXPECT(plot_lines_layout_of(&sp, &o, &L) == 0);
+    img im;
+    EXPECT(img_read(in_dir("l.png"), &im) == 0);
+    EXPECT(im.w == 800 && im.h == 600);
+    /* the plot area lies inside the figure, with margins for the tick labels */
+    EXPECT(L.area.x > 20 && L.area.y > 10 && L.area.x + L.area.w < 400 && L.area.y + L.area.h < 290);
+    double sc = 2.0;
+    /* markers sit where the axis mapping puts the points */
+    EXPECT(color_at(&im, px_x(L.area, &L.x, 0), px_y(L.area, &L.y, 1), sc, BLUE, 12));
+    EXPECT(color_at(&im, px_x(L.area, &L.x, 3), px_y(L.area, &L.y, 4), sc, BLUE, 12));
+    EXPECT(color_at(&im, px_x(L.area, &L.x, 1), px_y(L.area, &L.y, 4.5), sc, ORANGE, 12));
+    EXPECT(color_at(&im, px_x(L.area, &L.x, 4), px_y(L.area, &L.y, 3), sc, ORANGE, 12));
+    /* the NaN leaves a gap: where the line would have passed (x=2, y=3) is not blue */
+    int c[3];
+    img_at(&im, (int)(px_x(L.area, &L.x, 2) * sc), (int)(px_y(L.area, &L.y, 3) * sc), c);
+    EXPECT(c[0] > 150); /* blue has red 0x00; background and grid are light */
+    /* and between two drawn points the line is there: midpoint of (0,1)-(1,2) */
+    EXPECT(color_at(&im, px_x(L.area, &L.x, 0.5), px_y(L.area, &L.y, 1.5), sc, BLUE, 40));
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
+TEST(plots_lines_log_decades_evenly_spaced) {
+    EXPECT(fresh_dir() != NULL);
+    double x[8], y[8];
+    for (int i = 0; i < 8; i++) { x[i] = i; y[i] = pow(10, i - 3); }
+    plot_series s = {NULL, x, 8, y, 8, 1};
+    plot_lines_spec sp = {.series = &s, .n_series = 1, .log_y = 1};
+    plot_output o = {.width = 360, .height = 400, .dpi = 72};
+    plot_lines_layout L;
+    EXPECT(plot_lines(in_dir("log.png"), &sp, &o) == 0);
+    EXPECT(plot_lines_layout_of(&sp, &o, &L) == 0);
+    img im;
+    EXPECT(img_read(in_dir("log.png"), &im) == 0);
+    EXPECT(im.w == 360 && im.h == 400);
+    EXPECT(L.y.log && L.y.n == 8);
+    /* each decade's marker at its hand-computed pixel, and the pixel rows of successive decades a constant
+     * distance apart */
+    double rows[8];
+    for (int i = 0; i < 8; i++) {
+        rows[i] = px_y(L.area, &L.y, y[i]);
+        EXPECT(color_at(&im, px_x(L.area, &L.x, x[i]), rows[i], 1.0, BLUE, 40));
+    }
+    for (int i = 1; i < 7; i++) EXPECT_NEAR(rows[i] - rows[i - 1], rows[i + 1] - rows[i], 1e-9);
+    /* the marker's vertical centre found in the image: scan the column for blue runs */
+    double d0 = -1;
+    for (int i = 0; i + 1 < 8; i++) {
+        int col = (int)px_x(L.area, &L.x, x[i]);
+        int top = -1, bot = -1, c[3];
+        for (int r = (int)rows[i] - 6; r <= (int)rows[i] + 6; r++) {
+            img_at(&im, col, r, c);
+            if (c[0] < 60 && c[2] > 120) { if (top < 0) top = r; bot = r; }
+        }
+        int col2 = (int)px_x(L.area, &L.x, x[i + 1]), top2 = -1, bot2 = -1;
+        for (int r = (int)rows[i + 1] - 6; r <= (int)rows[i + 1] + 6; r++) {
+            img_at(&im, col2, r, c);
+            if (c[0] < 60 && c[2] > 120) { if (top2 < 0) top2 = r; bot2 = r; }
+        }
+        double d = (top2 + bot2) / 2.0 - (top + bot) / 2.0;
+        if (d0 < 0) d0 = d;
+        EXPECT_NEAR(d, d0, 1.01); /* evenly spaced to within a pixel */
+    }
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
+TEST(plots_lines_legend_avoids_data) {
+    double x[3] = {0, 1, 2}, up[3] = {0, 1, 2};
+    plot_series s = {"rising", x, 3, up, 3, 0};
+    plot_lines_spec sp = {.series = &s, .n_series = 1};
+    plot_lines_layout L;
+    EXPECT(plot_lines_layout_of(&sp, NULL, &L) == 0);
+    /* the line runs bottom-left to top-right: the legend goes top-left */
+    EXPECT(L.legend.w > 0 && !L.legend_outside);
+    EXPECT(L.legend.x < L.area.x + L.area.w / 2 && L.legend.y < L.area.y + L.area.h / 2);
+    /* a zig-zag through every corner: no free corner, the legend moves outside the data area */
+    double zx[6] = {0, 1, 0, 1, 0, 1}, zy[6] = {0, 0, 1, 1, 0.5, 0.5};
+    plot_series z = {"everywhere", zx, 6, zy, 6, 0};
+    sp.series = &z;
+    double wide_x[2] = {0, 1}, wide_y[2] = {0, 1};
+    (void)wide_x; (void)wide_y;
+    EXPECT(plot_lines_layout_of(&sp, NULL, &L) == 0);
+    EXPECT(L.legend_outside && L.legend.x >= L.area.x + L.area.w);
+}
+
+/* ---- heatmaps ---- */
+
+TEST(plots_heatmap_cell_colours) {
+    EXPECT(fresh_dir() != NULL);
+    /* rows top to bottom; NIAH map over 0..1: 0 -> #F0496E, 0.5 -> #EBB839, 1 -> #0CD79F */
+    double v[2 * 3] = {0, 0.5, 1, 1, NAN, 0};
+    const char *xl[3] = {"1K", "2K", "4K"}, *yl[2] = {"0%", "100%"};
+    plot_heatmap_spec h = {.nx = 3, .ny = 2, .values = v, .x_labels = xl, .y_labels = yl, .cmap = PLOT_CMAP_NIAH,
+                           .has_range = 1, .vmin = 0, .vmax = 1, .title = "niah"};
+    plot_output o = {.width = 400, .height = 300, .dpi = 144};
+    plot_heatmap_layout L;
+    EXPECT(plot_heatmap(in_dir("h.png"), &h, &o) == 0);
+    EXPECT(plot_heatmap_layout_of(&h, &o, &L) == 0);
+    img im;
+    EXPECT(img_read(in_dir("h.png"), &im) == 0);
+    EXPECT(im.w == 800 && im.h == 600);
+    EXPECT_NEAR(L.cell_w, L.grid.w / 3, 1e-9);
+    unsigned want[6] = {0xF0496E, 0xEBB839, 0x0CD79F, 0x0CD79F, 0xD9D9D9 /* missing: 0.85 grey */, 0xF0496E};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            EXPECT(color_at(&im, L.grid.x + (j + 0.5) * L.grid.w / 3, L.grid.y + (i + 0.5) * L.grid.h / 2, 2.0,
+                            want[i * 3 + j], 2));
+    /* the colour bar: vmax colour at its top, vmin at its bottom */
+    EXPECT(color_at(&im, L.cbar.x + L.cbar.w / 2, L.cbar.y + 2, 2.0, 0x0CD79F, 6));
+    EXPECT(color_at(&im, L.cbar.x + L.cbar.w / 2, L.cbar.y + L.cbar.h - 2, 2.0, 0xF0496E, 6));
+    EXPECT(L.cbar.x > L.grid.x + L.grid.w && L.cbar_axis.n >= 2);
+    free(im.px);
+
+    /* expert load: the sequential map, data range by default: min -> #440154, max -> #FDE725 */
+    double load[2 * 4] = {0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.25, 0.25};
+    plot_heatmap_spec e = {.nx = 4, .ny = 2, .values = load, .cmap = PLOT_CMAP_SEQUENTIAL};
+    EXPECT(plot_heatmap(in_dir("e.png"), &e, &o) == 0);
+    EXPECT(plot_heatmap_layout_of(&e, &o, &L) == 0);
+    EXPECT(img_read(in_dir("e.png"), &im) == 0);
+    EXPECT_NEAR(L.vmin, 0.1, 1e-12); EXPECT_NEAR(L.vmax, 0.4, 1e-12);
+    EXPECT(color_at(&im, L.grid.x + 0.5 * L.grid.w / 4, L.grid.y + 0.5 * L.grid.h / 2, 2.0, 0x440154, 2));
+    EXPECT(color_at(&im, L.grid.x + 3.5 * L.grid.w / 4, L.grid.y + 0.5 * L.grid.h / 2, 2.0, 0xFDE725, 2));
+    free(im.px);
+
+    /* value labels: dark ink inside a light cell when on, none when off */
+    h.cell_labels = 1;
+    h.label_fmt = "%.1f";
+    EXPECT(plot_heatmap(in_dir("hl.png"), &h, &o) == 0);
+    EXPECT(img_read(in_dir("hl.png"), &im) == 0);
+    int dark = 0, c[3];
+    double cx = L.grid.x; (void)cx;
+    plot_heatmap_layout L2;
+    EXPECT(plot_heatmap_layout_of(&h, &o, &L2) == 0);
+    for (int yy = (int)((L2.grid.y + 0.3 * L2.cell_h) * 2); yy < (int)((L2.grid.y + 0.7 * L2.cell_h) * 2); yy++)
+        for (int xx = (int)((L2.grid.x + 2.3 * L2.cell_w) * 2); xx < (int)((L2.grid.x + 2.7 * L2.cell_w) * 2); xx++) {
+            img_at(&im, xx, yy, c);
+            dark += c[0] + c[1] + c[2] < 200;
+        }
+    EXPECT(dark > 5);
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
+/* ---- bars ---- */
+
+TEST(plots_bars_pixels) {
+    EXPECT(fresh_dir() != NULL);
+    const char *cats[3] = {"MHA", "GQA", "MLA"};
+    double v[3] = {1, 2, 3};
+    plot_bar_group g = {NULL, v, 3};
+    plot_bars_spec b = {.categories = cats, .n_categories = 3, .groups = &g, .n_groups = 1};
+    plot_output o = {.width = 400, .height = 300, .dpi = 72};
+    plot_bars_layout L;
+    EXPECT(plot_bars(in_dir("b.png"), &b, &o) == 0);
+    EXPECT(plot_bars_layout_of(&b, &o, &L) == 0);
+    img im;
+    EXPECT(img_read(in_dir("b.png"), &im) == 0);
+    EXPECT(im.w == 400 && im.h == 300);
+    EXPECT(L.y.lo == 0); /* linear bars grow from zero */
+    EXPECT_NEAR(L.slot_w, L.area.w / 3, 1e-9);
+    for (int c = 0; c < 3; c++) {
+        double cx = L.area.x + c * L.area.w / 3 + L.area.w / 6; /* bar centre: middle of its slot */
+        double top = px_y(L.area, &L.y, v[c]), base = px_y(L.area, &L.y, 0);
+        EXPECT(color_at(&im, cx, (top + base) / 2, 1.0, BLUE, 2));
+        EXPECT(color_at(&im, cx, top + 2, 1.0, BLUE, 2));
+        int px[3];
+        img_at(&im, (int)cx, (int)(top - 3), px);
+        EXPECT(px[0] > 200); /* above the bar: background */
+    }
+    free(im.px);
+
+    /* grouped bars on a log axis: group g of category c at its slot offset, top at the log mapping */
+    double a1[3] = {10, 100, 1000}, a2[3] = {1e4, 20, 5};
+    plot_bar_group gg[2] = {{"small", a1, 3}, {"big", a2, 3}};
+    b.groups = gg;
+    b.n_groups = 2;
+    b.log_y = 1;
+    EXPECT(plot_bars(in_dir("bl.png"), &b, &o) == 0);
+    EXPECT(plot_bars_layout_of(&b, &o, &L) == 0);
+    EXPECT(img_read(in_dir("bl.png"), &im) == 0);
+    EXPECT(L.y.log && L.y.lo == 1); /* the decade below the smallest value */
+    double bw = L.area.w / 3 * 0.8 / 2;
+    for (int c = 0; c < 3; c++) {
+        double x1 = L.area.x + c * L.area.w / 3 + L.area.w / 3 * 0.1 + 0.5 * bw;
+        double x2 = x1 + bw;
+        EXPECT(color_at(&im, x1, px_y(L.area, &L.y, a1[c]) + 2, 1.0, BLUE, 2));
+        EXPECT(color_at(&im, x2, px_y(L.area, &L.y, a2[c]) + 2, 1.0, ORANGE, 2));
+    }
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
+/* ---- panels ---- */
+
+TEST(plots_panels_grid) {
+    EXPECT(fresh_dir() != NULL);
+    double x[3] = {0, 1, 2}, y[3] = {1, 3, 2};
+    plot_series s = {"s", x, 3, y, 3, 0};
+    plot_lines_spec ls = {.title = "lines", .series = &s, .n_series = 1};
+    double v[4] = {0, 1, 1, 0};
+    plot_heatmap_spec hs = {.title = "map", .nx = 2, .ny = 2, .values = v, .cmap = PLOT_CMAP_NIAH};
+    plot_panel p[2] = {{.lines = &ls}, {.heatmap = &hs}};
+    plot_panels_spec ps = {.title = "shared", .cols = 2, .panels = p, .n_panels = 2};
+    plot_output o = {.width = 700, .height = 300, .dpi = 72};
+    EXPECT(plot_panels(in_dir("p.png"), &ps, &o) == 0);
+    img im;
+    EXPECT(img_read(in_dir("p.png"), &im) == 0);
+    EXPECT(im.w == 700 && im.h == 300);
+    plot_rect r0, r1;
+    EXPECT(plot_panel_rect(&ps, &o, 0, &r0) == 0 && plot_panel_rect(&ps, &o, 1, &r1) == 0);
+    EXPECT_NEAR(r0.w, 350, 1e-9);
+    EXPECT_NEAR(r1.x, 350, 1e-9);
+    EXPECT(r0.y > 15); /* room for the shared title */
+    /* a panel is laid out exactly like the same plot on a page of its size, shifted into its cell */
+    plot_heatmap_layout H;
+    EXPECT(plot_heatmap_layout_of(&hs, &(plot_output){.width = r1.w, .height = r1.h}, &H) == 0);
+    EXPECT(color_at(&im, r1.x + H.grid.x + 0.25 * H.grid.w, r1.y + H.grid.y + 0.25 * H.grid.h, 1.0, 0xF0496E, 2));
+    EXPECT(color_at(&im, r1.x + H.grid.x + 0.75 * H.grid.w, r1.y + H.grid.y + 0.25 * H.grid.h, 1.0, 0x0CD79F, 2));
+    EXPECT(plot_panel_rect(&ps, &o, 2, &r0) == -1);
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
+/* ---- formats ---- */
+
+static int starts_with(const char *path, const char *magic, size_t n) {
+    char buf[16] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    return got == n && !memcmp(buf, magic, n);
+}
+
+static int contains(const char *path, const char *needle) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    for (size_t i = 0; i + strlen(needle) <= n; i++) if (!memcmp(buf + i, needle, strlen(needle))) return 1;
+    return 0;
+}
+
+TEST(plots_same_figure_three_formats) {
+    EXPECT(fresh_dir() != NULL);
+    double x[4] = {1, 2, 3, 4}, y[4] = {1, 10, 100, 1000};
+    plot_series s = {"s", x, 4, y, 4, 1};
+    plot_lines_spec sp = {.title = "formats", .series = &s, .n_series = 1, .log_y = 1};
+    plot_output o = {.width = 300, .height = 200, .dpi = 144};
+    EXPECT(plot_lines(in_dir("f.png"), &sp, &o) == 0);
+    EXPECT(plot_lines(in_dir("f.svg"), &sp, &o) == 0);
+    EXPECT(plot_lines(in_dir("f.PDF"), &sp, &o) == 0); /* extensions are case-insensitive */
+    EXPECT(starts_with(in_dir("f.png"), "\x89PNG\r\n\x1a\n", 8));
+    EXPECT(starts_with(in_dir("f.svg"), "<?xml", 5) && contains(in_dir("f.svg"), "<svg"));
+    EXPECT(contains(in_dir("f.svg"), "width=\"300pt\""));
+    EXPECT(starts_with(in_dir("f.PDF"), "%PDF-", 5) && contains(in_dir("f.PDF"), "%%EOF"));
+    EXPECT(contains(in_dir("f.PDF"), "/MediaBox [ 0 0 300 200 ]"));
+    EXPECT(file_size(in_dir("f.png")) > 1000 && file_size(in_dir("f.svg")) > 1000 && file_size(in_dir("f.PDF")) > 1000);
+    EXPECT(dir_entries(tmpdir) == 3); /* no temporary files left */
+    rm_dir(tmpdir);
+}
+
+TEST(plots_size_and_dpi) {
+    EXPECT(fresh_dir() != NULL);
+    double y[3] = {1, 2, 3};
+    plot_series s = {NULL, NULL, 0, y, 3, 0};
+    plot_lines_spec sp = {.series = &s, .n_series = 1};
+    img im;
+    EXPECT(plot_lines(in_dir("a.png"), &sp, &(plot_output){.width = 300, .height = 200, .dpi = 72}) == 0);
+    EXPECT(img_read(in_dir("a.png"), &im) == 0 && im.w == 300 && im.h == 200);
+    free(im.px);
+    EXPECT(plot_lines(in_dir("b.png"), &sp, &(plot_output){.width = 300, .height = 200, .dpi = 300}) == 0);
+    EXPECT(img_read(in_dir("b.png"), &im) == 0 && im.w == 1250 && im.h == 833);
+    free(im.px);
+    EXPECT(plot_lines(in_dir("c.png"), &sp, NULL) == 0); /* defaults: 480 x 340 pt at 150 dpi */
+    EXPECT(img_read(in_dir("c.png"), &im) == 0 && im.w == 1000 && im.h == 708);
+    free(im.px);
+    /* the DPI is recorded in the PNG (pHYs) */
+    FILE *f = fopen(in_dir("b.png"), "rb");
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_uint_32 rx = 0, ry = 0;
+    int unit = -1;
+    if (!setjmp(png_jmpbuf(png))) {
+        png_init_io(png, f);
+        png_read_info(png, info);
+        png_get_pHYs(png, info, &rx, &ry, &unit);
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    EXPECT(unit == PNG_RESOLUTION_METER && rx == 11811); /* 300 dpi = 11811 px/m */
+    EXPECT(plot_lines(in_dir("d.png"), &sp, &(plot_output){.dpi = 5}) == -1 && strstr(plot_last_error(), "dpi"));
+    EXPECT(plot_lines(in_dir("d.png"), &sp, &(plot_output){.width = -3}) == -1 && strstr(plot_last_error(), "size"));
+    rm_dir(tmpdir);
+}
+
+/* ---- bad input: a clear error, and no file (not even a temporary one) ---- */
+
+static int fails_cleanly(int rc, const char *want) {
+    int ok = rc == -1 && strstr(plot_last_error(), want) && dir_entries(tmpdir) == 0;
+    if (!ok) th_note("rc %d, error \"%s\", want \"%s\", %d files", rc, plot_last_error(), want, dir_entries(tmpdir));
+    return ok;
+}
+
+TEST(plots_bad_input_lines) {
+    EXPECT(fresh_dir() != NULL);
+    double x[10], y[10], nan[4] = {NAN, NAN, NAN, NAN};
+    for (int i = 0; i < 10; i++) { x[i] = i; y[i] = i; }
+    plot_series s = {"loss", x, 10, y, 9, 0};
+    plot_lines_spec sp = {.series = &s, .n_series = 1};
+    EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "series 'loss': x has 10 points but y has 9"));
+    s = (plot_series){"loss", x, 0, y, 0, 0};
+    EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "series 'loss': no points"));
+    s = (plot_series){NULL, NULL, 0, nan, 4, 0};
+    EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "series 1: all 4 points are NaN"));
+    sp.n_series = 0;
+    EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "no series"));
+    double neg[3] = {-1, 0, -2};
+    s = (plot_series){"g", NULL, 0, neg, 3, 0};
+    sp = (plot_lines_spec){.series = &s, .n_series = 1, .log_y = 1};
+    EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "no point has positive y"));
+    sp.log_y = 0;
+    EXPECT(fails_cleanly(plot_lines(NULL, &sp, NULL), "no output file"));
+    rm_dir(tmpdir);
+}
+
+TEST(plots_bad_input_paths) {
+    EXPECT(fresh_dir() != NULL);
+    double y[3] = {1, 2, 3};
+    plot_series s = {"s", NULL, 0, y, 3, 0};
+    plot_lines_spec sp = {.series = &s, .n_series = 1};
+    EXPECT(fails_cleanly(plot_lines(in_dir("a.jpg"), &sp, NULL), "unknown extension '.jpg'"));
+    EXPECT(fails_cleanly(plot_lines(in_dir("noext"), &sp, NULL), "no extension"));
+    EXPECT(plot_lines("/nonexistent-archlab-dir/a.png", &sp, NULL) == -1);
+    EXPECT(strstr(plot_last_error(), "cannot write '/nonexistent-archlab-dir/a.png'") != NULL);
+    if (geteuid() != 0) { /* root writes anywhere */
+        char ro[300];
+        snprintf(ro, sizeof ro, "%s/ro", tmpdir);
+        mkdir(ro, 0555);
+        snprintf(ro, sizeof ro, "%s/ro/a.png", tmpdir);
+        EXPECT(plot_lines(ro, &sp, NULL) == -1 && strstr(plot_last_error(), "Permission denied"));
+        snprintf(ro, sizeof ro, "%s/ro", tmpdir);
+        EXPECT(dir_entries(ro) == 0);
+        rmdir(ro);
+    }
+    /* a failure after the temporary file exists (the page is too small to draw on) removes it, and an
+     * existing figure at the target path survives any failure */
+    EXPECT(plot_lines(in_dir("keep.png"), &sp, NULL) == 0);
+    long before = file_size(in_dir("keep.png"));
+    sp.title = "a title";
+    EXPECT(plot_lines(in_dir("keep.png"), &sp, &(plot_output){.width = 60, .height = 50}) == -1);
+    EXPECT(strstr(plot_last_error(), "too small") != NULL);
+    EXPECT(dir_entries(tmpdir) == 1 && file_size(in_dir("keep.png")) == before);
+    rm_dir(tmpdir);
+}
+
+TEST(plots_bad_input_heatmap_bars_panels) {
+    EXPECT(fresh_dir() != NULL);
+    double nan[4] = {NAN, NAN, NAN, NAN}, v[4] = {1, 2, 3, 4};
+    plot_heatmap_spec h = {.nx = 2, .ny = 2, .values = nan};
+    EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "all 4 values are NaN"));
+    h = (plot_heatmap_spec){.nx = 0, .ny = 2, .values = v};
+    EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "no cells"));
+    h = (plot_heatmap_spec){.nx = 2, .ny = 2, .values = v, .has_range = 1, .vmin = 1, .vmax = 1};
+    EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "vmin"));
+    h = (plot_heatmap_spec){.nx = 2, .ny = 2, .values = v, .cell_labels = 1, .label_fmt = "%s"};
+    EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "label format"));
+
+    const char *cats[3] = {"a", "b", "c"};
+    double bv[2] = {1, 2}, zero[3] = {0, 1, 2}, bn[3] = {NAN, NAN, NAN};
+    plot_bar_group g = {"kv", bv, 2};
+    plot_bars_spec b = {.categories = cats, .n_categories = 3, .groups = &g, .n_groups = 1};
+    EXPECT(fails_cleanly(plot_bars(in_dir("b.png"), &b, NULL), "group 'kv': 2 values for 3 categories"));
+    g = (plot_bar_group){"kv", zero, 3};
+    b.log_y = 1;
+    EXPECT(fails_cleanly(plot_bars(in_dir("b.png"), &b, NULL), "value 0 for 'a' cannot be drawn on a log axis"));
+    g = (plot_bar_group){"kv", bn, 3};
+    EXPECT(fails_cleanly(plot_bars(in_dir("b.png"), &b, NULL), "all 3 values are NaN"));
+    b.n_groups = 0;
+    EXPECT(fails_cleanly(plot_bars(in_dir("b.png"), &b, NULL), "no groups"));
+
+    double y[2] = {1, 2};
+    plot_series s = {"ok", NULL, 0, y, 2, 0}, bad = {"broken", y, 1, y, 2, 0};
+    plot_lines_spec l1 = {.series = &s, .n_series = 1}, l2 = {.series = &bad, .n_series = 1};
+    plot_panel p[2] = {{.lines = &l1}, {.lines = &l2}};
+    plot_panels_spec ps = {.panels = p, .n_panels = 2};
+    EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "panel 2: series 'broken': x has 1 points but y has 2"));
+    p[1] = (plot_panel){0};
+    EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "panel 2: set exactly one"));
+    ps.n_panels = 0;
+    EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "no panels"));
+    rm_dir(tmpdir);
+}
