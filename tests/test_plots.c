@@ -5,7 +5,9 @@
  * Expected pixels come from the documented layout: a layout call gives the data rectangle and the axis
  * limits, and the test maps data to pixels itself (px = (area.x + frac * area.w) * dpi / 72), with colours
  * written out as hex constants from the palette and colour map definitions. */
+#include <cairo.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -26,11 +28,22 @@
 
 /* ---- helpers ---- */
 
+/* Cairo and fontconfig keep font caches for the life of the process; release them at exit so the
+ * sanitizer build's leak check sees only our own allocations. FcFini is looked up at run time because
+ * the tests do not link fontconfig directly (cairo does). */
+__attribute__((destructor)) static void release_font_caches(void) {
+    cairo_debug_reset_static_data();
+    void (*fc_fini)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "FcFini");
+    if (fc_fini) fc_fini();
+}
+
 typedef struct { int w, h; unsigned char *px; } img; /* 8-bit RGB */
 
 static int img_read(const char *path, img *im) {
     png_image pi;
     memset(&pi, 0, sizeof pi);
+    im->px = NULL;
+    im->w = im->h = 0;
     pi.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&pi, path)) return -1;
     pi.format = PNG_FORMAT_RGB;
@@ -604,5 +617,209 @@ TEST(plots_bad_input_heatmap_bars_panels) {
     EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "panel 2: set exactly one"));
     ps.n_panels = 0;
     EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "no panels"));
+    rm_dir(tmpdir);
+}
+
+/* ---- the Lua binding: archlab.plot.* ---- */
+
+static lua_State *lua_with_plot(void) {
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    lua_newtable(L);
+    al_lua_plot_open(L);
+    lua_setfield(L, -2, "plot");
+    lua_setglobal(L, "archlab");
+    lua_pushstring(L, tmpdir);
+    lua_setglobal(L, "DIR");
+    return L;
+}
+
+/* Runs code as script.lua; returns NULL on success or the error message (static copy). */
+static const char *run_lua(lua_State *L, const char *code) {
+    static char msg[1024];
+    if (luaL_loadbuffer(L, code, strlen(code), "@script.lua") || lua_pcall(L, 0, 0, 0)) {
+        snprintf(msg, sizeof msg, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return msg;
+    }
+    return NULL;
+}
+
+static int lua_fails_with(lua_State *L, const char *code, const char *want) {
+    const char *e = run_lua(L, code);
+    int ok = e && strstr(e, want);
+    if (!ok) th_note("got %s, want \"%s\"", e ? e : "success", want);
+    return ok;
+}
+
+TEST(plots_lua_kinds_render) {
+    EXPECT(fresh_dir() != NULL);
+    lua_State *L = lua_with_plot();
+    const char *e = run_lua(L,
+        "local f = archlab.plot.lines{ file = DIR .. '/l.png', title = 'gain', xlabel = 'step', ylabel = 'loss',\n"
+        "  log_y = true, width = 200, height = 150, dpi = 72,\n"
+        "  series = { {name = 'mhc', x = {1, 2, 3}, y = {1, 10, 100}}, {name = 'hc', y = {3, 0/0, 5}, marker = true} } }\n"
+        "assert(f == DIR .. '/l.png')\n"
+        "archlab.plot.lines{ file = DIR .. '/one.svg', series = {name = 'bare', y = {1, 2}} }\n"
+        "archlab.plot.heatmap{ file = DIR .. '/h.png', x_labels = {'1K', '2K'}, y_labels = {'0%', '50%', '100%'},\n"
+        "  values = {{1, 0.5}, {0, 1}, {0.25, 0.75}}, colormap = 'niah', vmin = 0, vmax = 1, labels = true }\n"
+        "archlab.plot.heatmap{ file = DIR .. '/e.pdf', values = {{1, 2, 3}, {4, 5, 6}}, colormap = 'sequential' }\n"
+        "archlab.plot.bars{ file = DIR .. '/b.png', categories = {'MHA', 'GQA', 'MLA'},\n"
+        "  groups = { {name = '7B', values = {4096, 1024, 576}}, {name = '27B', values = {8192, 2048, 1152}} }, log_y = true }\n"
+        "archlab.plot.bars{ file = DIR .. '/b1.png', categories = {'a', 'b'}, values = {1, 2}, labels = true }\n"
+        "archlab.plot.panels{ file = DIR .. '/p.png', title = 'all', cols = 2, plots = {\n"
+        "  {kind = 'lines', series = {{name = 's', y = {1, 2, 3}}}},\n"
+        "  {kind = 'heatmap', values = {{1, 2}, {3, 4}}},\n"
+        "  {kind = 'bars', categories = {'x'}, values = {3}} } }\n"
+        "local r, g, b = archlab.plot.colormap('niah', 1)\n"
+        "assert(math.abs(r - 12/255) < 1e-9 and math.abs(g - 215/255) < 1e-9 and math.abs(b - 159/255) < 1e-9)\n");
+    if (e) th_note("%s", e);
+    EXPECT(e == NULL);
+    img im;
+    EXPECT(img_read(in_dir("l.png"), &im) == 0 && im.w == 200 && im.h == 150);
+    free(im.px);
+    EXPECT(starts_with(in_dir("one.svg"), "<?xml", 5));
+    EXPECT(starts_with(in_dir("e.pdf"), "%PDF-", 5));
+    EXPECT(file_size(in_dir("h.png")) > 0 && file_size(in_dir("b.png")) > 0 && file_size(in_dir("b1.png")) > 0);
+    EXPECT(file_size(in_dir("p.png")) > 0);
+    /* the heatmap through Lua colours its cells like the C call */
+    const char *xl[2] = {"1K", "2K"}, *yl[3] = {"0%", "50%", "100%"};
+    double v[6] = {1, 0.5, 0, 1, 0.25, 0.75};
+    plot_heatmap_spec hs = {.nx = 2, .ny = 3, .values = v, .x_labels = xl, .y_labels = yl, .cmap = PLOT_CMAP_NIAH,
+                            .has_range = 1, .vmin = 0, .vmax = 1, .cell_labels = 1};
+    plot_heatmap_layout H;
+    EXPECT(plot_heatmap_layout_of(&hs, NULL, &H) == 0);
+    EXPECT(img_read(in_dir("h.png"), &im) == 0);
+    double sc = 150.0 / 72; /* default dpi */
+    EXPECT(color_at(&im, H.grid.x + 0.5 * H.cell_w, H.grid.y + 1.15 * H.cell_h, sc, 0xF0496E, 2)); /* values[2][1] = 0 */
+    free(im.px);
+    lua_close(L);
+    rm_dir(tmpdir);
+}
+
+TEST(plots_lua_errors_name_the_field) {
+    EXPECT(fresh_dir() != NULL);
+    lua_State *L = lua_with_plot();
+    EXPECT(lua_fails_with(L,
+        "archlab.plot.lines{ file = DIR .. '/a.png',\n"
+        "  series = { {name = 'a', y = {1, 2}}, {name = 'b', y = {1, 'x'}} } }",
+        "script.lua:1: archlab.plot.lines: field 'series[2].y': expected a number at [2], got string"));
+    EXPECT(lua_fails_with(L, "\n\narchlab.plot.lines{ file = DIR .. '/a.png', titel = 't', series = {{y = {1}}} }",
+                          "script.lua:3: archlab.plot.lines: unknown option 'titel' (did you mean 'title'?)"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = DIR .. '/a.png', series = {{nmae = 'a', y = {1}}} }",
+                          "field 'series[1]': unknown option 'nmae' (did you mean 'name'?)"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = DIR .. '/a.png', series = {{name = 'a', x = {1, 2, 3}, y = {1, 2}}} }",
+                          "script.lua:1: archlab.plot.lines: series 'a': x has 3 points but y has 2"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = DIR .. '/a.png', series = {{name = 'a', y = {0/0, 0/0}}} }",
+                          "all 2 points are NaN"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = DIR .. '/a.png', series = {} }", "field 'series': no series"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ series = {{y = {1}}} }", "field 'file': missing"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = DIR .. '/a.gif', series = {{y = {1, 2}}} }",
+                          "unknown extension '.gif'"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = '/nonexistent-archlab-dir/a.png', series = {{y = {1, 2}}} }",
+                          "cannot write '/nonexistent-archlab-dir/a.png'"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines{ file = DIR .. '/a.png', log_y = 'yes', series = {{y = {1}}} }",
+                          "field 'log_y': expected true or false, got string"));
+    EXPECT(lua_fails_with(L, "archlab.plot.heatmap{ file = DIR .. '/h.png', values = {{1, 2}, {3}} }",
+                          "archlab.plot.heatmap: field 'values[2]': row has 1 values but row 1 has 2"));
+    EXPECT(lua_fails_with(L, "archlab.plot.heatmap{ file = DIR .. '/h.png', values = {{1, 2}}, x_labels = {'a'} }",
+                          "field 'x_labels': 1 labels for 2 columns"));
+    EXPECT(lua_fails_with(L, "archlab.plot.heatmap{ file = DIR .. '/h.png', values = {{1, 2}}, colormap = 'jet' }",
+                          "field 'colormap': unknown colour map 'jet'"));
+    EXPECT(lua_fails_with(L, "archlab.plot.bars{ file = DIR .. '/b.png', categories = {'a', 'b'}, groups = {{name = 'g', values = {1}}} }",
+                          "archlab.plot.bars: group 'g': 1 values for 2 categories"));
+    EXPECT(lua_fails_with(L, "archlab.plot.panels{ file = DIR .. '/p.png', plots = { {kind = 'lines', series = {{y = {1}}}},\n"
+                             "  {kind = 'lines', series = {{y = {1, true}}}} } }",
+                          "field 'plots[2].series[1].y': expected a number at [2], got boolean"));
+    EXPECT(lua_fails_with(L, "archlab.plot.panels{ file = DIR .. '/p.png', plots = { {kind = 'pie'} } }",
+                          "field 'plots[1].kind': unknown kind 'pie'"));
+    EXPECT(lua_fails_with(L, "archlab.plot.lines('x.png')", "archlab.plot.lines: expected one table of options, got string"));
+    EXPECT(dir_entries(tmpdir) == 0);
+    lua_close(L);
+    rm_dir(tmpdir);
+}
+
+/* ---- archlab plot METRICS.jsonl ---- */
+
+#include <fcntl.h>
+
+/* Runs al_cmd_plot with stderr captured into err. */
+static int run_cmd(char *err, size_t n, int argc, const char **argv) {
+    char cap[] = "/tmp/archlab-plots-stderr-XXXXXX";
+    int fd = mkstemp(cap);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    int rc = al_cmd_plot(argc, (char **)argv);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t got = read(fd, err, n - 1);
+    err[got > 0 ? got : 0] = 0;
+    close(fd);
+    unlink(cap);
+    return rc;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(plots_cmd_plot_jsonl) {
+    EXPECT(fresh_dir() != NULL);
+    char metrics[300], out[300], err[2048];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tmpdir);
+    snprintf(out, sizeof out, "%s/loss.png", tmpdir);
+    /* a missing field (step 3 has no grad_norm), a null, a bare NaN as Python writes it, a blank line */
+    write_text(metrics,
+               "{\"step\": 1, \"loss\": 4.0, \"grad_norm\": 2.0}\n"
+               "{\"step\": 2, \"loss\": 3.0, \"grad_norm\": 1.5}\n"
+               "{\"step\": 3, \"loss\": 2.5}\n"
+               "\n"
+               "{\"step\": 4, \"loss\": NaN, \"grad_norm\": null, \"note\": \"NaN inside a string\"}\n"
+               "{\"step\": 5, \"loss\": 2.0, \"grad_norm\": 1.0}\n");
+    const char *ok[] = {"plot", metrics, "--x", "step", "--y", "loss,grad_norm", "-o", out, "--log-y", "--title", "run",
+                        "--width", "300", "--height", "200", "--dpi", "72"};
+    EXPECT(run_cmd(err, sizeof err, 17, ok) == 0);
+    if (err[0]) th_note("stderr: %s", err);
+    img im;
+    EXPECT(img_read(out, &im) == 0 && im.w == 300 && im.h == 200);
+    free(im.px);
+
+    /* a broken line: FILE:LINE on stderr, status 1, no figure */
+    unlink(out);
+    write_text(metrics, "{\"step\": 1, \"loss\": 4.0}\n{\"step\": 2, \"loss\": 3.0}\n{\"step\": 3, \"loss\": \n");
+    const char *bad[] = {"plot", metrics, "--y", "loss", "-o", out};
+    EXPECT(run_cmd(err, sizeof err, 6, bad) == 1);
+    char want[400];
+    snprintf(want, sizeof want, "%s:3: invalid JSON", metrics);
+    EXPECT(strstr(err, want) != NULL);
+    EXPECT(file_size(out) < 0);
+
+    write_text(metrics, "{\"step\": 1, \"loss\": 4.0}\n[1, 2]\n");
+    EXPECT(run_cmd(err, sizeof err, 6, bad) == 1);
+    snprintf(want, sizeof want, "%s:2: expected a JSON object", metrics);
+    EXPECT(strstr(err, want) != NULL);
+
+    write_text(metrics, "{\"step\": 1, \"loss\": 4.0}\n{\"step\": 2, \"loss\": \"high\"}\n");
+    EXPECT(run_cmd(err, sizeof err, 6, bad) == 1);
+    snprintf(want, sizeof want, "%s:2: field 'loss' is a string, expected a number", metrics);
+    EXPECT(strstr(err, want) != NULL);
+
+    write_text(metrics, "{\"step\": 1, \"loss\": 4.0}\n");
+    const char *typo[] = {"plot", metrics, "--y", "los", "-o", out};
+    EXPECT(run_cmd(err, sizeof err, 6, typo) == 1);
+    EXPECT(strstr(err, "no record has a numeric 'los' (fields of the first record: step, loss)") != NULL);
+
+    const char *ext[] = {"plot", metrics, "--y", "loss", "-o", "loss.jpg"};
+    EXPECT(run_cmd(err, sizeof err, 6, ext) == 1 && strstr(err, "unknown extension '.jpg'"));
+    const char *nofile[] = {"plot", "/nonexistent-archlab.jsonl", "--y", "loss", "-o", out};
+    EXPECT(run_cmd(err, sizeof err, 6, nofile) == 1 && strstr(err, "/nonexistent-archlab.jsonl: cannot open"));
+    const char *noy[] = {"plot", metrics, "-o", out};
+    EXPECT(run_cmd(err, sizeof err, 4, noy) == 1 && strstr(err, "--y is required"));
+    EXPECT(file_size(out) < 0);
     rm_dir(tmpdir);
 }

@@ -1,0 +1,237 @@
+/* `archlab plot METRICS.jsonl --x step --y loss,grad_norm -o loss.png`: a line plot straight from a metrics
+ * file. Records without a field leave a gap in that series; a record that is not valid JSON stops with
+ * "FILE:LINE: ...". NaN and Infinity, which Python's json module writes bare, are read as gaps/values
+ * rather than rejected, since a diverged run is exactly what one wants to plot. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plots/plot.h"
+#include "scripts/lua_plot.h"
+
+#define MAX_Y 16
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: archlab plot METRICS.jsonl --y NAME[,NAME...] -o OUT.png|.svg|.pdf\n"
+            "         [--x NAME (default step)] [--log-x] [--log-y] [--markers] [--title T]\n"
+            "         [--xlabel L] [--ylabel L] [--width PT] [--height PT] [--dpi N]\n");
+}
+
+/* A copy of s with bare NaN / Infinity / -Infinity tokens outside strings replaced by null (cJSON rejects
+ * them), or NULL if there are none. Caller frees. */
+static char *patch_nonfinite(const char *s) {
+    static const char *const tok[] = {"-Infinity", "Infinity", "NaN"};
+    char *out = malloc(strlen(s) * 2 + 1), *o = out;
+    int in_str = 0, changed = 0;
+    if (!out) return NULL;
+    for (const char *p = s; *p;) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) *o++ = *p++;
+            else if (*p == '"') in_str = 0;
+            *o++ = *p++;
+            continue;
+        }
+        if (*p == '"') in_str = 1;
+        int hit = 0;
+        for (int k = 0; k < 3 && !hit; k++) {
+            size_t n = strlen(tok[k]);
+            if (!strncmp(p, tok[k], n)) { memcpy(o, "null", 4); o += 4; p += n; hit = changed = 1; }
+        }
+        if (!hit) *o++ = *p++;
+    }
+    *o = 0;
+    if (!changed) { free(out); return NULL; }
+    return out;
+}
+
+/* Field by name; "a.b" also looks into nested objects. */
+static const cJSON *field(const cJSON *obj, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (v || !strchr(name, '.')) return v;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", name);
+    const cJSON *cur = obj;
+    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part && cur; part = strtok_r(NULL, ".", &save))
+        cur = cJSON_IsObject(cur) ? cJSON_GetObjectItemCaseSensitive(cur, part) : NULL;
+    return cur;
+}
+
+/* A number, NaN for missing/null, or -1 with a message for anything that is not a number. */
+static int value_of(const cJSON *v, double *out, const char **why) {
+    if (!v || cJSON_IsNull(v)) { *out = NAN; return 0; }
+    if (cJSON_IsNumber(v)) { *out = v->valuedouble; return 0; }
+    if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        if (!strcasecmp(s, "nan")) { *out = NAN; return 0; }
+        if (!strcasecmp(s, "inf") || !strcasecmp(s, "infinity")) { *out = INFINITY; return 0; }
+        if (!strcasecmp(s, "-inf") || !strcasecmp(s, "-infinity")) { *out = -INFINITY; return 0; }
+        *why = "a string";
+        return -1;
+    }
+    *why = cJSON_IsBool(v) ? "a boolean" : cJSON_IsArray(v) ? "an array" : "an object";
+    return -1;
+}
+
+static int num_arg(const char *opt, const char *s, double *v) {
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    if (errno || end == s || *end) {
+        fprintf(stderr, "archlab plot: %s expects a number, got '%s'\n", opt, s);
+        return -1;
+    }
+    return 0;
+}
+
+int al_cmd_plot(int argc, char **argv) {
+    const char *file = NULL, *xname = "step", *ylist = NULL, *out = NULL, *title = NULL, *xlabel = NULL,
+               *ylabel = NULL;
+    int log_x = 0, log_y = 0, markers = 0;
+    plot_output o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char key[64];
+        /* --opt=value and --opt value both work */
+        const char *eq = !strncmp(a, "--", 2) ? strchr(a, '=') : NULL;
+        snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+        int takes = !strcmp(key, "--x") || !strcmp(key, "--y") || !strcmp(key, "-o") || !strcmp(key, "--output") ||
+                    !strcmp(key, "--title") || !strcmp(key, "--xlabel") || !strcmp(key, "--ylabel") ||
+                    !strcmp(key, "--width") || !strcmp(key, "--height") || !strcmp(key, "--dpi");
+        if (takes) {
+            if (eq) val = eq + 1;
+            else if (i + 1 < argc) val = argv[++i];
+            else { fprintf(stderr, "archlab plot: %s needs a value\n", key); usage(stderr); return 1; }
+        }
+        double num;
+        if (!strcmp(key, "-h") || !strcmp(key, "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(key, "--x")) xname = val;
+        else if (!strcmp(key, "--y")) ylist = val;
+        else if (!strcmp(key, "-o") || !strcmp(key, "--output")) out = val;
+        else if (!strcmp(key, "--title")) title = val;
+        else if (!strcmp(key, "--xlabel")) xlabel = val;
+        else if (!strcmp(key, "--ylabel")) ylabel = val;
+        else if (!strcmp(key, "--width")) { if (num_arg(key, val, &num)) return 1; o.width = num; }
+        else if (!strcmp(key, "--height")) { if (num_arg(key, val, &num)) return 1; o.height = num; }
+        else if (!strcmp(key, "--dpi")) { if (num_arg(key, val, &num)) return 1; o.dpi = num; }
+        else if (!strcmp(key, "--log-x")) log_x = 1;
+        else if (!strcmp(key, "--log-y")) log_y = 1;
+        else if (!strcmp(key, "--markers")) markers = 1;
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "archlab plot: unknown option '%s'\n", a); usage(stderr); return 1; }
+        else if (!file) file = a;
+        else { fprintf(stderr, "archlab plot: more than one metrics file ('%s', '%s')\n", file, a); return 1; }
+    }
+    if (!file || !ylist || !out) {
+        fprintf(stderr, "archlab plot: %s\n", !file ? "no metrics file given" : !ylist ? "--y is required" : "-o is required");
+        usage(stderr);
+        return 1;
+    }
+
+    /* --y a,b,c */
+    char ybuf[1024];
+    const char *ynames[MAX_Y];
+    int ny = 0;
+    snprintf(ybuf, sizeof ybuf, "%s", ylist);
+    for (char *save = NULL, *t = strtok_r(ybuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (ny == MAX_Y) { fprintf(stderr, "archlab plot: at most %d --y fields\n", MAX_Y); return 1; }
+        ynames[ny++] = t;
+    }
+    if (!ny) { fprintf(stderr, "archlab plot: --y names no field\n"); return 1; }
+    /* Check the output before reading a large file, and so that a bad -o is reported as such. */
+    plot_format fmt;
+    if (plot_format_of(out, &fmt)) { fprintf(stderr, "archlab plot: %s\n", plot_last_error()); return 1; }
+
+    FILE *f = fopen(file, "r");
+    if (!f) { fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno)); return 1; }
+    size_t cap = 0, n = 0;
+    double *xs = NULL, *ys[MAX_Y] = {0};
+    int found[MAX_Y] = {0}, found_x = 0, rc = 1;
+    char *line = NULL, seen[256] = "";
+    size_t lcap = 0;
+    long lineno = 0;
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        size_t k = strspn(line, " \t\r\n");
+        if (line[k] == 0) continue;
+        cJSON *rec = cJSON_ParseWithLength(line, (size_t)len);
+        if (!rec) {
+            char *patched = patch_nonfinite(line);
+            if (patched) { rec = cJSON_Parse(patched); free(patched); }
+        }
+        if (!rec) {
+            cJSON_ParseWithLength(line, (size_t)len); /* the error position in the line as written */
+            const char *at = cJSON_GetErrorPtr();
+            long col = at && at >= line && at <= line + len ? (long)(at - line) + 1 : 0;
+            fprintf(stderr, "%s:%ld: invalid JSON%s", file, lineno, col ? "" : "\n");
+            if (col) fprintf(stderr, " at column %ld\n", col);
+            goto done;
+        }
+        if (!cJSON_IsObject(rec)) {
+            fprintf(stderr, "%s:%ld: expected a JSON object (one record per line)\n", file, lineno);
+            cJSON_Delete(rec);
+            goto done;
+        }
+        if (!seen[0]) /* the first record's fields, to list when a --y name matches none */
+            for (const cJSON *c = rec->child; c; c = c->next)
+                if (c->string && strlen(seen) + strlen(c->string) + 3 < sizeof seen)
+                    snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s", seen[0] ? ", " : "", c->string);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            double *nx = realloc(xs, cap * sizeof *xs);
+            if (!nx) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
+            xs = nx;
+            for (int j = 0; j < ny; j++) {
+                double *nyv = realloc(ys[j], cap * sizeof *nyv);
+                if (!nyv) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
+                ys[j] = nyv;
+            }
+        }
+        const char *why = NULL;
+        if (value_of(field(rec, xname), &xs[n], &why)) {
+            fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, xname, why);
+            cJSON_Delete(rec);
+            goto done;
+        }
+        found_x |= isfinite(xs[n]) != 0;
+        for (int j = 0; j < ny; j++) {
+            if (value_of(field(rec, ynames[j]), &ys[j][n], &why)) {
+                fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, ynames[j], why);
+                cJSON_Delete(rec);
+                goto done;
+            }
+            found[j] |= isfinite(ys[j][n]) != 0;
+        }
+        n++;
+        cJSON_Delete(rec);
+    }
+    if (ferror(f)) { fprintf(stderr, "%s: read error: %s\n", file, strerror(errno)); goto done; }
+    if (n == 0) { fprintf(stderr, "%s: no records\n", file); goto done; }
+    if (!found_x) {
+        fprintf(stderr, "%s: no record has a numeric '%s' for x (fields of the first record: %s)\n", file, xname, seen);
+        goto done;
+    }
+    for (int j = 0; j < ny; j++)
+        if (!found[j]) {
+            fprintf(stderr, "%s: no record has a numeric '%s' (fields of the first record: %s)\n", file, ynames[j], seen);
+            goto done;
+        }
+    plot_series s[MAX_Y];
+    for (int j = 0; j < ny; j++) s[j] = (plot_series){ynames[j], xs, n, ys[j], n, 0};
+    plot_lines_spec sp = {.title = title, .xlabel = xlabel ? xlabel : xname,
+                          .ylabel = ylabel ? ylabel : ny == 1 ? ynames[0] : NULL, .series = s, .n_series = (size_t)ny,
+                          .log_x = log_x, .log_y = log_y, .markers = markers};
+    if (plot_lines(out, &sp, &o)) { fprintf(stderr, "archlab plot: %s: %s\n", file, plot_last_error()); goto done; }
+    printf("archlab plot: wrote %s (%d series, %zu records)\n", out, ny, n);
+    rc = 0;
+done:
+    fclose(f);
+    free(line);
+    free(xs);
+    for (int j = 0; j < ny; j++) free(ys[j]);
+    return rc;
+}
