@@ -28,6 +28,17 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
     m->res = (ResidualStream){.S = m->n_sub, .C = C};
     if (!meta) {
+        /* refuse before allocating: weights, gradients and the two AdamW moments */
+        double need = 4.0 * sizeof(real) * (double)m->ps.total;
+        size_t avail = al_available_memory();
+        if (avail && need > 0.9 * (double)avail) {
+            char a[32], b[32];
+            al_errorf("model too large for this machine: %zu parameters need %s for weights, gradients and "
+                      "AdamW state, but only %s is available (count it without allocating: archlab summary)",
+                      m->ps.total, al_format_bytes(need, a), al_format_bytes((double)avail, b));
+            model_free(m);
+            return NULL;
+        }
         Rng rng;
         rng_init(&rng, (uint64_t)c.seed);
         int rc = ps_allocate(&m->ps, &rng);
@@ -78,6 +89,14 @@ int model_plan(Model *m, int B, int T) {
     m->planB = B;
     m->planT = T;
     if (m->ps.meta) return 0;
+    double need = sizeof(real) * ((double)a.used + (double)scratch);
+    size_t avail = al_available_memory();
+    if (avail && need > 0.9 * (double)avail) {
+        char x[32], y[32];
+        m->planB = m->planT = 0;
+        return al_errorf("batch %d x %d needs %s of activations, but only %s is available (use a smaller batch_size "
+                         "or seq_len)", B, T, al_format_bytes(need, x), al_format_bytes((double)avail, y));
+    }
     m->act.base = K->alloc(a.used, "activations");
     m->scratch = K->alloc(scratch, "backward workspace");
     if (!m->act.base || !m->scratch) {

@@ -41,3 +41,23 @@ const char *al_format_bytes(double bytes, char *buf) {
     snprintf(buf, 32, u ? "%.2f %s" : "%.0f %s", bytes, unit[u]);
     return buf;
 }
+
+size_t al_available_memory(void) {
+    size_t avail = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) { avail = (size_t)kb * 1024; break; }
+        fclose(f);
+    }
+    /* a container's cgroup (v2) limit can be lower than what the host reports */
+    f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f) {
+        unsigned long long lim;
+        if (fscanf(f, "%llu", &lim) == 1 && (avail == 0 || lim < avail)) avail = (size_t)lim;
+        fclose(f);
+    }
+    return avail;
+}

@@ -36,6 +36,9 @@ const char *al_error_message(void);
 void *al_calloc(size_t count, size_t size, const char *what);
 void al_free(void *p);
 
+/* Bytes of memory available to this process (MemAvailable, bounded by a cgroup limit); 0 if unknown. */
+size_t al_available_memory(void);
+
 /* Human-readable byte counts ("1.5 GiB"); buf must hold 32 chars. */
 const char *al_format_bytes(double bytes, char *buf);
 #endif

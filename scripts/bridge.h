@@ -1,0 +1,31 @@
+/* The Lua bridge: exposes the engine as the `archlab` module. One file per area (model, data, train);
+ * this header is what they share. */
+#ifndef AL_BRIDGE_H
+#define AL_BRIDGE_H
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "arch/model.h"
+#include "data/data.h"
+
+#define MODEL_MT "archlab.Model"
+#define DATA_MT "archlab.Data"
+#define RUN_MT "archlab.Run"
+
+typedef struct LModel { Model *m; } LModel;
+typedef struct LData { DataSource d; int loaded; } LData;
+
+/* Registers the metatables and fields of each area into the module table on top of the stack. */
+void bridge_open_model(lua_State *L);
+void bridge_open_data(lua_State *L);
+void bridge_open_train(lua_State *L);
+int luaopen_archlab(lua_State *L);
+
+Model *bridge_check_model(lua_State *L, int idx);
+DataSource *bridge_check_data(lua_State *L, int idx);
+/* archlab's installation root (where scripts/presets lives), found from the executable's location. */
+const char *bridge_root(void);
+void bridge_set_root(const char *root);
+/* process-wide --quiet */
+extern int bridge_quiet;
+#endif

@@ -1,0 +1,66 @@
+/* The `archlab` Lua module: gathers the areas of the bridge into one table. */
+#include <string.h>
+
+#include "core/backend.h"
+#include "scripts/bridge.h"
+#include "scripts/lua_opts.h"
+
+#define ARCHLAB_VERSION "0.1.0"
+
+int bridge_quiet = 0;
+static char root_dir[4096] = ".";
+
+const char *bridge_root(void) { return root_dir; }
+void bridge_set_root(const char *root) { snprintf(root_dir, sizeof root_dir, "%s", root); }
+
+/* archlab.threads([n]): sets the thread count for OpenMP loops and OpenBLAS; returns the current one. */
+static int l_threads(lua_State *L) {
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer n = luaL_checkinteger(L, 1);
+        if (n < 1 || n > 1024) luaL_error(L, "archlab.threads: %d is not a thread count in [1, 1024]", (int)n);
+        al_set_threads((int)n);
+    }
+    lua_pushinteger(L, al_get_threads());
+    return 1;
+}
+
+static int l_help(lua_State *L) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b,
+                   "archlab " ARCHLAB_VERSION "\n"
+                   "  archlab.model{ preset = NAME, <config fields> }   build a model; m:summary(), m:params(),\n"
+                   "                                                    m:config(), m:evaluate{ data = d }\n"
+                   "  archlab.data.text{ path = P, val_fraction = 0.1 } byte-level text (default: Debian fortunes)\n"
+                   "  archlab.data.copy{ alphabet = 16 }                synthetic copy task\n"
+                   "  archlab.data.recall{ keys = 16, pairs = 8 }       synthetic associative recall\n"
+                   "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
+                   "  archlab.threads([n])                              get/set the thread count\n"
+                   "config fields:\n");
+    for (int i = 0; i < model_config_n_fields; i++) {
+        char line[256];
+        const ConfigField *f = &model_config_fields[i];
+        snprintf(line, sizeof line, "  %-12s %-7s %s%s%s\n", f->name,
+                 f->type == FIELD_INT ? "integer" : f->type == FIELD_NUMBER ? "number" : "string", f->help,
+                 f->choices ? ": " : "", f->choices ? f->choices : "");
+        luaL_addstring(&b, line);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+int luaopen_archlab(lua_State *L) {
+    lua_newtable(L);
+    bridge_open_model(L);
+    bridge_open_data(L);
+    bridge_open_train(L);
+    lua_pushcfunction(L, l_threads);
+    lua_setfield(L, -2, "threads");
+    lua_pushcfunction(L, l_help);
+    lua_setfield(L, -2, "help");
+    lua_pushstring(L, ARCHLAB_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, root_dir);
+    lua_setfield(L, -2, "root");
+    return 1;
+}

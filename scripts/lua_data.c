@@ -1,0 +1,110 @@
+/* archlab.data.*: token sources. */
+#include <string.h>
+
+#include "scripts/bridge.h"
+#include "scripts/lua_opts.h"
+
+/* The default corpus: Debian's fortunes (English quotations, ~2.5 MB), installed by `make deps`. */
+#define DEFAULT_CORPUS "/usr/share/games/fortunes"
+
+DataSource *bridge_check_data(lua_State *L, int idx) {
+    LData *ld = luaL_checkudata(L, idx, DATA_MT);
+    if (!ld->loaded) luaL_error(L, "the data source was closed");
+    return &ld->d;
+}
+
+static LData *new_data(lua_State *L) {
+    LData *ld = lua_newuserdatauv(L, sizeof *ld, 0);
+    memset(ld, 0, sizeof *ld);
+    luaL_setmetatable(L, DATA_MT);
+    return ld;
+}
+
+static int l_text(lua_State *L) {
+    static const char *fn = "archlab.data.text";
+    if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *keys[] = {"path", "val_fraction", NULL};
+    opts_check_keys(L, 1, fn, keys);
+    double vf = opt_num(L, 1, fn, "val_fraction", 0.1, 0.001, 0.5);
+    const char *paths[64];
+    int n = 0;
+    int t = lua_getfield(L, 1, "path");
+    if (t == LUA_TNIL) paths[n++] = DEFAULT_CORPUS;
+    else if (t == LUA_TSTRING) paths[n++] = lua_tostring(L, -1);
+    else if (t == LUA_TTABLE) {
+        int len = (int)luaL_len(L, -1);
+        if (len < 1 || len > 64) luaL_error(L, "%s: field 'path' must list 1 to 64 paths", fn);
+        for (int i = 1; i <= len; i++) {
+            if (lua_geti(L, -1, i) != LUA_TSTRING) luaL_error(L, "%s: field 'path[%d]' must be a string", fn, i);
+            paths[n++] = lua_tostring(L, -1);
+            lua_pop(L, 1); /* the string stays alive: it is referenced by the table */
+        }
+    } else luaL_error(L, "%s: field 'path' must be a string or a list of strings, got %s", fn, luaL_typename(L, -1));
+    LData *ld = new_data(L);
+    if (data_text_load(&ld->d, paths, n, vf)) opts_raise_engine_error(L, fn);
+    ld->loaded = 1;
+    return 1;
+}
+
+static int l_copy(lua_State *L) {
+    static const char *fn = "archlab.data.copy";
+    if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *keys[] = {"alphabet", NULL};
+    opts_check_keys(L, 1, fn, keys);
+    int a = opt_int(L, 1, fn, "alphabet", 16, 2, 250);
+    LData *ld = new_data(L);
+    data_copy_init(&ld->d, a);
+    ld->loaded = 1;
+    return 1;
+}
+
+static int l_recall(lua_State *L) {
+    static const char *fn = "archlab.data.recall";
+    if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *keys[] = {"keys", "pairs", NULL};
+    opts_check_keys(L, 1, fn, keys);
+    int k = opt_int(L, 1, fn, "keys", 16, 2, 126);
+    int p = opt_int(L, 1, fn, "pairs", 8, 1, 126);
+    if (p > k) luaL_error(L, "%s: field 'pairs' = %d exceeds keys = %d (keys are distinct)", fn, p, k);
+    LData *ld = new_data(L);
+    data_recall_init(&ld->d, k, p);
+    ld->loaded = 1;
+    return 1;
+}
+
+static int l_unigram_entropy(lua_State *L) {
+    lua_pushnumber(L, data_unigram_entropy(bridge_check_data(L, 1)));
+    return 1;
+}
+static int l_chance_loss(lua_State *L) {
+    lua_pushnumber(L, data_chance_loss(bridge_check_data(L, 1)));
+    return 1;
+}
+static int l_describe(lua_State *L) {
+    LData *ld = luaL_checkudata(L, 1, DATA_MT);
+    lua_pushfstring(L, "archlab.Data(%s)", ld->loaded ? ld->d.description : "closed");
+    return 1;
+}
+static int l_gc(lua_State *L) {
+    LData *ld = luaL_checkudata(L, 1, DATA_MT);
+    if (ld->loaded) data_free(&ld->d);
+    ld->loaded = 0;
+    return 0;
+}
+
+void bridge_open_data(lua_State *L) {
+    static const luaL_Reg methods[] = {{"unigram_entropy", l_unigram_entropy}, {"chance_loss", l_chance_loss},
+                                       {"describe", l_describe}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__close", l_gc}, {"__tostring", l_describe}, {NULL, NULL}};
+    luaL_newmetatable(L, DATA_MT);
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    static const luaL_Reg fns[] = {{"text", l_text}, {"copy", l_copy}, {"recall", l_recall}, {NULL, NULL}};
+    luaL_newlib(L, fns);
+    lua_setfield(L, -2, "data");
+}

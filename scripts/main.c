@@ -1,0 +1,87 @@
+/* The archlab command: runs a Lua experiment script with the `archlab` module loaded.
+ *   archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]
+ * Errors (syntax, bad config, missing data) print one line "script.lua:LINE: message" and exit 1. */
+#include <libgen.h>
+#include <limits.h>
+#include <lualib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/backend.h"
+#include "scripts/bridge.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]\n"
+            "  runs an experiment script; inside it, `archlab.help()` lists the API\n"
+            "  --threads N  threads for OpenMP loops and OpenBLAS (default: all cores)\n"
+            "  --quiet      no progress output\n");
+}
+
+/* The installation root is the nearest ancestor of the executable's directory holding scripts/presets
+ * (bin/archlab -> .), so presets are found from any working directory. */
+static void find_root(void) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = 0;
+    char *dir = dirname(exe);
+    for (int up = 0; up < 5; up++) {
+        char probe[PATH_MAX + 32];
+        snprintf(probe, sizeof probe, "%s/scripts/presets", dir);
+        if (access(probe, R_OK) == 0) { bridge_set_root(dir); return; }
+        dir = dirname(dir);
+    }
+}
+
+static int traceback_free(lua_State *L) {
+    /* keep errors to one line: the message already carries script:line */
+    if (!lua_isstring(L, 1)) lua_pushstring(L, luaL_tolstring(L, 1, NULL));
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || t < 1 || t > 1024) { fprintf(stderr, "archlab: --threads needs a count in [1, 1024]\n"); return 1; }
+            al_set_threads((int)t);
+        } else if (!strcmp(argv[i], "--quiet")) bridge_quiet = 1;
+        else if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
+        else { fprintf(stderr, "archlab: unknown option %s\n", argv[i]); usage(stderr); return 1; }
+    }
+    if (i >= argc) { usage(stderr); return 1; }
+    const char *script = argv[i];
+    find_root();
+
+    lua_State *L = luaL_newstate();
+    if (!L) { fprintf(stderr, "archlab: cannot create the Lua state\n"); return 1; }
+    luaL_openlibs(L);
+    luaL_requiref(L, "archlab", luaopen_archlab, 1);
+    lua_pop(L, 1);
+    /* arg: arg[0] = script, arg[1..] = its arguments, as the stand-alone lua interpreter does */
+    lua_createtable(L, argc - i, 1);
+    for (int k = i; k < argc; k++) {
+        lua_pushstring(L, argv[k]);
+        lua_rawseti(L, -2, k - i);
+    }
+    lua_setglobal(L, "arg");
+
+    int rc = 0;
+    lua_pushcfunction(L, traceback_free);
+    if (luaL_loadfile(L, script) != LUA_OK) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        rc = 1;
+    } else {
+        for (int k = i + 1; k < argc; k++) lua_pushstring(L, argv[k]); /* also as ... */
+        if (lua_pcall(L, argc - i - 1, 0, 1) != LUA_OK) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            rc = 1;
+        }
+    }
+    fflush(stdout);
+    lua_close(L);
+    return rc;
+}

@@ -1,0 +1,2 @@
+
+local m = archlab.model{ d_model = 64, n_heads = 5 }

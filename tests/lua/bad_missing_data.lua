@@ -1,0 +1,1 @@
+local d = archlab.data.text{ path = "/nonexistent/corpus.txt" }

@@ -1,0 +1,1 @@
+local m = archlab.model{ d_model = 0/0 }

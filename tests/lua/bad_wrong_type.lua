@@ -1,0 +1,2 @@
+local m = archlab.model{
+  d_model = "wide" }
