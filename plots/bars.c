@@ -179,7 +179,7 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *s, plot_bars_l
                 for (size_t c = 0; c < nc; c++) {
                     double v = s->groups[g].values[c];
                     if (!isfinite(v)) continue;
-                    snprintf(buf, sizeof buf, "%.3g", v);
+                    plt_format_value(buf, sizeof buf, v);
                     double cx = L.area.x + c * L.slot_w + L.bar_off + (g + 0.5) * L.bar_w, t = bar_top(&L, v);
                     if (t <= base) plt_text(cr, cx, t - 2, buf, 0.5, 1, 0);
                     else plt_text(cr, cx, t + 2, buf, 0.5, 0, 0);

@@ -38,9 +38,11 @@ void plt_legend_draw(cairo_t *cr, const plt_legend *lg, plot_rect box) {
             cairo_fill(cr);
         } else {
             cairo_set_line_width(cr, PLT_STYLE.line_width);
+            plt_series_dash(cr, lg->idx[i]);
             cairo_move_to(cr, x0, cy);
             cairo_line_to(cr, x0 + SWATCH, cy);
             cairo_stroke(cr);
+            cairo_set_dash(cr, NULL, 0, 0);
             if (lg->marker && lg->marker[i]) {
                 cairo_arc(cr, x0 + SWATCH / 2, cy, PLT_STYLE.marker_r, 0, 2 * M_PI);
                 cairo_fill(cr);
@@ -55,10 +57,12 @@ void plt_legend_draw(cairo_t *cr, const plt_legend *lg, plot_rect box) {
 int plt_legend_place(plot_rect area, double w, double h, int (*hits)(const void *ctx, plot_rect box),
                      const void *ctx, plot_rect *box) {
     if (w + 2 * INSET > area.w || h + 2 * INSET > area.h) return -1;
-    double xs[2] = {area.x + area.w - INSET - w, area.x + INSET};
-    double ys[2] = {area.y + INSET, area.y + area.h - INSET - h};
-    static const int order[4][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}}; /* TR, TL, BR, BL */
-    for (int k = 0; k < 4; k++) {
+    /* x and y choices: 0 = right/top edge, 1 = left/bottom edge, 2 = centre. Corners first, where a
+     * reader looks for a legend, then the middles of the edges. */
+    double xs[3] = {area.x + area.w - INSET - w, area.x + INSET, area.x + (area.w - w) / 2};
+    double ys[3] = {area.y + INSET, area.y + area.h - INSET - h, area.y + (area.h - h) / 2};
+    static const int order[8][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}, {2, 0}, {2, 1}, {0, 2}, {1, 2}};
+    for (int k = 0; k < 8; k++) {
         plot_rect b = {xs[order[k][0]], ys[order[k][1]], w, h};
         if (!hits(ctx, b)) { *box = b; return 0; }
     }

@@ -176,6 +176,7 @@ int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_line
             double rgb[3];
             plt_palette((int)k, rgb);
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            plt_series_dash(cr, (int)k);
             size_t run = 0;
             for (size_t i = 0; i <= s->ny; i++) {
                 int ok = i < s->ny && usable(p, sx(s, i), s->y[i]);
@@ -193,6 +194,7 @@ int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_line
                 run = 0;
             }
             cairo_stroke(cr);
+            cairo_set_dash(cr, NULL, 0, 0);
             if (p->markers || s->marker) {
                 for (size_t i = 0; i < s->ny; i++) {
                     if (!usable(p, sx(s, i), s->y[i])) continue;

@@ -86,7 +86,7 @@ typedef struct {
  * (log10 of everything on a log axis), and py the same way from the bottom of area upwards. */
 typedef struct {
     plot_rect figure, area, legend; /* legend.w == 0 when there is none */
-    int legend_outside;             /* 1 when no corner of the data area was free of data */
+    int legend_outside;             /* 1 when no corner or edge middle of the data area was free of data */
     plot_axis x, y;
 } plot_lines_layout;
 

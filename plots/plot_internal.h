@@ -19,6 +19,10 @@ typedef struct {
 } plt_style;
 extern const plt_style PLT_STYLE;
 void plt_palette(int i, double rgb[3]);       /* Okabe-Ito, cycling */
+/* Series past the palette's eight colours repeat a colour, so they get a dash pattern to stay distinct. */
+void plt_series_dash(cairo_t *cr, int i);
+/* "%.3g" with a real minus sign, matching the tick labels. */
+void plt_format_value(char *buf, size_t n, double v);
 void plt_set_font(cairo_t *cr, double size, int bold);
 double plt_text_w(cairo_t *cr, const char *s); /* advance width with the current font */
 double plt_font_h(cairo_t *cr);                /* ascent + descent of the current font */
@@ -73,8 +77,9 @@ typedef struct {
 } plt_legend;
 void plt_legend_size(cairo_t *cr, const plt_legend *lg, double *w, double *h);
 void plt_legend_draw(cairo_t *cr, const plt_legend *lg, plot_rect box);
-/* The first corner of area (top-right, top-left, bottom-right, bottom-left) whose legend box is free of
- * data, judged by hits(); returns 0 and sets *box, or -1 if every corner covers something. */
+/* The first place in area (the corners top-right, top-left, bottom-right, bottom-left, then the middles
+ * of the top, bottom, right and left edges) whose legend box is free of data, judged by hits(); returns 0
+ * and sets *box, or -1 if every place covers something. */
 int plt_legend_place(plot_rect area, double w, double h, int (*hits)(const void *ctx, plot_rect box),
                      const void *ctx, plot_rect *box);
 

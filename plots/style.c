@@ -1,6 +1,8 @@
 /* The one default style: sizes in points, a colour-blind-safe palette, and the text helpers that every
  * kind uses, so lines, heatmaps, bars and panels look like one family in PNG, SVG and PDF alike. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "plots/plot_internal.h"
 
@@ -31,6 +33,22 @@ void plt_palette(int i, double rgb[3]) {
     rgb[0] = ((c >> 16) & 0xff) / 255.0;
     rgb[1] = ((c >> 8) & 0xff) / 255.0;
     rgb[2] = (c & 0xff) / 255.0;
+}
+
+void plt_series_dash(cairo_t *cr, int i) {
+    static const double dashes[3][2] = {{6, 3}, {1.5, 2.5}, {8, 2.5}};
+    int cycle = i / 8;
+    if (cycle == 0) cairo_set_dash(cr, NULL, 0, 0);
+    else cairo_set_dash(cr, dashes[(cycle - 1) % 3], 2, 0);
+}
+
+void plt_format_value(char *buf, size_t n, double v) {
+    if (v < 0 && n > 3) {
+        memcpy(buf, "\u2212", 3);
+        snprintf(buf + 3, n - 3, "%.3g", -v);
+    } else {
+        snprintf(buf, n, "%.3g", v);
+    }
 }
 
 void plt_font_setup(cairo_t *cr) {
