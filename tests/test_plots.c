@@ -290,6 +290,34 @@ TEST(plots_lines_log_decades_evenly_spaced) {
     rm_dir(tmpdir);
 }
 
+/* A long noisy run (a 200k-step loss curve) is thinned to what the pixels can show before cairo strokes it;
+ * the drawn band must still reach the extremes, and a NaN stretch must still leave a gap. */
+TEST(plots_lines_dense_series) {
+    EXPECT(fresh_dir() != NULL);
+    enum { N = 200000 };
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    for (int i = 0; i < N; i++) { x[i] = i; y[i] = (i >= 90000 && i < 110000) ? NAN : i % 2; }
+    plot_series s = {NULL, x, N, y, N, 0};
+    plot_lines_spec sp = {.series = &s, .n_series = 1};
+    plot_output o = {.width = 400, .height = 300, .dpi = 72};
+    plot_lines_layout L;
+    EXPECT(plot_lines(in_dir("dense.png"), &sp, &o) == 0);
+    EXPECT(plot_lines_layout_of(&sp, &o, &L) == 0);
+    img im;
+    EXPECT(img_read(in_dir("dense.png"), &im) == 0);
+    double at = px_x(L.area, &L.x, 40000);
+    EXPECT(color_at(&im, at, px_y(L.area, &L.y, 0.5), 1.0, BLUE, 2));
+    EXPECT(color_at(&im, at, px_y(L.area, &L.y, 0.98), 1.0, BLUE, 2));
+    EXPECT(color_at(&im, at, px_y(L.area, &L.y, 0.02), 1.0, BLUE, 2));
+    int c[3];
+    img_at(&im, (int)px_x(L.area, &L.x, 100000), (int)px_y(L.area, &L.y, 0.5), c);
+    EXPECT(c[0] > 150); /* the gap */
+    free(im.px);
+    free(x);
+    free(y);
+    rm_dir(tmpdir);
+}
+
 TEST(plots_lines_legend_avoids_data) {
     double x[3] = {0, 1, 2}, up[3] = {0, 1, 2};
     plot_series s = {"rising", x, 3, up, 3, 0};
