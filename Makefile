@@ -54,23 +54,23 @@ $(BIN)/bench: $(LIB32) $(B32)/tools/bench.o
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
 
 run: deps
-	@$(MAKE) --no-print-directory bin/archlab
-	bin/archlab experiments/quickstart.lua
+	@$(MAKE) --no-print-directory $(BIN)/archlab
+	$(BIN)/archlab experiments/quickstart.lua
 
 test: deps
-	@$(MAKE) --no-print-directory bin/archlab bin/test_archlab bin/gradcheck
-	@tools/run_tests.sh bin
+	@$(MAKE) --no-print-directory $(BIN)/archlab $(BIN)/test_archlab $(BIN)/gradcheck
+	@tools/run_tests.sh $(BIN)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build tree.
 sanitize: deps
 	@$(MAKE) --no-print-directory BIN=build/san/bin B32=build/san/f32 B64=build/san/f64 OPT="-O1 -g -fno-omit-frame-pointer" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  EXTRA_LDFLAGS="-fsanitize=address,undefined" bin/archlab bin/test_archlab bin/gradcheck
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" build/san/bin/archlab build/san/bin/test_archlab build/san/bin/gradcheck
 	@AL_SANITIZE=1 tools/run_tests.sh build/san/bin
 
 bench: deps
-	@$(MAKE) --no-print-directory bin/bench
-	bin/bench
+	@$(MAKE) --no-print-directory $(BIN)/bench
+	$(BIN)/bench
 
 clean:
 	rm -rf build bin

@@ -7,7 +7,16 @@
 #include "tests/gradcheck.h"
 #include "tests/harness.h"
 
-static real *buf(size_t n) { return al_calloc(n, sizeof(real), "test"); }
+/* test buffers, released together at the end of each test */
+static real *bufs[32];
+static int n_bufs;
+static real *buf(size_t n) {
+    AL_ASSERT(n_bufs < 32);
+    return bufs[n_bufs++] = al_calloc(n, sizeof(real), "test");
+}
+static void free_bufs(void) {
+    while (n_bufs) al_free(bufs[--n_bufs]);
+}
 
 /* ---- linear ---- */
 typedef struct { int N, IC, OC; real *inp, *w, *b, *out, *R; } LinCtx;
@@ -27,6 +36,7 @@ TEST(grad_linear) {
     EXPECT(gc_check(lin_loss, &c, c.w, dw, 21, 100, "linear dw") < GC_TOL);
     EXPECT(gc_check(lin_loss, &c, c.b, db, 3, 100, "linear dbias") < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
 
 /* ---- rmsnorm ---- */
@@ -48,6 +58,7 @@ TEST(grad_rmsnorm) {
     EXPECT(gc_check(norm_loss, &c, c.inp, di, n, 100, "rmsnorm dinp") < GC_TOL);
     EXPECT(gc_check(norm_loss, &c, c.w, dw, 6, 100, "rmsnorm dw") < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
 
 /* ---- rope: the backward is the inverse rotation ---- */
@@ -71,6 +82,7 @@ TEST(grad_rope) {
     K->rope(dx, c.B, c.T, c.H, c.hd, c.hd, c.stride, c.cs, c.sn, 1);
     EXPECT(gc_check(rope_loss, &c, c.x, dx, n, 200, "rope dx") < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
 
 /* ---- attention: MHA, GQA and MQA, with dk != dv and strided (fused q|k|v) layouts ---- */
@@ -100,6 +112,7 @@ static void check_attention(int H, int Hkv, const char *name) {
     snprintf(what, sizeof what, "attention %s d(q|k|v)", name);
     EXPECT(gc_check(att_loss, &c, qkv, d, nqkv, 400, what) < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
 TEST(grad_attention_mha) { check_attention(2, 2, "MHA"); }
 TEST(grad_attention_gqa) { check_attention(4, 2, "GQA"); }
@@ -121,6 +134,7 @@ TEST(grad_swiglu) {
     K->swiglu_backward(d, c.R, c.gu, 3, 5);
     EXPECT(gc_check(swi_loss, &c, c.gu, d, 30, 100, "swiglu d(gate|up)") < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
 
 /* ---- embedding (repeated tokens accumulate) ---- */
@@ -140,6 +154,7 @@ TEST(grad_embedding) {
     K->embedding_backward(d, c.R, tok, 6, 3);
     EXPECT(gc_check(emb_loss, &c, c.table, d, 15, 100, "embedding dtable") < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
 
 /* ---- cross-entropy with ignored targets ---- */
@@ -163,4 +178,5 @@ TEST(grad_cross_entropy) {
     memcpy(d, c.work, sizeof(real) * 20);
     EXPECT(gc_check(ce_loss, &c, c.logits, d, 20, 100, "cross-entropy dlogits") < GC_TOL);
     rng_free(&rng);
+    free_bufs();
 }
