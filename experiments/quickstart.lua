@@ -12,7 +12,7 @@ print(data)
 local run = archlab.train{
   model = model, data = data, steps = steps, batch_size = 16, lr = 3e-3, warmup = 30,
   schedule = "cosine", eval_every = 100, eval_batches = 16, seed = 1,
-  metrics = "out/quickstart.jsonl", label = "quickstart",
+  metrics = "out/quickstart.jsonl", label = "quickstart", log_every = 25,
 }
 
 local entropy = data:unigram_entropy()
@@ -22,3 +22,12 @@ print(string.format("final validation loss %.4f nats/byte (%.3f bits/byte)", run
 print(string.format("unigram entropy       %.4f nats/byte: validation loss is %.1f%% below it",
                     entropy, 100 * (1 - run.val_loss / entropy)))
 print("loss series: out/quickstart.jsonl")
+
+local val = run:series("val_loss")
+val.marker = true
+archlab.plot.lines{
+  file = "out/quickstart_loss.png", title = "quickstart: small preset on fortunes", xlabel = "step",
+  ylabel = "loss (nats/byte)", series = { run:series("loss"), val,
+    { name = "unigram entropy", x = { 1, run.steps }, y = { entropy, entropy } } },
+}
+print("figure: out/quickstart_loss.png")

@@ -4,6 +4,7 @@
 #include "core/backend.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
+#include "scripts/lua_plot.h"
 
 #define ARCHLAB_VERSION "0.1.0"
 
@@ -36,6 +37,7 @@ static int l_help(lua_State *L) {
                    "  archlab.data.recall{ keys = 16, pairs = 8 }       synthetic associative recall\n"
                    "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
                    "  archlab.threads([n])                              get/set the thread count\n"
+                   "  archlab.plot.lines / heatmap / bars / panels{...} figures (PNG, SVG, PDF by extension)\n"
                    "config fields:\n");
     for (int i = 0; i < model_config_n_fields; i++) {
         char line[256];
@@ -54,6 +56,8 @@ int luaopen_archlab(lua_State *L) {
     bridge_open_model(L);
     bridge_open_data(L);
     bridge_open_train(L);
+    al_lua_plot_open(L);
+    lua_setfield(L, -2, "plot");
     lua_pushcfunction(L, l_threads);
     lua_setfield(L, -2, "threads");
     lua_pushcfunction(L, l_help);

@@ -9,10 +9,12 @@
 
 #include "core/backend.h"
 #include "scripts/bridge.h"
+#include "scripts/lua_plot.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]\n"
+            "       archlab plot METRICS.jsonl --x step --y loss,val_loss -o loss.png [--log-y] [--log-x]\n"
             "  runs an experiment script; inside it, `archlab.help()` lists the API\n"
             "  --threads N  threads for OpenMP loops and OpenBLAS (default: all cores)\n"
             "  --quiet      no progress output\n");
@@ -41,6 +43,7 @@ static int traceback_free(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "plot")) return al_cmd_plot(argc - 1, argv + 1);
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
