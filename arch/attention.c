@@ -67,7 +67,7 @@ static double attn_flops(const void *self, int T) {
 static void attn_destroy(void *self) { free(self); }
 
 static const SublayerOps attention_ops = {"attention", attn_plan, attn_forward, attn_backward, attn_flops,
-                                          attn_destroy};
+                                          attn_destroy, NULL, NULL, NULL};
 
 Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     Attention *a = calloc(1, sizeof *a);

@@ -41,7 +41,7 @@ static double ffn_flops(const void *self, int T) {
 
 static void ffn_destroy(void *self) { free(self); }
 
-static const SublayerOps ffn_ops = {"ffn", ffn_plan, ffn_forward, ffn_backward, ffn_flops, ffn_destroy};
+static const SublayerOps ffn_ops = {"ffn", ffn_plan, ffn_forward, ffn_backward, ffn_flops, ffn_destroy, NULL, NULL, NULL};
 
 Sublayer ffn_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     Ffn *f = calloc(1, sizeof *f);

@@ -7,6 +7,16 @@
 #include "arch/ffn.h"
 #include "arch/rope.h"
 
+/* The attention sub-layer of block `layer`, by config (one branch per attention family). */
+static Sublayer make_attention(ParamStore *ps, const ModelConfig *c, int layer) {
+    return attention_create(ps, c, layer); /* mha | gqa | mqa */
+}
+
+/* The FFN sub-layer of block `layer`, by config (dense SwiGLU; MoE comes here). */
+static Sublayer make_ffn(ParamStore *ps, const ModelConfig *c, int layer) {
+    return ffn_create(ps, c, layer);
+}
+
 Model *model_create(const ModelConfig *cfg, int meta) {
     ModelConfig c = *cfg;
     if (config_finalize(&c)) return NULL;
@@ -21,8 +31,8 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     m->sub = calloc(m->n_sub, sizeof *m->sub);
     AL_ASSERT(m->sub);
     for (int l = 0; l < c.n_layers; l++) {
-        m->sub[2 * l] = attention_create(&m->ps, &c, l);
-        m->sub[2 * l + 1] = ffn_create(&m->ps, &c, l);
+        m->sub[2 * l] = make_attention(&m->ps, &c, l);
+        m->sub[2 * l + 1] = make_ffn(&m->ps, &c, l);
     }
     rmsnorm_declare(&m->final_norm, &m->ps, "model.norm.weight", C, c.norm_eps);
     m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
@@ -144,4 +154,21 @@ double model_flops_per_token(const Model *m, int T) {
     double f = 2.0 * m->cfg.d_model * m->cfg.vocab_size; /* head (the embedding is a lookup) */
     for (int i = 0; i < m->n_sub; i++) f += m->sub[i].ops->flops(m->sub[i].self, T);
     return f;
+}
+
+double model_aux_loss(const Model *m) {
+    double s = 0;
+    for (int i = 0; i < m->n_sub; i++)
+        if (m->sub[i].ops->aux_loss) s += m->sub[i].ops->aux_loss(m->sub[i].self);
+    return s;
+}
+
+void model_after_step(Model *m) {
+    for (int i = 0; i < m->n_sub; i++)
+        if (m->sub[i].ops->after_step) m->sub[i].ops->after_step(m->sub[i].self);
+}
+
+void model_record(const Model *m, struct MetricLog *log, double step) {
+    for (int i = 0; i < m->n_sub; i++)
+        if (m->sub[i].ops->record) m->sub[i].ops->record(m->sub[i].self, log, i, step);
 }

@@ -37,6 +37,12 @@ int model_plan(Model *m, int B, int T);
 double model_forward(Model *m, const int *tokens, const int *targets, int B, int T);
 /* Accumulates all parameter gradients of the last forward's loss (forward must have had targets). */
 void model_backward(Model *m, const int *tokens, const int *targets, int B, int T);
+/* Sum of the sub-layers' auxiliary losses of the last forward (0 without any). */
+double model_aux_loss(const Model *m);
+/* After each optimizer step: lets sub-layers update non-gradient state (e.g. routing biases). */
+void model_after_step(Model *m);
+/* Appends the sub-layers' measurements of the last forward to log at step. */
+void model_record(const Model *m, struct MetricLog *log, double step);
 /* (B*T, V) logits of the last forward without targets */
 real *model_logits(Model *m);
 /* Elements of activation memory (arena + backward workspace) for the planned batch. */

@@ -8,6 +8,8 @@
 #include "core/backend.h"
 #include "core/params.h"
 
+struct MetricLog;
+
 typedef struct Ctx {
     ParamStore *ps;
     Arena *act;
@@ -31,6 +33,15 @@ typedef struct SublayerOps {
      * positions */
     double (*flops)(const void *self, int T);
     void (*destroy)(void *self);
+    /* Optional hooks (NULL when a sub-layer has nothing to say):
+     * aux_loss: the auxiliary loss its last forward added to the objective (already part of its backward),
+     *   for reporting, e.g. MoE balance losses;
+     * after_step: called after each optimizer step, e.g. the aux-loss-free bias update;
+     * record: appends its measurements of the last forward to the run's metrics, names prefixed with
+     *   "layer<l>." (l = the sub-layer index), e.g. expert loads. */
+    double (*aux_loss)(const void *self);
+    void (*after_step)(void *self);
+    void (*record)(const void *self, struct MetricLog *log, int sublayer, double step);
 } SublayerOps;
 
 typedef struct Sublayer {

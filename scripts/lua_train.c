@@ -14,7 +14,7 @@ static int l_train(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *keys[] = {"model", "data", "steps", "batch_size", "seq_len", "lr", "min_lr", "warmup",
                                  "schedule", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed",
-                                 "log_every", "eval_every", "eval_batches", "metrics", "label", "quiet", NULL};
+                                 "log_every", "eval_every", "eval_batches", "record_every", "metrics", "label", "quiet", NULL};
     opts_check_keys(L, 1, FN, keys);
     if (lua_getfield(L, 1, "model") == LUA_TNIL) luaL_error(L, "%s: field 'model' is required", FN);
     if (!luaL_testudata(L, -1, MODEL_MT)) luaL_error(L, "%s: field 'model' must be an archlab.model, got %s", FN, luaL_typename(L, -1));
@@ -41,6 +41,7 @@ static int l_train(lua_State *L) {
     o.log_every = opt_int(L, 1, FN, "log_every", o.log_every, 1, 1e9);
     o.eval_every = opt_int(L, 1, FN, "eval_every", o.eval_every, 0, 1e9);
     o.eval_batches = opt_int(L, 1, FN, "eval_batches", o.eval_batches, 1, 1e6);
+    o.record_every = opt_int(L, 1, FN, "record_every", o.record_every, 0, 1e9);
     opt_str(L, 1, FN, "metrics", o.metrics_path, sizeof o.metrics_path);
     opt_str(L, 1, FN, "label", o.label, sizeof o.label);
     o.quiet = opt_bool(L, 1, FN, "quiet", bridge_quiet);

@@ -120,6 +120,7 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         }
         double lr = schedule_lr(&sched, step);
         if (adamw_step(&opt, &m->ps, lr)) { rc = -1; break; }
+        model_after_step(m);
         tokens += (long)B * T;
         r->steps_done = step + 1;
         window_loss += loss;
@@ -127,6 +128,10 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         metrics_add(&r->log, "loss", step + 1, loss);
         metrics_add(&r->log, "lr", step + 1, lr);
         metrics_add(&r->log, "grad_norm", step + 1, gnorm);
+        double aux = model_aux_loss(m);
+        if (aux != 0) metrics_add(&r->log, "aux_loss", step + 1, aux);
+        int rec_every = o->record_every > 0 ? o->record_every : o->log_every;
+        if ((step + 1) % rec_every == 0 || step + 1 == o->steps) model_record(m, &r->log, step + 1);
         int last = step + 1 == o->steps;
         int do_eval = last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0);
         double val = NAN;

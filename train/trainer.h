@@ -16,6 +16,7 @@ typedef struct TrainOptions {
     double weight_decay, beta1, beta2, eps, grad_clip;
     int seed;                       /* data sampling */
     int log_every, eval_every, eval_batches;
+    int record_every;               /* model measurements (model_record) every this many steps; 0 = at logs */
     char metrics_path[1024];        /* JSON Lines; empty = none */
     char label[64];                 /* shown in progress lines */
     int quiet;
