@@ -15,6 +15,15 @@ typedef struct AttnShape {
     real scale; /* softmax scale, usually 1/sqrt(dk) */
 } AttnShape;
 
+/* How one token's experts are chosen (DeepSeekMoE routing, arch/router.c). */
+typedef struct MoeRouteSpec {
+    int E, K;              /* routed experts, experts per token */
+    int n_group, topk_group; /* group-limited routing: keep topk_group of n_group groups (n_group 1: off) */
+    int group_score;       /* 0: no group limit, 1: max score in the group (V2), 2: sum of its top-2 (V3) */
+    int norm;              /* renormalize the K gate values to sum 1 (when K > 1) */
+    real scale;            /* routed_scaling_factor, applied to the gate values last */
+} MoeRouteSpec;
+
 typedef struct Backend {
     const char *name;
     /* memory: device buffers (host memory on the CPU backend), zero-filled */
@@ -29,7 +38,7 @@ typedef struct Backend {
     /* dinp(N,IC) += dout w; dw(OC,IC) += dout^T inp; dbias += colsum(dout). dinp/dbias may be NULL. */
     void (*linear_backward)(real *dinp, real *dw, real *dbias, const real *dout, const real *inp,
                             const real *w, int N, int IC, int OC);
-    /* out(N,C) = inp / rms(inp) * w; rstd(N) saved for backward */
+    /* out(N,C) = inp / rms(inp) * w; rstd(N) saved for backward. w == NULL: no learned scale (dw NULL too) */
     void (*rmsnorm_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int C, real eps);
     void (*rmsnorm_backward)(real *dinp, real *dw, const real *dout, const real *inp, const real *w,
                              const real *rstd, int N, int C);
@@ -73,7 +82,98 @@ typedef struct Backend {
     /* AdamW on n parameters: m, v moments; step t >= 1 (for bias correction); decoupled weight decay */
     void (*adamw)(real *w, const real *g, real *m, real *v, size_t n, real lr, real beta1, real beta2,
                   real eps, real weight_decay, int t);
+
+    /* ---- MoE kernels (arch/router.c, arch/moe.c); see core/backend_cpu.c "MoE kernels" ---- */
+    /* s(N,E) = softmax (sigmoid = 0) or sigmoid (sigmoid = 1) of logits(N,E), row-wise */
+    void (*moe_scores_forward)(real *s, const real *logits, int N, int E, int sigmoid);
+    /* dlogits(N,E) += J^T ds */
+    void (*moe_scores_backward)(real *dlogits, const real *ds, const real *s, int N, int E, int sigmoid);
+    /* Per token: selection scores s + bias (bias(E) may be NULL), optional group limit, top-K (ties: lower
+     * index); idx(N,K) the chosen experts in descending selection score, w(N,K) their gate values from the
+     * UNBIASED s (renormalized if r->norm and K > 1), times r->scale. */
+    void (*moe_route)(int *idx, real *w, const real *s, const real *bias, int N, const MoeRouteSpec *r);
+    /* ds(N,E) += d(gate values)/ds^T dw(N,K) */
+    void (*moe_gate_backward)(real *ds, const real *dw, const real *s, const int *idx, int N, const MoeRouteSpec *r);
+    /* Sorts the N*K (token, slot) assignments by expert, then token: counts(E), offsets(E+1) into rows,
+     * tok(N*K) the token of each row, pos(N*K) the row of assignment (t, k). */
+    void (*moe_dispatch)(int *counts, int *offsets, int *tok, int *pos, const int *idx, int N, int K, int E);
+    /* dst(M,C) = src[rows[r]] */
+    void (*gather_rows)(real *dst, const real *src, const int *rows, int M, int C);
+    /* out(N,C) += sum_k w(N,K)[t,k] * y[pos[t,k]] (w NULL: weight 1), y is (N*K, C) */
+    void (*moe_combine)(real *out, const real *y, const int *pos, const real *w, int N, int K, int C);
+    /* backward of moe_combine: dy[pos[t,k]] = w[t,k] dout[t] (overwrites dy rows); dw(N,K) += dout[t].y[pos[t,k]] */
+    void (*moe_combine_backward)(real *dy, real *dw, const real *dout, const real *y, const int *pos,
+                                 const real *w, int N, int K, int C);
+    /* Balance losses over B sequences of T tokens, per sequence then averaged over the B sequences, on
+     * s' = s / sum_j s_j (the identity for softmax scores): with f_i = E/(K T) #(tokens of the sequence that
+     * chose i) and P_i = mean_t s'_i,t, L = a_exp sum_i f_i P_i + a_dev sum_d f'_d P'_d over groups of
+     * `group` experts (f' = mean f in the group, P' = sum P). f is a count: no gradient flows through it. */
+    double (*moe_balance_forward)(const real *s, const int *idx, int B, int T, int E, int K, int group,
+                                  real a_exp, real a_dev);
+    /* ds(B*T, E) += dL/ds */
+    void (*moe_balance_backward)(real *ds, const real *s, const int *idx, int B, int T, int E, int K, int group,
+                                 real a_exp, real a_dev);
+    /* mean over rows of the entropy (nats) of s'(N,E) = s / rowsum(s) */
+    double (*row_entropy)(const real *s, int N, int E);
+
+    /* ---- multi-stream residual families (HC, mHC). X is (N, n, C): n streams of width C per token.
+     * Per-token coefficients: hpre (N, n), hpost (N, n), hres (N, n, n), hres[t][i][j] mixes stream j
+     * into stream i. ---- */
+    /* X[t,i] = x[t] (accumulate: +=) */
+    void (*streams_broadcast)(real *X, const real *x, int N, int n, int C, int accumulate);
+    /* x[t] = sum_i X[t,i] (accumulate: +=) */
+    void (*streams_sum)(real *x, const real *X, int N, int n, int C, int accumulate);
+    /* u(N,C) = sum_i hpre[t,i] X[t,i] */
+    void (*stream_pre)(real *u, const real *X, const real *hpre, int N, int n, int C);
+    /* dX +=, dhpre += */
+    void (*stream_pre_backward)(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N,
+                                int n, int C);
+    /* Xn[t,i] = sum_j hres[t,i,j] X[t,j] + hpost[t,i] f[t] */
+    void (*stream_post)(real *Xn, const real *X, const real *hres, const real *hpost, const real *f, int N, int n,
+                        int C);
+    /* dX, dhres, dhpost, df += */
+    void (*stream_post_backward)(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
+                                 const real *hres, const real *hpost, const real *f, int N, int n, int C);
+    /* H(N,n,n) = Sinkhorn-Knopp(exp(logits)) with `iters` (column, row) normalization pairs; trace keeps
+     * every stage (sinkhorn_trace_size(n, iters) per token) for the exact unrolled backward (dlogits +=). */
+    void (*sinkhorn_forward)(real *H, real *trace, const real *logits, int N, int n, int iters);
+    void (*sinkhorn_backward)(real *dlogits, const real *dH, const real *trace, int N, int n, int iters);
+    /* mHC coefficient maps (mHC eqs. 7-8), see core/streams_cpu.c; flags: MIX_PRE | MIX_POST | MIX_RES */
+    void (*mhc_coeffs)(real *hpre, real *hpost, real *res_logits, const real *raw, const real *a, const real *b_pre,
+                       const real *b_post, const real *b_res, int N, int n, int flags);
+    void (*mhc_coeffs_backward)(real *draw, real *da, real *db_pre, real *db_post, real *db_res, const real *dhpre,
+                                const real *dhpost, const real *dres_logits, const real *raw, const real *hpre,
+                                const real *hpost, const real *a, int N, int n, int flags);
+    /* HC coefficient maps (HC eqs. 10-13) */
+    void (*hc_coeffs)(real *hpre, real *hpost, real *hres, const real *raw, const real *s, const real *Am,
+                      const real *Bv, const real *Ar, int N, int n, int flags);
+    void (*hc_coeffs_backward)(real *draw, real *ds, real *dAm, real *dBv, real *dAr, const real *dhpre,
+                               const real *dhpost, const real *dhres, const real *raw, const real *s, int N, int n,
+                               int flags);
+    /* ---- end of multi-stream kernels ---- */
+
+    /* ---- decoding and attention-family kernels (core/backend_cpu_attn.c) ---- */
+    /* A 3-D strided copy: for r < rows, b < blocks, i < cols:
+     *   dst[r*dst_stride + b*dst_block + i] (= or += when accumulate) src[r*src_stride + b*src_block + i].
+     * A block stride of 0 broadcasts (src) or, with accumulate, sums over blocks (dst). Assembles per-head
+     * keys (MLA: k_nope per head + one shared k_R), splits their gradients, appends rows to a KV cache. */
+    void (*copy_strided)(real *dst, const real *src, int rows, int blocks, int cols, size_t dst_stride,
+                         size_t dst_block, size_t src_stride, size_t src_block, int accumulate);
+    /* Cached (decode) attention: s->T new queries per sequence, at positions pos0 .. pos0+T-1, attend
+     * causally to the first Tk = pos0 + T rows of a cache. q and out as in attention_forward; sequence b's
+     * keys/values start at k + b*k_batch, v + b*v_batch (rows of k_stride/v_stride, heads dk/dv apart).
+     * scores: workspace of B*H*T*Tk. No probabilities are kept (inference only). */
+    void (*attention_decode)(real *out, real *scores, const real *q, const real *k, const real *v,
+                             const AttnShape *s, int pos0, size_t k_batch, size_t v_batch);
+    /* tokens(N) from logits(N,V): argmax when temperature <= 0, else a draw from softmax(logits / temperature)
+     * by inverse CDF at u[n] in [0,1) (the caller's RNG, so sampling is reproducible). */
+    void (*sample_tokens)(int *tokens, const real *logits, const double *u, int N, int V, real temperature);
 } Backend;
+
+/* Which hyper-connection mappings are learned; a switched-off one is the paper's constant
+ * (H_pre = 1/n, H_post = 1, H_res = I). */
+enum { MIX_PRE = 1, MIX_POST = 2, MIX_RES = 4, MIX_ALL = 7 };
+size_t sinkhorn_trace_size(int n, int iters);
 
 extern const Backend al_backend_cpu;
 /* The active backend; arch/ calls kernels as K->op(...). */

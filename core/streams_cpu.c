@@ -1,0 +1,268 @@
+/* CPU kernels of the multi-stream residual families (HC, mHC): stream mixing, Sinkhorn-Knopp and the
+ * per-token coefficient maps. X is (N, n, C): n streams of width C per token; coefficients are per token:
+ * hpre (N, n), hpost (N, n), hres (N, n, n) with hres[t][i][j] mixing stream j into stream i. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "core/streams_cpu.h"
+
+void streams_broadcast(real *X, const real *x, int N, int n, int C, int accumulate) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < n; i++) {
+            real *d = X + ((size_t)t * n + i) * C;
+            const real *s = x + (size_t)t * C;
+            if (accumulate) for (int c = 0; c < C; c++) d[c] += s[c];
+            else memcpy(d, s, sizeof(real) * C);
+        }
+}
+
+void streams_sum(real *x, const real *X, int N, int n, int C, int accumulate) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        real *d = x + (size_t)t * C;
+        if (!accumulate) memset(d, 0, sizeof(real) * C);
+        for (int i = 0; i < n; i++) {
+            const real *s = X + ((size_t)t * n + i) * C;
+            for (int c = 0; c < C; c++) d[c] += s[c];
+        }
+    }
+}
+
+void stream_pre(real *u, const real *X, const real *hpre, int N, int n, int C) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        real *d = u + (size_t)t * C;
+        memset(d, 0, sizeof(real) * C);
+        for (int i = 0; i < n; i++) {
+            real h = hpre[(size_t)t * n + i];
+            const real *s = X + ((size_t)t * n + i) * C;
+            for (int c = 0; c < C; c++) d[c] += h * s[c];
+        }
+    }
+}
+
+void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N, int n, int C) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const real *g = du + (size_t)t * C;
+        for (int i = 0; i < n; i++) {
+            real h = hpre[(size_t)t * n + i];
+            const real *s = X + ((size_t)t * n + i) * C;
+            real *d = dX + ((size_t)t * n + i) * C;
+            double dot = 0;
+            for (int c = 0; c < C; c++) { d[c] += h * g[c]; dot += (double)g[c] * s[c]; }
+            dhpre[(size_t)t * n + i] += (real)dot;
+        }
+    }
+}
+
+void stream_post(real *Xn, const real *X, const real *hres, const real *hpost, const real *f, int N, int n, int C) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const real *ft = f + (size_t)t * C;
+        for (int i = 0; i < n; i++) {
+            real *d = Xn + ((size_t)t * n + i) * C;
+            real hp = hpost[(size_t)t * n + i];
+            for (int c = 0; c < C; c++) d[c] = hp * ft[c];
+            for (int j = 0; j < n; j++) {
+                real h = hres[((size_t)t * n + i) * n + j];
+                const real *s = X + ((size_t)t * n + j) * C;
+                for (int c = 0; c < C; c++) d[c] += h * s[c];
+            }
+        }
+    }
+}
+
+void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
+                          const real *hres, const real *hpost, const real *f, int N, int n, int C) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const real *ft = f + (size_t)t * C;
+        real *dft = df + (size_t)t * C;
+        for (int i = 0; i < n; i++) {
+            const real *g = dXn + ((size_t)t * n + i) * C;
+            real hp = hpost[(size_t)t * n + i];
+            double dot = 0;
+            for (int c = 0; c < C; c++) { dft[c] += hp * g[c]; dot += (double)g[c] * ft[c]; }
+            dhpost[(size_t)t * n + i] += (real)dot;
+            for (int j = 0; j < n; j++) {
+                const real *s = X + ((size_t)t * n + j) * C;
+                double d2 = 0;
+                for (int c = 0; c < C; c++) d2 += (double)g[c] * s[c];
+                dhres[((size_t)t * n + i) * n + j] += (real)d2;
+            }
+        }
+        /* dX[j] += sum_i hres[i][j] dXn[i], written per j so every output row has one writer */
+        for (int j = 0; j < n; j++) {
+            real *d = dX + ((size_t)t * n + j) * C;
+            for (int i = 0; i < n; i++) {
+                real h = hres[((size_t)t * n + i) * n + j];
+                const real *g = dXn + ((size_t)t * n + i) * C;
+                for (int c = 0; c < C; c++) d[c] += h * g[c];
+            }
+        }
+    }
+}
+
+size_t sinkhorn_trace_size(int n, int iters) { return (size_t)(2 * iters + 1) * n * n + (size_t)2 * iters * n; }
+
+/* M0 = exp(L - max L); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). Every stage's
+ * matrix and the sums it was divided by are kept in the trace, so the backward differentiates exactly
+ * what was computed. */
+void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters) {
+    size_t per = sinkhorn_trace_size(n, iters), nn = (size_t)n * n;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const real *L = logits + (size_t)t * nn;
+        real *tr = trace + (size_t)t * per;
+        real mx = L[0];
+        for (size_t k = 1; k < nn; k++) mx = L[k] > mx ? L[k] : mx;
+        real *M = tr;
+        for (size_t k = 0; k < nn; k++) M[k] = (real)exp(L[k] - mx);
+        real *prev = M;
+        real *sums = tr + (size_t)(2 * iters + 1) * nn;
+        for (int s = 0; s < 2 * iters; s++) {
+            real *Y = tr + (size_t)(s + 1) * nn, *sm = sums + (size_t)s * n;
+            int by_col = s % 2 == 0;
+            for (int a = 0; a < n; a++) {
+                double acc = 0;
+                for (int b = 0; b < n; b++) acc += by_col ? prev[b * n + a] : prev[a * n + b];
+                sm[a] = (real)acc;
+            }
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++) Y[a * n + b] = prev[a * n + b] / sm[by_col ? b : a];
+            prev = Y;
+        }
+        memcpy(H + (size_t)t * nn, prev, sizeof(real) * nn);
+    }
+}
+
+/* y = x / s (s the column or row sum of x): dx = (dy - sum_k dy_k y_k) / s along the same axis. */
+void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, int n, int iters) {
+    size_t per = sinkhorn_trace_size(n, iters), nn = (size_t)n * n;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const real *tr = trace + (size_t)t * per;
+        const real *sums = tr + (size_t)(2 * iters + 1) * nn;
+        real g[64], gx[64]; /* n <= 8 */
+        memcpy(g, dH + (size_t)t * nn, sizeof(real) * nn);
+        for (int s = 2 * iters - 1; s >= 0; s--) {
+            const real *Y = tr + (size_t)(s + 1) * nn, *sm = sums + (size_t)s * n;
+            int by_col = s % 2 == 0;
+            for (int a = 0; a < n; a++) {
+                double dot = 0;
+                for (int b = 0; b < n; b++) {
+                    int k = by_col ? b * n + a : a * n + b;
+                    dot += (double)g[k] * Y[k];
+                }
+                for (int b = 0; b < n; b++) {
+                    int k = by_col ? b * n + a : a * n + b;
+                    gx[k] = (real)((g[k] - dot) / sm[a]);
+                }
+            }
+            memcpy(g, gx, sizeof(real) * nn);
+        }
+        const real *M = tr;
+        real *d = dlogits + (size_t)t * nn;
+        for (size_t k = 0; k < nn; k++) d[k] += g[k] * M[k];
+    }
+}
+
+static inline real sigm(real z) { return (real)(1.0 / (1.0 + exp(-z))); }
+
+/* mHC eqs. 7-8: raw (N, 2n + n^2) = RMSNorm(vec x) phi, columns [pre | post | res]; NULL raw = static.
+ * hpre = sigmoid(a0 raw_pre + b_pre), hpost = 2 sigmoid(a1 raw_post + b_post), res_logits = a2 raw_res + b_res.
+ * A mapping switched off (flags) is the constant of the paper's ablation: hpre = 1/n, hpost = 1,
+ * res_logits unused (the caller sets hres = I). */
+void mhc_coeffs(real *hpre, real *hpost, real *res_logits, const real *raw, const real *a, const real *b_pre,
+                const real *b_post, const real *b_res, int N, int n, int flags) {
+    int W = 2 * n + n * n;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const real *r = raw ? raw + (size_t)t * W : NULL;
+        for (int i = 0; i < n; i++) {
+            hpre[(size_t)t * n + i] = (flags & MIX_PRE) ? sigm((r ? a[0] * r[i] : 0) + b_pre[i]) : (real)(1.0 / n);
+            hpost[(size_t)t * n + i] = (flags & MIX_POST) ? 2 * sigm((r ? a[1] * r[n + i] : 0) + b_post[i]) : 1;
+        }
+        for (int k = 0; k < n * n; k++) res_logits[(size_t)t * n * n + k] = (r ? a[2] * r[2 * n + k] : 0) + b_res[k];
+    }
+}
+
+void mhc_coeffs_backward(real *draw, real *da, real *db_pre, real *db_post, real *db_res, const real *dhpre,
+                         const real *dhpost, const real *dres_logits, const real *raw, const real *hpre,
+                         const real *hpost, const real *a, int N, int n, int flags) {
+    int W = 2 * n + n * n;
+    /* token loop serial for the parameter sums (fixed order); the work is O(N n^2), tiny */
+    double sa[3] = {0, 0, 0};
+    for (int t = 0; t < N; t++) {
+        const real *r = raw ? raw + (size_t)t * W : NULL;
+        real *dr = draw ? draw + (size_t)t * W : NULL;
+        for (int i = 0; i < n; i++) {
+            if (flags & MIX_PRE) {
+                real h = hpre[(size_t)t * n + i], dz = dhpre[(size_t)t * n + i] * h * (1 - h);
+                db_pre[i] += dz;
+                if (r) { sa[0] += (double)dz * r[i]; dr[i] += a[0] * dz; }
+            }
+            if (flags & MIX_POST) {
+                real h = hpost[(size_t)t * n + i], dz = dhpost[(size_t)t * n + i] * h * (1 - h / 2);
+                db_post[i] += dz;
+                if (r) { sa[1] += (double)dz * r[n + i]; dr[n + i] += a[1] * dz; }
+            }
+        }
+        if (flags & MIX_RES)
+            for (int k = 0; k < n * n; k++) {
+                real dz = dres_logits[(size_t)t * n * n + k];
+                db_res[k] += dz;
+                if (r) { sa[2] += (double)dz * r[2 * n + k]; dr[2 * n + k] += a[2] * dz; }
+            }
+    }
+    if (raw) for (int k = 0; k < 3; k++) da[k] += (real)sa[k];
+}
+
+/* HC eqs. 10-13 in mHC notation. raw (N, n, 2 + n) = norm(stream j) [W_m | W_b | W_r], NULL = static HC.
+ * hpre[j] = s_a tanh(raw[j][0]) + A_m[j];  hpost[j] = s_b tanh(raw[j][1]) + B[j];
+ * hres[i][j] = A_r(H)[j][i] = s_a tanh(raw[j][2 + i]) + A_r[j][i]  (H_res = A_r^T). s = (s_a, s_b). */
+void hc_coeffs(real *hpre, real *hpost, real *hres, const real *raw, const real *s, const real *Am, const real *Bv,
+               const real *Ar, int N, int n, int flags) {
+    int W = 2 + n;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++)
+        for (int j = 0; j < n; j++) {
+            const real *r = raw ? raw + ((size_t)t * n + j) * W : NULL;
+            hpre[(size_t)t * n + j] = (flags & MIX_PRE) ? (r ? s[0] * (real)tanh(r[0]) : 0) + Am[j] : (real)(1.0 / n);
+            hpost[(size_t)t * n + j] = (flags & MIX_POST) ? (r ? s[1] * (real)tanh(r[1]) : 0) + Bv[j] : 1;
+            for (int i = 0; i < n; i++)
+                hres[((size_t)t * n + i) * n + j] =
+                    (flags & MIX_RES) ? (r ? s[0] * (real)tanh(r[2 + i]) : 0) + Ar[j * n + i] : (real)(i == j);
+        }
+}
+
+void hc_coeffs_backward(real *draw, real *ds, real *dAm, real *dBv, real *dAr, const real *dhpre, const real *dhpost,
+                        const real *dhres, const real *raw, const real *s, int N, int n, int flags) {
+    int W = 2 + n;
+    double ss[2] = {0, 0};
+    for (int t = 0; t < N; t++)
+        for (int j = 0; j < n; j++) {
+            const real *r = raw ? raw + ((size_t)t * n + j) * W : NULL;
+            real *dr = draw ? draw + ((size_t)t * n + j) * W : NULL;
+            if (flags & MIX_PRE) {
+                real g = dhpre[(size_t)t * n + j];
+                dAm[j] += g;
+                if (r) { real th = (real)tanh(r[0]); ss[0] += (double)g * th; dr[0] += g * s[0] * (1 - th * th); }
+            }
+            if (flags & MIX_POST) {
+                real g = dhpost[(size_t)t * n + j];
+                dBv[j] += g;
+                if (r) { real th = (real)tanh(r[1]); ss[1] += (double)g * th; dr[1] += g * s[1] * (1 - th * th); }
+            }
+            if (flags & MIX_RES)
+                for (int i = 0; i < n; i++) {
+                    real g = dhres[((size_t)t * n + i) * n + j];
+                    dAr[j * n + i] += g;
+                    if (r) { real th = (real)tanh(r[2 + i]); ss[0] += (double)g * th; dr[2 + i] += g * s[0] * (1 - th * th); }
+                }
+        }
+    if (raw) { ds[0] += (real)ss[0]; ds[1] += (real)ss[1]; }
+}
