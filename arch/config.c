@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/moe.h"
 #include "core/common.h"
 
 #define F(field) offsetof(ModelConfig, field)
@@ -23,7 +24,26 @@ const ConfigField model_config_fields[] = {
     {"seed", FIELD_INT, F(seed), 0, 2147483647.0, NULL, "seed of the parameter initialization"},
     {"attention", FIELD_STRING, F(attention), 0, 0, "mha|gqa|mqa", "attention type"},
     {"residual", FIELD_STRING, F(residual), 0, 0, "residual", "residual connection family"},
-    {"ffn", FIELD_STRING, F(ffn), 0, 0, "dense", "feed-forward type"},
+    {"ffn", FIELD_STRING, F(ffn), 0, 0, "dense|moe", "feed-forward type"},
+    /* DeepSeekMoE (ffn = "moe") */
+    {"n_routed_experts", FIELD_INT, F(n_routed_experts), 1, 65536, NULL, "MoE: routed experts"},
+    {"n_shared_experts", FIELD_INT, F(n_shared_experts), 0, 4096, NULL, "MoE: shared (always active) experts"},
+    {"num_experts_per_tok", FIELD_INT, F(num_experts_per_tok), 1, 4096, NULL, "MoE: routed experts per token (top-K)"},
+    {"moe_intermediate_size", FIELD_INT, F(moe_intermediate_size), 0, 1 << 22, NULL,
+     "MoE: expert SwiGLU width; 0 = d_ff / (top-K + shared)"},
+    {"scoring_func", FIELD_STRING, F(scoring_func), 0, 0, "softmax|sigmoid", "MoE: router score (V2 softmax, V3 sigmoid)"},
+    {"norm_topk_prob", FIELD_INT, F(norm_topk_prob), 0, 1, NULL, "MoE: 1 = renormalize the top-K gate values"},
+    {"routed_scaling_factor", FIELD_NUMBER, F(routed_scaling_factor), 0, 1e6, NULL, "MoE: gate value multiplier"},
+    {"n_group", FIELD_INT, F(n_group), 1, 65536, NULL, "MoE: expert groups (devices) for group-limited routing"},
+    {"topk_group", FIELD_INT, F(topk_group), 1, 65536, NULL, "MoE: groups kept per token"},
+    {"topk_method", FIELD_STRING, F(topk_method), 0, 0, "auto|greedy|group_limited_greedy|noaux_tc",
+     "MoE: group score (auto: V2 max for softmax, V3 top-2 sum for sigmoid)"},
+    {"first_k_dense_replace", FIELD_INT, F(first_k_dense_replace), 0, 4096, NULL, "MoE: leading blocks with a dense FFN"},
+    {"balance", FIELD_STRING, F(balance), 0, 0, "none|aux|aux_free", "MoE: load balancing"},
+    {"aux_alpha", FIELD_NUMBER, F(aux_alpha), -1, 1e3, NULL, "MoE: expert-level aux loss a1 (-1: 0.003 with aux)"},
+    {"device_alpha", FIELD_NUMBER, F(device_alpha), -1, 1e3, NULL, "MoE: device-level aux loss a2 over n_group (-1: 0)"},
+    {"seq_alpha", FIELD_NUMBER, F(seq_alpha), -1, 1e3, NULL, "MoE: V3 sequence-wise loss (-1: 1e-4 with aux_free)"},
+    {"bias_gamma", FIELD_NUMBER, F(bias_gamma), -1, 1e3, NULL, "MoE: aux-loss-free bias step (-1: 0.001 with aux_free)"},
 };
 #undef F
 const int model_config_n_fields = sizeof model_config_fields / sizeof model_config_fields[0];
@@ -44,6 +64,7 @@ void config_defaults(ModelConfig *c) {
     snprintf(c->attention, sizeof c->attention, "mha");
     snprintf(c->residual, sizeof c->residual, "residual");
     snprintf(c->ffn, sizeof c->ffn, "dense");
+    moe_config_defaults(c);
 }
 
 const ConfigField *config_field(const char *name) {
@@ -84,7 +105,7 @@ const char *closest_word(const char *s, const char *const *words, int n) {
 }
 
 const char *config_suggest(const char *name) {
-    const char *words[64];
+    const char *words[256];
     for (int i = 0; i < model_config_n_fields; i++) words[i] = model_config_fields[i].name;
     return closest_word(name, words, model_config_n_fields);
 }
@@ -118,9 +139,11 @@ int config_set_string(ModelConfig *c, const ConfigField *f, const char *s) {
         }
         if (!ok) return al_errorf("field '%s' = \"%s\" is not one of %s", f->name, s, f->choices);
     }
-    if (strlen(s) >= 16 && strcmp(f->name, "preset")) return al_errorf("field '%s': value too long", f->name);
+    /* buffer sizes in ModelConfig: 16, except preset (32) and topk_method (24, for "group_limited_greedy") */
+    size_t cap = !strcmp(f->name, "preset") ? 32 : !strcmp(f->name, "topk_method") ? 24 : 16;
+    if (strlen(s) >= cap && strcmp(f->name, "preset")) return al_errorf("field '%s': value too long", f->name);
     char *dst = (char *)c + f->offset;
-    snprintf(dst, !strcmp(f->name, "preset") ? 32 : 16, "%s", s);
+    snprintf(dst, cap, "%s", s);
     return 0;
 }
 
@@ -144,5 +167,6 @@ int config_finalize(ModelConfig *c) {
         return al_errorf("field 'n_kv_heads' = %d does not divide n_heads = %d", c->n_kv_heads, c->n_heads);
     if (c->head_dim % 2) return al_errorf("field 'head_dim' = %d must be even for RoPE", c->head_dim);
     if (c->d_ff == 0) c->d_ff = ((c->d_model * 8 / 3) + 31) / 32 * 32;
+    if (moe_config_finalize(c)) return -1;
     return 0;
 }

@@ -21,7 +21,20 @@ typedef struct ModelConfig {
     int seed;          /* parameter initialization */
     char attention[16]; /* "mha" | "gqa" | "mqa" */
     char residual[16];  /* "residual" */
-    char ffn[16];       /* "dense" */
+    char ffn[16];       /* "dense" | "moe" */
+    /* DeepSeekMoE (ffn = "moe"; arch/moe.c, arch/router.c). Hugging Face names, plus archlab's balancing keys. */
+    int n_routed_experts;      /* N_r */
+    int n_shared_experts;      /* N_s, always active */
+    int num_experts_per_tok;   /* top-K routed experts per token */
+    int moe_intermediate_size; /* SwiGLU width of one expert; 0 = d_ff / (top-K + shared) */
+    char scoring_func[16];     /* "softmax" (V2) | "sigmoid" (V3) */
+    int norm_topk_prob;        /* 1: renormalize the K gate values to sum 1 */
+    double routed_scaling_factor;
+    int n_group, topk_group;   /* group-limited routing (groups stand for devices) */
+    char topk_method[24];      /* "auto" | "greedy" | "group_limited_greedy" (V2) | "noaux_tc" (V3) */
+    int first_k_dense_replace; /* the first k blocks keep the dense FFN */
+    char balance[16];          /* "none" | "aux" | "aux_free" */
+    double aux_alpha, device_alpha, seq_alpha, bias_gamma; /* -1 = the balance mode's default */
 } ModelConfig;
 
 typedef enum { FIELD_INT, FIELD_NUMBER, FIELD_STRING } FieldType;

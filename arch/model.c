@@ -5,6 +5,7 @@
 
 #include "arch/attention.h"
 #include "arch/ffn.h"
+#include "arch/moe.h"
 #include "arch/rope.h"
 
 /* The attention sub-layer of block `layer`, by config (one branch per attention family). */
@@ -14,6 +15,7 @@ static Sublayer make_attention(ParamStore *ps, const ModelConfig *c, int layer) 
 
 /* The FFN sub-layer of block `layer`, by config (dense SwiGLU; MoE comes here). */
 static Sublayer make_ffn(ParamStore *ps, const ModelConfig *c, int layer) {
+    if (!strcmp(c->ffn, "moe") && layer >= c->first_k_dense_replace) return moe_create(ps, c, layer);
     return ffn_create(ps, c, layer);
 }
 

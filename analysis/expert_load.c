@@ -1,0 +1,58 @@
+#include "analysis/expert_load.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "arch/moe.h"
+
+void expert_load_collect(const Model *m, int accumulated, ExpertLoad *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < m->n_sub; i++)
+        if (moe_of(m->sub[i])) { out->n++; out->E = moe_of(m->sub[i])->E; }
+    if (!out->n) return;
+    out->sublayer = calloc(out->n, sizeof(int));
+    out->counts = calloc((size_t)out->n * out->E, sizeof(double));
+    out->stats = calloc(out->n, sizeof(MoeLoadStats));
+    AL_ASSERT(out->sublayer && out->counts && out->stats);
+    double *pooled = calloc(out->E, sizeof(double));
+    AL_ASSERT(pooled);
+    int j = 0;
+    for (int i = 0; i < m->n_sub; i++) {
+        const Moe *moe = moe_of(m->sub[i]);
+        if (!moe) continue;
+        double *row = out->counts + (size_t)j * out->E;
+        for (int e = 0; e < out->E; e++) {
+            row[e] = accumulated ? moe->acc[e] : moe->counts[e];
+            pooled[e] += row[e];
+        }
+        out->sublayer[j] = i;
+        moe_load_stats(row, out->E, &out->stats[j]);
+        if (j == 0 || out->stats[j].maxvio > out->maxvio_max) out->maxvio_max = out->stats[j].maxvio;
+        j++;
+    }
+    moe_load_stats(pooled, out->E, &out->all);
+    free(pooled);
+}
+
+void expert_load_free(ExpertLoad *l) {
+    free(l->sublayer);
+    free(l->counts);
+    free(l->stats);
+    memset(l, 0, sizeof *l);
+}
+
+void expert_load_reset(Model *m) {
+    for (int i = 0; i < m->n_sub; i++)
+        if (moe_of(m->sub[i])) moe_load_reset(moe_of(m->sub[i]));
+}
+
+size_t model_active_params(const Model *m) {
+    size_t active = m->ps.total;
+    for (int i = 0; i < m->n_sub; i++) {
+        const Moe *moe = moe_of(m->sub[i]);
+        if (!moe) continue;
+        size_t per_expert = 3 * (size_t)moe->C * moe->F;
+        active -= per_expert * (size_t)(moe->E - moe->K);
+    }
+    return active;
+}
