@@ -22,8 +22,16 @@ const ConfigField model_config_fields[] = {
     {"norm_eps", FIELD_NUMBER, F(norm_eps), 0, 1, NULL, "RMSNorm epsilon"},
     {"init_std", FIELD_NUMBER, F(init_std), 0, 10, NULL, "std of normal weight init"},
     {"seed", FIELD_INT, F(seed), 0, 2147483647.0, NULL, "seed of the parameter initialization"},
-    {"attention", FIELD_STRING, F(attention), 0, 0, "mha|gqa|mqa", "attention type"},
-    {"residual", FIELD_STRING, F(residual), 0, 0, "residual", "residual connection family"},
+    {"attention", FIELD_STRING, F(attention), 0, 0, "mha|gqa|mqa|mla", "attention type"},
+    {"residual", FIELD_STRING, F(residual), 0, 0, "residual|hc|mhc", "residual connection family"},
+    /* hyper-connections (residual = "hc" | "mhc"): arch/hc.c, arch/mhc.c */
+    {"streams", FIELD_INT, F(streams), 1, 8, NULL, "residual streams n (expansion rate); 0 = 1 for residual, 4 for hc/mhc"},
+    {"sinkhorn_iters", FIELD_INT, F(sinkhorn_iters), 1, 1000, NULL, "mHC: Sinkhorn-Knopp iterations t_max"},
+    {"hc_dynamic", FIELD_BOOL, F(hc_dynamic), 0, 1, NULL, "hc/mhc: input-dependent mappings (false: static only)"},
+    {"gate_init", FIELD_NUMBER, F(gate_init), 0, 100, NULL, "hc/mhc: initial scale of the dynamic terms (s_a, s_b, a_*)"},
+    {"h_pre", FIELD_BOOL, F(h_pre), 0, 1, NULL, "hc/mhc: learn H_pre (false: 1/n)"},
+    {"h_post", FIELD_BOOL, F(h_post), 0, 1, NULL, "hc/mhc: learn H_post (false: 1)"},
+    {"h_res", FIELD_BOOL, F(h_res), 0, 1, NULL, "hc/mhc: learn H_res (false: identity)"},
     {"ffn", FIELD_STRING, F(ffn), 0, 0, "dense|moe", "feed-forward type"},
     /* DeepSeekMoE (ffn = "moe") */
     {"n_routed_experts", FIELD_INT, F(n_routed_experts), 1, 65536, NULL, "MoE: routed experts"},
@@ -44,6 +52,13 @@ const ConfigField model_config_fields[] = {
     {"device_alpha", FIELD_NUMBER, F(device_alpha), -1, 1e3, NULL, "MoE: device-level aux loss a2 over n_group (-1: 0)"},
     {"seq_alpha", FIELD_NUMBER, F(seq_alpha), -1, 1e3, NULL, "MoE: V3 sequence-wise loss (-1: 1e-4 with aux_free)"},
     {"bias_gamma", FIELD_NUMBER, F(bias_gamma), -1, 1e3, NULL, "MoE: aux-loss-free bias step (-1: 0.001 with aux_free)"},
+    /* attention families (arch/attention.c, arch/mla.c); Hugging Face DeepSeek names */
+    {"num_key_value_heads", FIELD_INT, F(n_kv_heads), 0, 4096, NULL, "Hugging Face name of n_kv_heads"},
+    {"kv_lora_rank", FIELD_INT, F(kv_lora_rank), 0, 1 << 20, NULL, "MLA: KV latent width d_c (the cache); required"},
+    {"q_lora_rank", FIELD_INT, F(q_lora_rank), 0, 1 << 20, NULL, "MLA: query latent width d_c'; 0 = none"},
+    {"qk_nope_head_dim", FIELD_INT, F(qk_nope_head_dim), 0, 65536, NULL, "MLA: q/k head width without RoPE; 0 = head_dim"},
+    {"qk_rope_head_dim", FIELD_INT, F(qk_rope_head_dim), 0, 65536, NULL, "MLA: decoupled RoPE width; 0 = head_dim/2"},
+    {"v_head_dim", FIELD_INT, F(v_head_dim), 0, 65536, NULL, "MLA: value head width; 0 = head_dim"},
 };
 #undef F
 const int model_config_n_fields = sizeof model_config_fields / sizeof model_config_fields[0];
@@ -63,6 +78,10 @@ void config_defaults(ModelConfig *c) {
     c->seed = 1;
     snprintf(c->attention, sizeof c->attention, "mha");
     snprintf(c->residual, sizeof c->residual, "residual");
+    c->sinkhorn_iters = 20;
+    c->hc_dynamic = 1;
+    c->gate_init = 0.01;
+    c->h_pre = c->h_post = c->h_res = 1;
     snprintf(c->ffn, sizeof c->ffn, "dense");
     moe_config_defaults(c);
 }
@@ -116,7 +135,7 @@ int config_set_number(ModelConfig *c, const ConfigField *f, double v) {
     if (v < f->min || v > f->max)
         return al_errorf("field '%s' = %g is out of range [%g, %g]", f->name, v, f->min, f->max);
     char *p = (char *)c + f->offset;
-    if (f->type == FIELD_INT) {
+    if (f->type == FIELD_INT || f->type == FIELD_BOOL) {
         if (v != floor(v)) return al_errorf("field '%s' must be an integer, got %g", f->name, v);
         *(int *)p = (int)v;
     } else {
@@ -147,6 +166,8 @@ int config_set_string(ModelConfig *c, const ConfigField *f, const char *s) {
     return 0;
 }
 
+int config_rope_dim(const ModelConfig *c) { return !strcmp(c->attention, "mla") ? c->qk_rope_head_dim : c->head_dim; }
+
 int config_finalize(ModelConfig *c) {
     if (c->head_dim == 0) {
         if (c->d_model % c->n_heads)
@@ -166,7 +187,25 @@ int config_finalize(ModelConfig *c) {
     if (c->n_heads % c->n_kv_heads)
         return al_errorf("field 'n_kv_heads' = %d does not divide n_heads = %d", c->n_kv_heads, c->n_heads);
     if (c->head_dim % 2) return al_errorf("field 'head_dim' = %d must be even for RoPE", c->head_dim);
+    int multi = strcmp(c->residual, "residual") != 0;
+    if (c->streams == 0) c->streams = multi ? 4 : 1;
+    if (!multi && c->streams != 1)
+        return al_errorf("field 'streams' = %d needs residual = \"hc\" or \"mhc\" (the standard residual has one stream)",
+                         c->streams);
     if (c->d_ff == 0) c->d_ff = ((c->d_model * 8 / 3) + 31) / 32 * 32;
+    if (!strcmp(c->attention, "mla")) {
+        if (c->kv_lora_rank <= 0)
+            return al_errorf("field 'kv_lora_rank' = %d must be > 0 with attention = \"mla\" (the cached KV latent "
+                             "width d_c; DeepSeek-V2 uses 4 x head_dim)", c->kv_lora_rank);
+        if (c->q_lora_rank < 0) return al_errorf("field 'q_lora_rank' = %d must be >= 0 (0 = none)", c->q_lora_rank);
+        if (c->qk_nope_head_dim == 0) c->qk_nope_head_dim = c->head_dim;
+        if (c->v_head_dim == 0) c->v_head_dim = c->head_dim;
+        if (c->qk_rope_head_dim == 0) c->qk_rope_head_dim = c->head_dim / 2;
+        if (c->qk_nope_head_dim < 0) return al_errorf("field 'qk_nope_head_dim' = %d must be >= 0", c->qk_nope_head_dim);
+        if (c->v_head_dim < 0) return al_errorf("field 'v_head_dim' = %d must be > 0", c->v_head_dim);
+        if (c->qk_rope_head_dim <= 0 || c->qk_rope_head_dim % 2)
+            return al_errorf("field 'qk_rope_head_dim' = %d must be even and > 0 for RoPE", c->qk_rope_head_dim);
+    }
     if (moe_config_finalize(c)) return -1;
     return 0;
 }

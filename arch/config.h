@@ -19,8 +19,13 @@ typedef struct ModelConfig {
     double norm_eps;   /* rms_norm_eps */
     double init_std;
     int seed;          /* parameter initialization */
-    char attention[16]; /* "mha" | "gqa" | "mqa" */
-    char residual[16];  /* "residual" */
+    char attention[16]; /* "mha" | "gqa" | "mqa" | "mla" */
+    char residual[16];  /* "residual" | "hc" | "mhc" */
+    int streams;        /* n; 0 = default (1 residual, 4 hc/mhc) */
+    int sinkhorn_iters; /* mHC t_max */
+    int hc_dynamic;     /* hc/mhc: dynamic (input-dependent) mappings */
+    double gate_init;   /* hc: s_a = s_b; mhc: a_pre = a_post = a_res */
+    int h_pre, h_post, h_res; /* which mappings are learned (ablation) */
     char ffn[16];       /* "dense" | "moe" */
     /* DeepSeekMoE (ffn = "moe"; arch/moe.c, arch/router.c). Hugging Face names, plus archlab's balancing keys. */
     int n_routed_experts;      /* N_r */
@@ -35,9 +40,15 @@ typedef struct ModelConfig {
     int first_k_dense_replace; /* the first k blocks keep the dense FFN */
     char balance[16];          /* "none" | "aux" | "aux_free" */
     double aux_alpha, device_alpha, seq_alpha, bias_gamma; /* -1 = the balance mode's default */
+    /* MLA (attention = "mla"), Hugging Face DeepSeek names; see arch/mla.h */
+    int kv_lora_rank;     /* d_c: width of the cached KV latent; required (> 0) for MLA */
+    int q_lora_rank;      /* d_c': query compression width; 0 = none (q = W_Q h) */
+    int qk_nope_head_dim; /* d_h: per-head query/key width without RoPE; 0 = head_dim */
+    int qk_rope_head_dim; /* d_hR: decoupled RoPE width (per-head query part, one shared key); 0 = head_dim/2 */
+    int v_head_dim;       /* per-head value width; 0 = head_dim */
 } ModelConfig;
 
-typedef enum { FIELD_INT, FIELD_NUMBER, FIELD_STRING } FieldType;
+typedef enum { FIELD_INT, FIELD_NUMBER, FIELD_STRING, FIELD_BOOL } FieldType; /* BOOL: an int 0/1 */
 typedef struct ConfigField {
     const char *name;
     FieldType type;
@@ -60,6 +71,8 @@ int config_set_string(ModelConfig *c, const ConfigField *f, const char *s);
 /* Cross-field checks (heads dividing d_model, ...), resolving derived defaults. -1 + message naming the
  * field. */
 int config_finalize(ModelConfig *c);
+/* Width RoPE rotates (the tables' rot): qk_rope_head_dim for MLA, head_dim otherwise. */
+int config_rope_dim(const ModelConfig *c);
 /* Closest of the '|'-separated words to s, or NULL. Shared by config keys and option names. */
 const char *closest_word(const char *s, const char *const *words, int n);
 int edit_distance(const char *a, const char *b);

@@ -5,11 +5,14 @@
 
 #include "arch/attention.h"
 #include "arch/ffn.h"
+#include "arch/kv_cache.h"
+#include "arch/mla.h"
 #include "arch/moe.h"
 #include "arch/rope.h"
 
 /* The attention sub-layer of block `layer`, by config (one branch per attention family). */
 static Sublayer make_attention(ParamStore *ps, const ModelConfig *c, int layer) {
+    if (!strcmp(c->attention, "mla")) return mla_create(ps, c, layer);
     return attention_create(ps, c, layer); /* mha | gqa | mqa */
 }
 
@@ -38,7 +41,7 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     }
     rmsnorm_declare(&m->final_norm, &m->ps, "model.norm.weight", C, c.norm_eps);
     m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
-    m->res = (ResidualStream){.S = m->n_sub, .C = C};
+    residual_create(&m->res, &m->ps, &c, m->n_sub);
     if (!meta) {
         /* refuse before allocating: weights, gradients and the two AdamW moments */
         double need = 4.0 * sizeof(real) * (double)m->ps.total;
@@ -55,11 +58,11 @@ Model *model_create(const ModelConfig *cfg, int meta) {
         rng_init(&rng, (uint64_t)c.seed);
         int rc = ps_allocate(&m->ps, &rng);
         rng_free(&rng);
-        int half = c.head_dim / 2;
+        int half = config_rope_dim(&c) / 2; /* MLA rotates only its qk_rope_head_dim part */
         m->rope_cos = K->alloc((size_t)c.seq_len * half, "RoPE tables");
         m->rope_sin = K->alloc((size_t)c.seq_len * half, "RoPE tables");
         if (rc || !m->rope_cos || !m->rope_sin) { model_free(m); return NULL; }
-        rope_tables(m->rope_cos, m->rope_sin, c.seq_len, c.head_dim, c.rope_theta);
+        rope_tables(m->rope_cos, m->rope_sin, c.seq_len, 2 * half, c.rope_theta);
     }
     m->ctx = (Ctx){.ps = &m->ps, .act = &m->act, .rope_cos = m->rope_cos, .rope_sin = m->rope_sin};
     return m;
@@ -70,6 +73,7 @@ void model_free(Model *m) {
     for (int i = 0; i < m->n_sub; i++)
         if (m->sub[i].self) m->sub[i].ops->destroy(m->sub[i].self);
     free(m->sub);
+    residual_destroy(&m->res);
     ps_free(&m->ps);
     K->free(m->act.base);
     K->free(m->scratch);
@@ -87,7 +91,7 @@ int model_plan(Model *m, int B, int T) {
     Arena a = {0};
     size_t scratch = 0;
     for (int i = 0; i < m->n_sub; i++) m->sub[i].ops->plan(m->sub[i].self, &a, &scratch, B, T);
-    residual_plan(&m->res, &a, N);
+    residual_plan(&m->res, &a, &scratch, N);
     rmsnorm_plan(&m->final_norm, &a, N);
     m->logits = arena_take(&a, (size_t)N * V);
     m->losses = arena_take(&a, (size_t)N);
@@ -123,9 +127,9 @@ double model_forward(Model *m, const int *tokens, const int *targets, int B, int
     AL_ASSERT(m->act.base && B <= m->planB && T <= m->planT);
     Ctx *c = &m->ctx;
     int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
-    K->embedding_forward(residual_state(&m->res, c, 0, N), tokens, PW(c, m->wte), N, C);
+    K->embedding_forward(residual_input(&m->res, c), tokens, PW(c, m->wte), N, C);
     residual_forward(&m->res, c, m->sub, B, T);
-    rmsnorm_fwd(&m->final_norm, c, residual_state(&m->res, c, m->n_sub, N), N);
+    rmsnorm_fwd(&m->final_norm, c, residual_output(&m->res, c), N);
     K->linear_forward(ACT(c, m->logits), ACT(c, m->final_norm.out), PW(c, m->head), NULL, N, C, V);
     if (!targets) return NAN;
     double total = K->cross_entropy_forward(ACT(c, m->losses), ACT(c, m->logits), targets, N, V, &m->n_valid);
@@ -143,7 +147,7 @@ void model_backward(Model *m, const int *tokens, const int *targets, int B, int 
     K->linear_backward(dlnf, PG(c, m->head), NULL, dlogits, ACT(c, m->final_norm.out), PW(c, m->head), N, C, V);
     real *dtop = residual_grad_top(&m->res, c);
     K->zero(dtop, (size_t)N * C);
-    rmsnorm_bwd(&m->final_norm, c, dtop, dlnf, residual_state(&m->res, c, m->n_sub, N), N);
+    rmsnorm_bwd(&m->final_norm, c, dtop, dlnf, residual_output(&m->res, c), N);
     real *dx0 = residual_backward(&m->res, c, m->sub, B, T);
     K->embedding_backward(PG(c, m->wte), dx0, tokens, N, C);
 }
@@ -173,4 +177,57 @@ void model_after_step(Model *m) {
 void model_record(const Model *m, struct MetricLog *log, double step) {
     for (int i = 0; i < m->n_sub; i++)
         if (m->sub[i].ops->record) m->sub[i].ops->record(m->sub[i].self, log, i, step);
+}
+
+/* Decoding runs the training forward itself with the cache in the context: embedding -> the residual
+ * family's forward -> final norm -> head, for T new tokens per sequence. The attention sub-layers see
+ * c->kv and append/attend over the cache; every other sub-layer and the residual family are unchanged, so
+ * decoding works for any residual family. */
+int model_decode(Model *m, KVCache *kv, const int *tokens, int B, int T) {
+    if (B != kv->B) return al_errorf("decode: %d sequences given to a KV cache made for %d", B, kv->B);
+    if (T < 1) return al_errorf("decode: %d new tokens (need at least 1)", T);
+    if (kv->len + T > kv->max_len)
+        return al_errorf("decode: a context of %d tokens is longer than the KV cache's %d (the model's maximum is "
+                         "seq_len = %d)", kv->len + T, kv->max_len, m->cfg.seq_len);
+    /* plan exactly B x T: residual families may lay out their states by the planned token count */
+    if (m->planB != B || m->planT != T) m->planB = m->planT = 0;
+    if (model_plan(m, B, T)) return -1;
+    m->ctx.kv = kv;
+    m->ctx.pos = kv->len;
+    model_forward(m, tokens, NULL, B, T);
+    m->ctx.kv = NULL;
+    m->ctx.pos = 0;
+    kv->len += T;
+    return 0;
+}
+
+int model_generate(Model *m, KVCache *kv, const int *prompt, int T0, int n_new, double temperature, Rng *rng,
+                   int chunk, int *out) {
+    int B = kv->B, V = m->cfg.vocab_size;
+    if (T0 < 1) return al_errorf("generate: the prompt is empty");
+    if (kv->len + T0 + n_new - 1 > kv->max_len)
+        return al_errorf("generate: prompt (%d) + new tokens (%d) exceed the maximum context (field 'seq_len' = %d)",
+                         T0, n_new, kv->max_len);
+    if (chunk < 1) chunk = 256;
+    int *buf = malloc(sizeof(int) * (size_t)B * (chunk > 1 ? chunk : 1)), *tok = malloc(sizeof(int) * B);
+    double *u = malloc(sizeof(double) * B);
+    AL_ASSERT(buf && tok && u);
+    int rc = 0, T = 0;
+    /* prefill in chunks: the decode scores are T x (pos + T) per head, so chunks bound the memory */
+    for (int p = 0; p < T0 && !rc; p += T) {
+        T = T0 - p < chunk ? T0 - p : chunk;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) buf[b * T + t] = prompt[(size_t)b * T0 + p + t];
+        rc = model_decode(m, kv, buf, B, T);
+    }
+    for (int i = 0; i < n_new && !rc; i++) {
+        /* the last position of each sequence predicts the next token */
+        real *logits = model_logits(m);
+        for (int b = 0; b < B; b++) u[b] = temperature > 0 ? rng_uniform(rng) : 0;
+        for (int b = 0; b < B; b++) K->sample_tokens(&tok[b], logits + ((size_t)b * T + T - 1) * V, &u[b], 1, V, (real)temperature);
+        for (int b = 0; b < B; b++) out[(size_t)b * n_new + i] = tok[b];
+        if (i + 1 < n_new) { rc = model_decode(m, kv, tok, B, 1); T = 1; }
+    }
+    free(buf); free(tok); free(u);
+    return rc;
 }

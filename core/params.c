@@ -42,6 +42,28 @@ size_t ps_add(ParamStore *ps, const char *name, int ndim, const int64_t *shape, 
     return p->offset;
 }
 
+size_t ps_add_fill(ParamStore *ps, const char *name, int ndim, const int64_t *shape, InitKind init, double hot,
+                   double cold, int index, int decay, const char *component) {
+    size_t off = ps_add(ps, name, ndim, shape, init, 0, decay, component);
+    ParamInfo *p = &ps->info[ps->n - 1];
+    p->hot = hot;
+    p->cold = cold;
+    p->index = index;
+    AL_ASSERT(init != INIT_EYE || (ndim == 2 && shape[0] == shape[1]));
+    return off;
+}
+
+static real init_value(const ParamInfo *p, size_t j, Rng *rng) {
+    switch (p->init) {
+    case INIT_ONES: return 1;
+    case INIT_NORMAL: return (real)rng_normal(rng, p->std);
+    case INIT_CONST: return (real)p->hot;
+    case INIT_EYE: return (real)(j / p->shape[1] == j % p->shape[1] ? p->hot : p->cold);
+    case INIT_ONEHOT: return (real)(j == (size_t)p->index ? p->hot : p->cold);
+    default: return 0;
+    }
+}
+
 int ps_allocate(ParamStore *ps, Rng *rng) {
     AL_ASSERT(!ps->meta);
     if (!(ps->data = K->alloc(ps->total, "parameters"))) return -1;
@@ -49,8 +71,7 @@ int ps_allocate(ParamStore *ps, Rng *rng) {
     for (int i = 0; i < ps->n; i++) {
         ParamInfo *p = &ps->info[i];
         real *w = ps->data + p->offset;
-        for (size_t j = 0; j < p->numel; j++)
-            w[j] = p->init == INIT_ONES ? 1 : p->init == INIT_NORMAL ? (real)rng_normal(rng, p->std) : 0;
+        for (size_t j = 0; j < p->numel; j++) w[j] = init_value(p, j, rng);
     }
     return 0;
 }

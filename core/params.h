@@ -7,7 +7,9 @@
 #include "core/common.h"
 #include "core/rng.h"
 
-typedef enum { INIT_ZEROS, INIT_ONES, INIT_NORMAL } InitKind;
+/* INIT_CONST: every element = hot; INIT_EYE: a square matrix with hot on the diagonal, cold elsewhere;
+ * INIT_ONEHOT: element `index` = hot, the others cold (e.g. HC's A_m = e_{k mod n}). */
+typedef enum { INIT_ZEROS, INIT_ONES, INIT_NORMAL, INIT_CONST, INIT_EYE, INIT_ONEHOT } InitKind;
 
 typedef struct ParamInfo {
     char name[96];
@@ -16,6 +18,8 @@ typedef struct ParamInfo {
     size_t offset, numel;
     InitKind init;
     double std;        /* for INIT_NORMAL */
+    double hot, cold;  /* for INIT_CONST, INIT_EYE, INIT_ONEHOT */
+    int index;         /* for INIT_ONEHOT */
     int decay;         /* 1: in the weight-decay group (matrices); 0: norms, biases, gates */
     char component[24]; /* for summaries: "embedding", "attention", "ffn", "norm", "head", ... */
 } ParamInfo;
@@ -35,6 +39,9 @@ void ps_free(ParamStore *ps);
  * modules use to run fused GEMMs over adjacent matrices (q|k|v, gate|up). */
 size_t ps_add(ParamStore *ps, const char *name, int ndim, const int64_t *shape, InitKind init, double std,
               int decay, const char *component);
+/* Declares a parameter with a structured init (INIT_CONST, INIT_EYE, INIT_ONEHOT); returns its offset. */
+size_t ps_add_fill(ParamStore *ps, const char *name, int ndim, const int64_t *shape, InitKind init, double hot,
+                   double cold, int index, int decay, const char *component);
 /* Allocates data and grad and initializes from rng in declaration order. -1 on failure. */
 int ps_allocate(ParamStore *ps, Rng *rng);
 int ps_allocate_adam(ParamStore *ps);

@@ -7,8 +7,12 @@
 
 #include "core/streams_cpu.h"
 
+/* Below this much work a kernel runs on one thread: an OpenMP fork/join costs microseconds, and on a
+ * loaded machine a parallel region waits for a descheduled thread. */
+#define PAR_MIN 32768
+
 void streams_broadcast(real *X, const real *x, int N, int n, int C, int accumulate) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++)
         for (int i = 0; i < n; i++) {
             real *d = X + ((size_t)t * n + i) * C;
@@ -19,7 +23,7 @@ void streams_broadcast(real *X, const real *x, int N, int n, int C, int accumula
 }
 
 void streams_sum(real *x, const real *X, int N, int n, int C, int accumulate) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
         real *d = x + (size_t)t * C;
         if (!accumulate) memset(d, 0, sizeof(real) * C);
@@ -31,7 +35,7 @@ void streams_sum(real *x, const real *X, int N, int n, int C, int accumulate) {
 }
 
 void stream_pre(real *u, const real *X, const real *hpre, int N, int n, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
         real *d = u + (size_t)t * C;
         memset(d, 0, sizeof(real) * C);
@@ -44,7 +48,7 @@ void stream_pre(real *u, const real *X, const real *hpre, int N, int n, int C) {
 }
 
 void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N, int n, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *g = du + (size_t)t * C;
         for (int i = 0; i < n; i++) {
@@ -59,7 +63,7 @@ void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, c
 }
 
 void stream_post(real *Xn, const real *X, const real *hres, const real *hpost, const real *f, int N, int n, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *ft = f + (size_t)t * C;
         for (int i = 0; i < n; i++) {
@@ -77,7 +81,7 @@ void stream_post(real *Xn, const real *X, const real *hres, const real *hpost, c
 
 void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
                           const real *hres, const real *hpost, const real *f, int N, int n, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *ft = f + (size_t)t * C;
         real *dft = df + (size_t)t * C;
@@ -113,7 +117,7 @@ size_t sinkhorn_trace_size(int n, int iters) { return (size_t)(2 * iters + 1) * 
  * what was computed. */
 void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters) {
     size_t per = sinkhorn_trace_size(n, iters), nn = (size_t)n * n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *L = logits + (size_t)t * nn;
         real *tr = trace + (size_t)t * per;
@@ -142,7 +146,7 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
 /* y = x / s (s the column or row sum of x): dx = (dy - sum_k dy_k y_k) / s along the same axis. */
 void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, int n, int iters) {
     size_t per = sinkhorn_trace_size(n, iters), nn = (size_t)n * n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *tr = trace + (size_t)t * per;
         const real *sums = tr + (size_t)(2 * iters + 1) * nn;
@@ -179,14 +183,16 @@ static inline real sigm(real z) { return (real)(1.0 / (1.0 + exp(-z))); }
 void mhc_coeffs(real *hpre, real *hpost, real *res_logits, const real *raw, const real *a, const real *b_pre,
                 const real *b_post, const real *b_res, int N, int n, int flags) {
     int W = 2 * n + n * n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *r = raw ? raw + (size_t)t * W : NULL;
         for (int i = 0; i < n; i++) {
             hpre[(size_t)t * n + i] = (flags & MIX_PRE) ? sigm((r ? a[0] * r[i] : 0) + b_pre[i]) : (real)(1.0 / n);
             hpost[(size_t)t * n + i] = (flags & MIX_POST) ? 2 * sigm((r ? a[1] * r[n + i] : 0) + b_post[i]) : 1;
         }
-        for (int k = 0; k < n * n; k++) res_logits[(size_t)t * n * n + k] = (r ? a[2] * r[2 * n + k] : 0) + b_res[k];
+        for (int k = 0; k < n * n; k++)
+            res_logits[(size_t)t * n * n + k] = (flags & MIX_RES) ? (r ? a[2] * r[2 * n + k] : 0) + b_res[k]
+                                                : (k / n == k % n ? 0 : -INFINITY); /* Sinkhorn of this is I */
     }
 }
 
@@ -227,7 +233,7 @@ void mhc_coeffs_backward(real *draw, real *da, real *db_pre, real *db_post, real
 void hc_coeffs(real *hpre, real *hpost, real *hres, const real *raw, const real *s, const real *Am, const real *Bv,
                const real *Ar, int N, int n, int flags) {
     int W = 2 + n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++)
         for (int j = 0; j < n; j++) {
             const real *r = raw ? raw + ((size_t)t * n + j) * W : NULL;

@@ -3,7 +3,9 @@
 
 #include "core/backend.h"
 #include "scripts/bridge.h"
+#include "scripts/lua_attention.h"
 #include "scripts/lua_opts.h"
+#include "scripts/lua_moe.h"
 #include "scripts/lua_plot.h"
 
 #define ARCHLAB_VERSION "0.1.0"
@@ -43,7 +45,7 @@ static int l_help(lua_State *L) {
         char line[256];
         const ConfigField *f = &model_config_fields[i];
         snprintf(line, sizeof line, "  %-12s %-7s %s%s%s\n", f->name,
-                 f->type == FIELD_INT ? "integer" : f->type == FIELD_NUMBER ? "number" : "string", f->help,
+                 f->type == FIELD_INT ? "integer" : f->type == FIELD_NUMBER ? "number" : f->type == FIELD_BOOL ? "boolean" : "string", f->help,
                  f->choices ? ": " : "", f->choices ? f->choices : "");
         luaL_addstring(&b, line);
     }
@@ -54,8 +56,10 @@ static int l_help(lua_State *L) {
 int luaopen_archlab(lua_State *L) {
     lua_newtable(L);
     bridge_open_model(L);
+    bridge_open_moe(L); /* model:expert_load(), active_params(), moe_params() */
     bridge_open_data(L);
     bridge_open_train(L);
+    bridge_open_attention(L); /* model:generate(), kv_cache(), niah(); archlab.data.niah */
     al_lua_plot_open(L);
     lua_setfield(L, -2, "plot");
     lua_pushcfunction(L, l_threads);

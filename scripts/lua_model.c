@@ -32,7 +32,9 @@ static void apply_fields(lua_State *L, int idx, ModelConfig *c, const char *wher
             luaL_error(L, "%s: unknown field '%s' (archlab.help() lists the fields)", where, key);
         }
         int rc;
-        if (lua_type(L, -1) == LUA_TNUMBER) rc = config_set_number(c, f, lua_tonumber(L, -1));
+        if (f->type == FIELD_BOOL && lua_type(L, -1) == LUA_TBOOLEAN) rc = config_set_number(c, f, lua_toboolean(L, -1));
+        else if (f->type == FIELD_BOOL) rc = al_errorf("field '%s' must be true or false, got %s", key, luaL_typename(L, -1));
+        else if (lua_type(L, -1) == LUA_TNUMBER) rc = config_set_number(c, f, lua_tonumber(L, -1));
         else if (lua_type(L, -1) == LUA_TSTRING) rc = config_set_string(c, f, lua_tostring(L, -1));
         else rc = al_errorf("field '%s' must be a %s, got %s", key, f->type == FIELD_STRING ? "string" : "number",
                             luaL_typename(L, -1));
@@ -151,7 +153,8 @@ static int l_config(lua_State *L) {
     for (int i = 0; i < model_config_n_fields; i++) {
         const ConfigField *f = &model_config_fields[i];
         const char *p = (const char *)&m->cfg + f->offset;
-        if (f->type == FIELD_INT) lua_pushinteger(L, *(const int *)p);
+        if (f->type == FIELD_BOOL) lua_pushboolean(L, *(const int *)p);
+        else if (f->type == FIELD_INT) lua_pushinteger(L, *(const int *)p);
         else if (f->type == FIELD_NUMBER) lua_pushnumber(L, *(const double *)p);
         else lua_pushstring(L, p);
         lua_setfield(L, -2, f->name);

@@ -12,9 +12,14 @@
 
 typedef double (*gc_loss_fn)(void *ctx);
 
-/* Largest relative error |a - n| / max(|a| + |n|, 1e-4 max|a|) over up to `samples` entries of x (all if
- * fewer). */
+/* Largest relative error |a - n| / max(|a| + |n|, 1e-4 max|a|, 1e-5) over up to `samples` entries of x
+ * (all if fewer). */
 double gc_check(gc_loss_fn loss, void *ctx, real *x, const real *analytic, size_t n, int samples, const char *what);
 void gc_fill(real *x, size_t n, Rng *rng, double std);
+/* Checks every parameter tensor of a model (sampled entries) against differences of model_forward's loss
+ * on the given batch; returns the worst relative error. */
+struct Model;
+double gc_check_model(struct Model *m, const int *tokens, const int *targets, int B, int T, int samples,
+                      const char *label);
 double gc_dot(const real *a, const real *b, size_t n);
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/gain.h"
 #include "train/progress.h"
 
 void train_defaults(TrainOptions *o) {
@@ -131,7 +132,10 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         double aux = model_aux_loss(m);
         if (aux != 0) metrics_add(&r->log, "aux_loss", step + 1, aux);
         int rec_every = o->record_every > 0 ? o->record_every : o->log_every;
-        if ((step + 1) % rec_every == 0 || step + 1 == o->steps) model_record(m, &r->log, step + 1);
+        if ((step + 1) % rec_every == 0 || step + 1 == o->steps) {
+            model_record(m, &r->log, step + 1);
+            gain_record(m, &r->log, step + 1);
+        }
         int last = step + 1 == o->steps;
         int do_eval = last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0);
         double val = NAN;

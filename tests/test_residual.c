@@ -1,0 +1,188 @@
+/* Residual families: Sinkhorn-Knopp properties, reductions to the standard residual, gains on hand-built
+ * matrices, bad configs. */
+#include <math.h>
+#include <string.h>
+
+#include "analysis/gain.h"
+#include "arch/model.h"
+#include "core/backend.h"
+#include "data/data.h"
+#include "tests/harness.h"
+#include "train/trainer.h"
+
+TEST(sinkhorn_rows_columns_nonnegative) {
+    int N = 50, n = 4, iters = 20;
+    real logits[50 * 16], H[50 * 16];
+    real *trace = al_calloc((size_t)N * sinkhorn_trace_size(n, iters), sizeof(real), "t");
+    Rng r;
+    rng_init(&r, 5);
+    for (int i = 0; i < N * n * n; i++) logits[i] = (real)rng_normal(&r, 1.0);
+    K->sinkhorn_forward(H, trace, logits, N, n, iters);
+    double row_err = 0, col_err = 0, min_entry = 1;
+    for (int t = 0; t < N; t++)
+        for (int a = 0; a < n; a++) {
+            double rs = 0, cs = 0;
+            for (int b = 0; b < n; b++) {
+                rs += H[t * 16 + a * n + b];
+                cs += H[t * 16 + b * n + a];
+                min_entry = fmin(min_entry, H[t * 16 + a * n + b]);
+            }
+            row_err = fmax(row_err, fabs(rs - 1));
+            col_err = fmax(col_err, fabs(cs - 1));
+        }
+    th_note("after 20 iterations (logits ~ N(0,1)): max |row sum - 1| %.2e, max |col sum - 1| %.2e", row_err, col_err);
+    EXPECT(row_err < 1e-6);  /* rows are normalized last: exact up to float rounding */
+    EXPECT(col_err < 1e-4);  /* columns converge geometrically; 20 iterations leave well under 1e-4 here */
+    EXPECT(min_entry >= 0);
+    /* one iteration of a 2x2 by hand: exp(logits) = [[1, 2], [3, 4]] -> columns / (4, 6) =
+     * [[1/4, 1/3], [3/4, 2/3]] -> rows / (7/12, 17/12) = [[3/7, 4/7], [9/17, 8/17]] */
+    real l2[4] = {0, (real)log(2.0), (real)log(3.0), (real)log(4.0)}, h2[4], tr2[64];
+    K->sinkhorn_forward(h2, tr2, l2, 1, 2, 1);
+    EXPECT_NEAR(h2[0], 3.0 / 7, 1e-6);
+    EXPECT_NEAR(h2[1], 4.0 / 7, 1e-6);
+    EXPECT_NEAR(h2[2], 9.0 / 17, 1e-6);
+    EXPECT_NEAR(h2[3], 8.0 / 17, 1e-6);
+    al_free(trace);
+    rng_free(&r);
+}
+
+TEST(gain_hand_built_matrices) {
+    double I[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    EXPECT_NEAR(gain_forward(I, 4), 1, 1e-12);
+    EXPECT_NEAR(gain_backward(I, 4), 1, 1e-12);
+    EXPECT_NEAR(spectral_norm(I, 4), 1, 1e-12);
+    /* [[1, 2], [-3, 0.5]]: row sums 3, -2.5 -> forward 3; column sums -2, 2.5 -> backward 2.5 */
+    double A[4] = {1, 2, -3, 0.5};
+    EXPECT_NEAR(gain_forward(A, 2), 3, 1e-12);
+    EXPECT_NEAR(gain_backward(A, 2), 2.5, 1e-12);
+    /* a product: [[2, 0], [1, 1]] x [[1, 1], [0, 3]] = [[2, 2], [1, 4]]: forward 5, backward 6 */
+    double B[4] = {2, 2, 1, 4};
+    EXPECT_NEAR(gain_forward(B, 2), 5, 1e-12);
+    EXPECT_NEAR(gain_backward(B, 2), 6, 1e-12);
+    /* diag(3, 1): spectral norm 3 */
+    double D[4] = {3, 0, 0, 1};
+    EXPECT_NEAR(spectral_norm(D, 2), 3, 1e-12);
+    /* a permutation: gain 1 */
+    double P[9] = {0, 1, 0, 0, 0, 1, 1, 0, 0};
+    EXPECT_NEAR(gain_forward(P, 3), 1, 1e-12);
+    EXPECT_NEAR(gain_backward(P, 3), 1, 1e-12);
+    /* a product of 60 doubly stochastic matrices (Sinkhorn outputs) stays at gain 1 */
+    Rng r;
+    rng_init(&r, 8);
+    double Q[16], T[16], bound = 1;
+    memcpy(Q, I, sizeof Q);
+    real lg[16], h[16], tr[4096];
+    for (int l = 0; l < 60; l++) {
+        for (int i = 0; i < 16; i++) lg[i] = (real)rng_normal(&r, 2.0);
+        K->sinkhorn_forward(h, tr, lg, 1, 4, 20);
+        double hd[16];
+        for (int i = 0; i < 16; i++) hd[i] = h[i];
+        bound *= gain_backward(hd, 4); /* the max column sum (induced 1-norm) is submultiplicative */
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                double s = 0;
+                for (int k = 0; k < 4; k++) s += Q[i * 4 + k] * h[k * 4 + j];
+                T[i * 4 + j] = s;
+            }
+        memcpy(Q, T, sizeof Q);
+    }
+    th_note("60 Sinkhorn matrices: forward gain %.6f, backward %.6f, spectral %.6f", gain_forward(Q, 4),
+            gain_backward(Q, 4), spectral_norm(Q, 4));
+    /* rows are normalized last, so every row sum of the product is 1 up to rounding; columns carry the
+     * residual error of 20 iterations (the paper's "slight deviation"), bounded by the product of the
+     * factors' column-sum maxima */
+    th_note("product of the factors' max column sums: %.6f", bound);
+    EXPECT_NEAR(gain_forward(Q, 4), 1, 1e-4);
+    EXPECT(gain_backward(Q, 4) <= bound + 1e-9);
+    EXPECT(gain_backward(Q, 4) < 1.05);
+    EXPECT(spectral_norm(Q, 4) <= sqrt(gain_forward(Q, 4) * gain_backward(Q, 4)) + 1e-9); /* ||Q||_2^2 <= ||Q||_1 ||Q||_inf */
+    rng_free(&r);
+}
+
+static ModelConfig tiny(const char *residual, int streams) {
+    ModelConfig c;
+    config_defaults(&c);
+    c.d_model = 32; c.n_layers = 3; c.n_heads = 4; c.d_ff = 64; c.seq_len = 16;
+    snprintf(c.residual, sizeof c.residual, "%s", residual);
+    c.streams = streams;
+    return c;
+}
+
+static double loss_of(const ModelConfig *c) {
+    Model *m = model_create(c, 0);
+    AL_ASSERT(m);
+    DataSource d;
+    data_copy_init(&d, 8);
+    Rng r;
+    rng_init(&r, 3);
+    int in[4 * 16], tg[4 * 16];
+    data_batch(&d, &r, SPLIT_TRAIN, 0, 4, 16, in, tg);
+    model_plan(m, 4, 16);
+    double loss = model_forward(m, in, tg, 4, 16);
+    rng_free(&r);
+    model_free(m);
+    return loss;
+}
+
+/* The shared weights (embedding, attention, FFN, head) are drawn first with the same seed, so the models
+ * below differ only in their residual connection. */
+TEST(n1_reduces_to_standard_residual) {
+    ModelConfig base = tiny("residual", 0);
+    double ref = loss_of(&base);
+    ModelConfig hc = tiny("hc", 1), mhc = tiny("mhc", 1);
+    double lh = loss_of(&hc), lm = loss_of(&mhc);
+    th_note("loss: residual %.9f, hc n=1 %.9f, mhc n=1 %.9f", ref, lh, lm);
+    EXPECT_NEAR(lh, ref, 1e-6);
+    EXPECT_NEAR(lm, ref, 1e-6);
+}
+
+/* HC at init, any n: streams stay identical copies x_l, H_pre reads one of them, H_post adds F to each,
+ * H_res = I; the collapse sums n copies, and the final RMSNorm removes that factor n exactly when eps = 0
+ * (with eps > 0 it differs by O(eps / mean square)). */
+TEST(hc_init_matches_prenorm_any_n) {
+    for (int n = 2; n <= 8; n *= 2) {
+        ModelConfig base = tiny("residual", 0), hc = tiny("hc", n);
+        base.norm_eps = hc.norm_eps = 0;
+        double a = loss_of(&base), b = loss_of(&hc);
+        th_note("n = %d: residual %.9f, hc %.9f", n, a, b);
+        EXPECT_NEAR(a, b, 1e-6);
+        hc.hc_dynamic = 0; /* static HC too */
+        EXPECT_NEAR(a, loss_of(&hc), 1e-6);
+    }
+}
+
+TEST(residual_config_errors) {
+    ModelConfig c;
+    config_defaults(&c);
+    EXPECT(config_set_number(&c, config_field("streams"), 0) == -1);
+    EXPECT(strstr(al_error_message(), "streams") != NULL);
+    EXPECT(config_set_number(&c, config_field("sinkhorn_iters"), 0) == -1);
+    EXPECT(strstr(al_error_message(), "sinkhorn_iters") != NULL);
+    EXPECT(config_set_string(&c, config_field("residual"), "hyper") == -1);
+    EXPECT(strstr(al_error_message(), "residual|hc|mhc") != NULL);
+    ModelConfig d = tiny("residual", 4);
+    EXPECT(model_create(&d, 1) == NULL);
+    EXPECT(strstr(al_error_message(), "streams") != NULL);
+}
+
+/* Training records both gains; mHC's composite stays near 1 while HC's is whatever its A_r products are. */
+TEST(gains_recorded_during_training) {
+    ModelConfig c = tiny("mhc", 4);
+    Model *m = model_create(&c, 0);
+    DataSource d;
+    data_copy_init(&d, 8);
+    TrainOptions o;
+    train_defaults(&o);
+    o.steps = 10; o.batch_size = 4; o.quiet = 1; o.log_every = 5; o.eval_batches = 1;
+    TrainResult r;
+    EXPECT(train_run(m, &d, &o, &r) == 0);
+    const Series *g = metrics_get(&r.log, "amax_gain_fwd"), *b = metrics_get(&r.log, "amax_gain_bwd");
+    EXPECT(g && b && g->n == 2);
+    if (g && b) {
+        th_note("mhc gains after 10 steps: forward %.6f backward %.6f", g->value[1], b->value[1]);
+        EXPECT_NEAR(g->value[1], 1, 1e-4); /* rows of each H_res sum to 1 exactly, so the products' too */
+        EXPECT(b->value[1] < 1.1);
+    }
+    train_result_free(&r);
+    model_free(m);
+}
