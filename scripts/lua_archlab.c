@@ -38,6 +38,7 @@ static int l_help(lua_State *L) {
                    "  archlab.data.copy{ alphabet = 16 }                synthetic copy task\n"
                    "  archlab.data.recall{ keys = 16, pairs = 8 }       synthetic associative recall\n"
                    "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
+                   "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single)\n"
                    "  archlab.threads([n])                              get/set the thread count\n"
                    "  archlab.plot.lines / heatmap / bars / panels{...} figures (PNG, SVG, PDF by extension)\n"
                    "config fields:\n");
@@ -56,6 +57,7 @@ static int l_help(lua_State *L) {
 int luaopen_archlab(lua_State *L) {
     lua_newtable(L);
     bridge_open_model(L);
+    bridge_open_residual(L); /* model:gains() */
     bridge_open_moe(L); /* model:expert_load(), active_params(), moe_params() */
     bridge_open_data(L);
     bridge_open_train(L);

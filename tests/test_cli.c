@@ -69,3 +69,9 @@ TEST(cli_script_arguments_and_preset) {
     EXPECT(strstr(out, "86208") != NULL);
     if (rc) th_note("stderr: %s", err);
 }
+
+TEST(cli_residual_bad_input) {
+    expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
+    expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");
+    expect_error("tests/lua/bad_tmax.lua", "bad_tmax.lua:1:", "'sinkhorn_iters' = 0 is out of range");
+}

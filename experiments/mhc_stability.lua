@@ -1,0 +1,140 @@
+-- mHC stability: the standard residual vs hyper-connections (HC) vs manifold-constrained HC (mHC) at matched
+-- settings on the default corpus, deep enough for the residual mappings to compound (30 blocks = 60
+-- sub-layers, each one layer of the family). Records loss, gradient norm and the Amax gains (mHC sec. 3.1)
+-- of the composite mapping prod H_res over the full depth, every `record_every` steps; HC is also run at a
+-- rising learning rate to look for the instability the paper reports at 27B scale.
+--
+-- Usage: bin/archlab experiments/mhc_stability.lua [quick]      figures and summary land in out/mhc_stability/
+local quick = arg[1] == "quick"
+local out = "out/mhc_stability/"
+local data = archlab.data.text()
+
+local base = { d_model = 64, n_layers = quick and 4 or 30, n_heads = 4, d_ff = 192, seq_len = 64, seed = 1 }
+local steps = quick and 12 or 300
+local runs = {}     -- label -> { run = ..., model = ..., kind = ..., lr = ... }
+local order = {}
+
+local function train(kind, lr)
+  local cfg = {}
+  for k, v in pairs(base) do cfg[k] = v end
+  cfg.residual = kind
+  local model = archlab.model(cfg)
+  local label = string.format("%s lr=%g", kind, lr)
+  local run = archlab.train{
+    model = model, data = data, steps = steps, batch_size = 8, lr = lr, warmup = math.floor(steps / 10),
+    schedule = "cosine", grad_clip = 1.0, log_every = quick and 4 or 10, record_every = quick and 4 or 10,
+    eval_batches = 8, label = label, seed = 1,
+    metrics = out .. label:gsub("[ =]", "_") .. ".jsonl",
+  }
+  runs[label] = { run = run, model = model, kind = kind, lr = lr }
+  order[#order + 1] = label
+  return run
+end
+
+local function max_of(series)
+  local m = -math.huge
+  for _, v in ipairs(series.y) do if v == v and v > m then m = v end end
+  return m
+end
+
+-- the loss spike measure: the largest rise of the logged loss over its running minimum
+local function worst_spike(series)
+  local lo, spike = math.huge, 0
+  for _, v in ipairs(series.y) do
+    if v < lo then lo = v end
+    if v - lo > spike then spike = v - lo end
+  end
+  return spike
+end
+
+local lrs = quick and { 1e-2 } or { 3e-3, 1e-2 }
+for _, lr in ipairs(lrs) do
+  for _, kind in ipairs{ "residual", "hc", "mhc" } do train(kind, lr) end
+end
+-- the learning-rate search for HC: keep raising it while HC trains without diverging, up to 1e-1
+if not quick then
+  for _, lr in ipairs{ 3e-2, 1e-1 } do
+    local r = train("hc", lr)
+    if r.diverged then break end
+  end
+  train("mhc", 3e-2)
+end
+
+-- summary table
+local lines = { "| run | final train loss | val loss | max grad norm | worst loss spike | composite gain fwd (end / max) | bwd (end / max) | diverged |",
+                "|---|---|---|---|---|---|---|---|" }
+local summary = {}
+for _, label in ipairs(order) do
+  local r = runs[label]
+  local run = r.run
+  local gf, gb = "1 (identity)", "1 (identity)"
+  local s = { label = label, kind = r.kind, lr = r.lr, train_loss = run.train_loss, val_loss = run.val_loss,
+              max_grad_norm = max_of(run:series("grad_norm")), spike = worst_spike(run:series("loss")),
+              diverged = run.diverged }
+  if r.kind ~= "residual" and run.steps > 0 then
+    local f, b = run:series("amax_gain_fwd"), run:series("amax_gain_bwd")
+    s.gain_fwd_end, s.gain_fwd_max = f.y[#f.y], max_of(f)
+    s.gain_bwd_end, s.gain_bwd_max = b.y[#b.y], max_of(b)
+    gf = string.format("%.3g / %.3g", s.gain_fwd_end, s.gain_fwd_max)
+    gb = string.format("%.3g / %.3g", s.gain_bwd_end, s.gain_bwd_max)
+  end
+  summary[#summary + 1] = s
+  lines[#lines + 1] = string.format("| %s | %.4f | %.4f | %.3g | %.3g | %s | %s | %s |", label, run.train_loss,
+                                    run.val_loss, s.max_grad_norm, s.spike, gf, gb, run.diverged and ("step " .. run.diverged_step) or "no")
+end
+local text = table.concat(lines, "\n")
+print(text)
+local f = assert(io.open(out .. "summary.md", "w"))
+f:write(string.format("# mHC stability: %d blocks (%d sub-layers), d_model %d, %d steps of 8 x %d bytes\n\n",
+                      base.n_layers, 2 * base.n_layers, base.d_model, steps, base.seq_len), text, "\n")
+f:close()
+
+-- figures
+local function series_of(name, filter, marker)
+  local list = {}
+  for _, label in ipairs(order) do
+    local r = runs[label]
+    if filter(r) and r.run.steps > 0 then
+      local s
+      if r.kind == "residual" and (name == "amax_gain_fwd" or name == "amax_gain_bwd") then
+        -- the standard residual's mapping is the identity: gain exactly 1 at every step
+        local g = r.run:series("grad_norm")
+        s = { x = g.x, y = {} }
+        for i = 1, #g.x do s.y[i] = 1 end
+      else
+        s = r.run:series(name)
+      end
+      s.name = label
+      list[#list + 1] = s
+    end
+  end
+  return list
+end
+local all = function() return true end
+archlab.plot.panels{
+  file = out .. "training.png", title = string.format("residual vs HC vs mHC, %d sub-layers", 2 * base.n_layers), cols = 2,
+  width = 900, height = 640,
+  plots = {
+    { kind = "lines", title = "training loss", xlabel = "step", ylabel = "loss (nats/byte)", series = series_of("loss", all) },
+    { kind = "lines", title = "gradient norm (before clipping)", xlabel = "step", log_y = true, series = series_of("grad_norm", all) },
+    { kind = "lines", title = "Amax gain, forward (composite, full depth)", xlabel = "step", log_y = true, series = series_of("amax_gain_fwd", all) },
+    { kind = "lines", title = "Amax gain, backward (composite, full depth)", xlabel = "step", log_y = true, series = series_of("amax_gain_bwd", all) },
+  },
+}
+-- gain against depth at the end of training, for the HC and mHC runs at the highest common learning rate
+local depth = {}
+for _, label in ipairs(order) do
+  local r = runs[label]
+  if r.kind ~= "residual" and not r.run.diverged then
+    local g = r.model:gains{ data = data }
+    depth[#depth + 1] = { name = label .. " composite fwd", x = g.layer, y = g.composite_fwd }
+    depth[#depth + 1] = { name = label .. " single fwd", x = g.layer, y = g.single_fwd }
+    r.profile = g
+  end
+end
+archlab.plot.lines{
+  file = out .. "gain_vs_depth.png", title = "Amax gain (forward) from layer l to the top, end of training",
+  xlabel = "layer l (sub-layer index)", ylabel = "gain", log_y = true, series = depth, width = 640, height = 420,
+}
+print("figures: " .. out .. "training.png, " .. out .. "gain_vs_depth.png; table: " .. out .. "summary.md")
+return summary

@@ -1,0 +1,63 @@
+/* model:gains{...}: the Amax gain profile of a hyper-connection model's residual mappings (analysis/gain.c). */
+#include <string.h>
+
+#include "analysis/gain.h"
+#include "scripts/bridge.h"
+#include "scripts/lua_opts.h"
+#include "train/trainer.h"
+
+static void push_array(lua_State *L, const double *v, int n, const char *name) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, name);
+}
+
+/* model:gains{ data = d, batch_size = 4, tokens = 512 } runs a forward pass on validation batch 0 of d and
+ * returns per layer (1 = first sub-layer) the token-mean gains: composite_fwd, composite_bwd (mapping from
+ * that layer to the top), composite_spectral, single_fwd, single_bwd, and `layer` = {1..S}. Without data it
+ * uses the model's last forward pass. */
+static int l_gains(lua_State *L) {
+    static const char *fn = "model:gains";
+    Model *m = bridge_check_model(L, 1);
+    int tokens = 512;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        static const char *keys[] = {"data", "batch_size", "tokens", NULL};
+        opts_check_keys(L, 2, fn, keys);
+        tokens = opt_int(L, 2, fn, "tokens", tokens, 1, 1 << 24);
+        if (lua_getfield(L, 2, "data") != LUA_TNIL) {
+            DataSource *d = bridge_check_data(L, -1);
+            int B = opt_int(L, 2, fn, "batch_size", 4, 1, 4096), T = m->cfg.seq_len;
+            if (model_plan(m, B, T)) opts_raise_engine_error(L, fn);
+            evaluate(m, d, B, T, 1, SPLIT_VAL);
+        }
+        lua_pop(L, 1);
+    }
+    GainProfile g;
+    if (gain_profile(&g, m, tokens)) opts_raise_engine_error(L, fn);
+    lua_newtable(L);
+    push_array(L, g.comp_fwd, g.S, "composite_fwd");
+    push_array(L, g.comp_bwd, g.S, "composite_bwd");
+    push_array(L, g.comp_spec, g.S, "composite_spectral");
+    push_array(L, g.single_fwd, g.S, "single_fwd");
+    push_array(L, g.single_bwd, g.S, "single_bwd");
+    lua_createtable(L, g.S, 0);
+    for (int i = 0; i < g.S; i++) {
+        lua_pushinteger(L, i + 1);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "layer");
+    gain_profile_free(&g);
+    return 1;
+}
+
+void bridge_open_residual(lua_State *L) {
+    luaL_getmetatable(L, MODEL_MT);
+    lua_getfield(L, -1, "__index");
+    lua_pushcfunction(L, l_gains);
+    lua_setfield(L, -2, "gains");
+    lua_pop(L, 2);
+}

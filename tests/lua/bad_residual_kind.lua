@@ -1,0 +1,1 @@
+local m = archlab.model{ residual = "hyper" }

@@ -1,0 +1,1 @@
+local m = archlab.model{ residual = "mhc", streams = 0 }

@@ -1,0 +1,2 @@
+local m = archlab.model{ residual = "mhc",
+                         sinkhorn_iters = 0 }
