@@ -3,6 +3,7 @@
  * configuration errors, the recorded metrics and learning. Expected values are worked by hand from
  * REFERENCE.md sec. 3. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analysis/expert_load.h"
@@ -393,4 +394,18 @@ TEST(moe_bias_untouched_by_optimizer) {
     EXPECT(zero);
     train_result_free(&r);
     model_free(m);
+}
+
+/* The Lua API (scripts/lua_moe.c) through the archlab command: tests/lua/moe_api.lua asserts the numbers. */
+TEST(moe_lua_api) {
+    const char *b = getenv("AL_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --quiet tests/lua/moe_api.lua > /tmp/archlab_moe_api.txt 2>&1",
+             b && *b ? b : "bin/archlab");
+    int rc = system(cmd);
+    char out[2048] = "";
+    FILE *f = fopen("/tmp/archlab_moe_api.txt", "r");
+    if (f) { size_t n = fread(out, 1, sizeof out - 1, f); out[n] = 0; fclose(f); }
+    th_note("%s", out);
+    EXPECT(rc == 0 && strstr(out, "moe api ok"));
 }

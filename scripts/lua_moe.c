@@ -1,0 +1,116 @@
+/* MoE methods of archlab.Model:
+ *   m:expert_load()            the last forward's batch (e.g. the last training step)
+ *   m:expert_load{ data = d, batches = 8, batch_size = 8, seq_len = T, split = "val" }
+ *                              runs the forward over fixed batches and reports what they routed in total
+ *                              (MaxVio over a validation set)
+ * both return { layers = {sub-layer indices}, experts = E, counts = {{...}, ...} (layer x expert, for
+ *   archlab.plot.heatmap), fractions = {{...}}, maxvio = {...}, dead = {...}, load_entropy = {...},
+ *   maxvio_max = worst layer, tokens = assignments per layer }; layers is empty for a dense model.
+ *   m:active_params()          parameters one token activates (top-K of the routed experts per MoE layer)
+ *   m:moe_params()             { router, router_bias, routed_experts, shared_experts, active, total } */
+#include "scripts/lua_moe.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "analysis/expert_load.h"
+#include "scripts/bridge.h"
+#include "scripts/lua_opts.h"
+#include "train/trainer.h"
+
+static void push_row(lua_State *L, const double *v, int n, double scale) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, v[i] * scale);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int l_expert_load(lua_State *L) {
+    static const char *fn = "model:expert_load";
+    Model *m = bridge_check_model(L, 1);
+    int accumulated = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        static const char *keys[] = {"data", "batch_size", "batches", "seq_len", "split", NULL};
+        opts_check_keys(L, 2, fn, keys);
+        if (lua_getfield(L, 2, "data") == LUA_TNIL) luaL_error(L, "%s: field 'data' is required", fn);
+        DataSource *d = bridge_check_data(L, -1);
+        lua_pop(L, 1);
+        int B = opt_int(L, 2, fn, "batch_size", 8, 1, 1 << 20);
+        int nb = opt_int(L, 2, fn, "batches", 8, 1, 1 << 20);
+        int T = opt_int(L, 2, fn, "seq_len", m->cfg.seq_len, 1, m->cfg.seq_len);
+        char split[16] = "val";
+        opt_str(L, 2, fn, "split", split, sizeof split);
+        if (strcmp(split, "val") && strcmp(split, "train")) luaL_error(L, "%s: field 'split' must be \"val\" or \"train\"", fn);
+        if (T < data_min_seq_len(d)) luaL_error(L, "%s: field 'seq_len' = %d is too short for %s", fn, T, d->description);
+        if (model_plan(m, B, T)) opts_raise_engine_error(L, fn);
+        expert_load_reset(m);
+        if (isnan(evaluate(m, d, B, T, nb, strcmp(split, "val") ? SPLIT_TRAIN : SPLIT_VAL))) opts_raise_engine_error(L, fn);
+        accumulated = 1;
+    }
+    ExpertLoad el;
+    expert_load_collect(m, accumulated, &el);
+    lua_createtable(L, 0, 9);
+    lua_pushinteger(L, el.E);
+    lua_setfield(L, -2, "experts");
+    lua_createtable(L, el.n, 0);
+    for (int j = 0; j < el.n; j++) { lua_pushinteger(L, el.sublayer[j]); lua_rawseti(L, -2, j + 1); }
+    lua_setfield(L, -2, "layers");
+    static const char *rows[2] = {"counts", "fractions"};
+    for (int k = 0; k < 2; k++) {
+        lua_createtable(L, el.n, 0);
+        for (int j = 0; j < el.n; j++) {
+            double tot = el.stats[j].tokens;
+            push_row(L, el.counts + (size_t)j * el.E, el.E, k ? (tot > 0 ? 1.0 / tot : NAN) : 1.0);
+            lua_rawseti(L, -2, j + 1);
+        }
+        lua_setfield(L, -2, rows[k]);
+    }
+    static const char *cols[4] = {"maxvio", "dead", "load_entropy", "tokens"};
+    for (int k = 0; k < 4; k++) {
+        lua_createtable(L, el.n, 0);
+        for (int j = 0; j < el.n; j++) {
+            const MoeLoadStats *st = &el.stats[j];
+            lua_pushnumber(L, k == 0 ? st->maxvio : k == 1 ? st->dead : k == 2 ? st->load_entropy : st->tokens);
+            lua_rawseti(L, -2, j + 1);
+        }
+        lua_setfield(L, -2, cols[k]);
+    }
+    lua_pushnumber(L, el.n ? el.maxvio_max : NAN);
+    lua_setfield(L, -2, "maxvio_max");
+    expert_load_free(&el);
+    return 1;
+}
+
+static int l_active_params(lua_State *L) {
+    Model *m = bridge_check_model(L, 1);
+    lua_pushinteger(L, (lua_Integer)model_active_params(m));
+    return 1;
+}
+
+static int l_moe_params(lua_State *L) {
+    Model *m = bridge_check_model(L, 1);
+    static const char *comp[] = {"router", "router_bias", "routed_experts", "shared_experts"};
+    lua_newtable(L);
+    for (int i = 0; i < 4; i++) {
+        lua_pushinteger(L, (lua_Integer)ps_count(&m->ps, comp[i]));
+        lua_setfield(L, -2, comp[i]);
+    }
+    lua_pushinteger(L, (lua_Integer)model_active_params(m));
+    lua_setfield(L, -2, "active");
+    lua_pushinteger(L, (lua_Integer)m->ps.total);
+    lua_setfield(L, -2, "total");
+    return 1;
+}
+
+void bridge_open_moe(lua_State *L) {
+    static const luaL_Reg methods[] = {{"expert_load", l_expert_load}, {"active_params", l_active_params},
+                                       {"moe_params", l_moe_params}, {NULL, NULL}};
+    luaL_getmetatable(L, MODEL_MT);
+    AL_ASSERT(lua_istable(L, -1));
+    lua_getfield(L, -1, "__index");
+    AL_ASSERT(lua_istable(L, -1));
+    luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 2);
+}
