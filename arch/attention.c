@@ -1,4 +1,5 @@
 #include "arch/attention.h"
+#include "arch/kv_cache.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,15 +24,33 @@ static AttnShape shape_of(const Attention *a, int B, int T) {
                        .scale = (real)(1.0 / sqrt((double)a->hd))};
 }
 
+/* Decoding: append the new keys and values to this layer's cache rows [keys | values] at c->pos, then
+ * attend over the cache. */
+static void attn_decode(Attention *a, Ctx *c, real *out, const real *q, const real *k, const real *v, AttnShape *s) {
+    KVCache *kv = c->kv;
+    int B = s->B, T = s->T, W = qkv_width(a), kw = a->Hkv * a->hd, Wc = 2 * kw;
+    real *cache = kv_cache_layer(kv, a->layer, Wc);
+    size_t bs = (size_t)kv->max_len * Wc;
+    K->copy_strided(cache + (size_t)c->pos * Wc, k, T, B, kw, Wc, bs, W, (size_t)T * W, 0);
+    K->copy_strided(cache + (size_t)c->pos * Wc + kw, v, T, B, kw, Wc, bs, W, (size_t)T * W, 0);
+    s->k_stride = s->v_stride = Wc;
+    real *scores = kv_cache_work(kv, (size_t)B * a->H * T * (c->pos + T));
+    K->attention_decode(ACT(c, a->y), scores, q, cache, cache + kw, s, c->pos, bs, bs);
+    K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, B * T, a->H * a->hd, a->C);
+}
+
 static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, int T) {
     Attention *a = self;
     int N = B * T, W = qkv_width(a);
     rmsnorm_fwd(&a->norm, c, inp, N);
     real *qkv = ACT(c, a->qkv), *q = qkv, *k = qkv + a->H * a->hd, *v = k + a->Hkv * a->hd;
     K->linear_forward(qkv, ACT(c, a->norm.out), PW(c, a->w_qkv), NULL, N, a->C, W);
-    K->rope(q, B, T, a->H, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 0);
-    K->rope(k, B, T, a->Hkv, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 0);
+    /* positions start at c->pos (0 in training; the cache length when decoding) */
+    const real *cs = c->rope_cos + (size_t)c->pos * (a->hd / 2), *sn = c->rope_sin + (size_t)c->pos * (a->hd / 2);
+    K->rope(q, B, T, a->H, a->hd, a->hd, W, cs, sn, 0);
+    K->rope(k, B, T, a->Hkv, a->hd, a->hd, W, cs, sn, 0);
     AttnShape s = shape_of(a, B, T);
+    if (c->kv) { attn_decode(a, c, out, q, k, v, &s); return; }
     K->attention_forward(ACT(c, a->y), ACT(c, a->probs), q, k, v, &s);
     K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, a->H * a->hd, a->C);
 }
@@ -76,6 +95,7 @@ Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     a->H = cfg->n_heads;
     a->Hkv = cfg->n_kv_heads;
     a->hd = cfg->head_dim;
+    a->layer = layer;
     char name[96];
     snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", layer);
     rmsnorm_declare(&a->norm, ps, name, a->C, cfg->norm_eps);

@@ -14,6 +14,7 @@ typedef struct Attention {
     size_t w_o;   /* o_proj (C, H*hd) */
     size_t qkv, probs, y; /* activations */
     int planB, planT;
+    int layer; /* block index: this layer's slot in a KV cache */
 } Attention;
 
 /* layer: block index (for names and the depth-scaled init of o_proj) */

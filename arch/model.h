@@ -47,6 +47,17 @@ void model_record(const Model *m, struct MetricLog *log, double step);
 real *model_logits(Model *m);
 /* Elements of activation memory (arena + backward workspace) for the planned batch. */
 size_t model_activation_elems(const Model *m);
+struct KVCache;
+/* Decoding (arch/kv_cache.h): T new tokens per sequence (tokens (B,T)) are appended to kv, which holds
+ * kv->len tokens per sequence, attending over everything cached; (B*T, V) logits land in model_logits.
+ * Same logits as model_forward on the whole sequence. -1 + message when the context would exceed the cache
+ * (the model's seq_len) or B differs from the cache's. */
+int model_decode(Model *m, struct KVCache *kv, const int *tokens, int B, int T);
+/* Prefills prompt (kv->B sequences of T0 tokens, in chunks of `chunk` tokens; <= 0: 256) and generates n_new
+ * tokens per sequence into out (B, n_new): greedy when temperature <= 0, else sampled from
+ * softmax(logits / temperature) with rng. */
+int model_generate(Model *m, struct KVCache *kv, const int *prompt, int T0, int n_new, double temperature,
+                   Rng *rng, int chunk, int *out);
 /* Forward FLOPs per token at context length T (multiply-adds x 2, causal attention averaged). */
 double model_flops_per_token(const Model *m, int T);
 #endif

@@ -9,12 +9,18 @@
 #include "core/params.h"
 
 struct MetricLog;
+struct KVCache;
 
 typedef struct Ctx {
     ParamStore *ps;
     Arena *act;
     real *scratch;                 /* shared backward workspace, sized by the largest sub-layer's need */
     const real *rope_cos, *rope_sin; /* (seq_len, rot/2) tables */
+    /* Decoding (arch/kv_cache.h): with kv set, a forward pass runs on T NEW tokens per sequence at positions
+     * pos .. pos+T-1; attention sub-layers append their keys/values (or latents) to kv at pos and attend over
+     * the cache, RoPE starts at pos, other sub-layers run on the new tokens as usual. NULL in training. */
+    struct KVCache *kv;
+    int pos;
 } Ctx;
 
 #define PW(c, off) ((c)->ps->data + (off)) /* parameter */

@@ -7,7 +7,7 @@
 #include "core/common.h"
 #include "core/rng.h"
 
-typedef enum { DATA_TEXT, DATA_COPY, DATA_RECALL } DataKind;
+typedef enum { DATA_TEXT, DATA_COPY, DATA_RECALL, DATA_NIAH } DataKind;
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1 };
 
 typedef struct DataSource {
@@ -20,6 +20,7 @@ typedef struct DataSource {
     /* synthetic */
     int alphabet;  /* copy: symbols to copy; recall: distinct keys (values use as many) */
     int n_pairs;   /* recall: key/value pairs per sequence */
+    int n_filler;  /* needle in a haystack (data/niah.h): filler symbols; alphabet = values, n_pairs = keys */
 } DataSource;
 
 /* Reads files (a directory means its regular files, sorted, skipping symlinks and binary files such as

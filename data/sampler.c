@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "data/data.h"
+#include "data/niah.h"
 
 /* Synthetic token layout (within the byte vocabulary): 1 = BOS, 2 = separator, symbols from 3 on. */
 enum { TOK_BOS = 1, TOK_SEP = 2, TOK_SYM = 3 };
@@ -32,6 +33,7 @@ int data_min_seq_len(const DataSource *d) {
     switch (d->kind) {
     case DATA_COPY: return 6;
     case DATA_RECALL: return 2 * d->n_pairs + 4;
+    case DATA_NIAH: return NIAH_MIN_LEN;
     default: return 2;
     }
 }
@@ -92,6 +94,7 @@ int data_batch(DataSource *d, Rng *rng, int split, int index, int B, int T, int 
         int *in = inputs + (size_t)b * T, *tg = targets + (size_t)b * T;
         if (d->kind == DATA_COPY) { copy_sequence(d, rng, T, in, tg); continue; }
         if (d->kind == DATA_RECALL) { recall_sequence(d, rng, T, in, tg); continue; }
+        if (d->kind == DATA_NIAH) { niah_sequence(d, rng, T, rng_uniform(rng), in, tg); continue; }
         const uint8_t *bytes = d->split_bytes[split];
         size_t n = d->split_len[split];
         if (n < (size_t)T + 1) return al_errorf("the %s split (%zu bytes) is shorter than seq_len + 1 = %d",

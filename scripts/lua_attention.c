@@ -1,0 +1,243 @@
+/* Lua bindings of decoding, KV-cache measurement and needle-in-a-haystack evaluation (see lua_attention.h). */
+#include "scripts/lua_attention.h"
+
+#include <string.h>
+
+#include "analysis/niah.h"
+#include "arch/kv_cache.h"
+#include "scripts/bridge.h"
+#include "scripts/lua_opts.h"
+#include "train/metrics.h"
+
+static int l_niah_data(lua_State *L) {
+    static const char *fn = "archlab.data.niah";
+    if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *keys[] = {"keys", "values", "filler", NULL};
+    opts_check_keys(L, 1, fn, keys);
+    int k = opt_int(L, 1, fn, "keys", 16, 1, 250);
+    int v = opt_int(L, 1, fn, "values", 16, 2, 250);
+    int f = opt_int(L, 1, fn, "filler", 64, 1, 250);
+    LData *ld = lua_newuserdatauv(L, sizeof *ld, 0);
+    memset(ld, 0, sizeof *ld);
+    luaL_setmetatable(L, DATA_MT);
+    if (data_niah_init(&ld->d, k, v, f, 256)) opts_raise_engine_error(L, fn);
+    ld->loaded = 1;
+    return 1;
+}
+
+/* reads a list of integer tokens at idx into out (capacity cap); returns the count */
+static int read_tokens(lua_State *L, int idx, const char *fn, const char *what, int V, int *out, int cap) {
+    int n = (int)luaL_len(L, idx);
+    if (n < 1) luaL_error(L, "%s: field '%s' is empty", fn, what);
+    if (n > cap) luaL_error(L, "%s: field '%s' has %d tokens, more than the model's seq_len %d", fn, what, n, cap);
+    for (int i = 1; i <= n; i++) {
+        lua_geti(L, idx, i);
+        int isnum;
+        lua_Integer t = lua_tointegerx(L, -1, &isnum);
+        if (!isnum || t < 0 || t >= V) luaL_error(L, "%s: field '%s[%d]' must be a token id in [0, %d)", fn, what, i, V);
+        out[i - 1] = (int)t;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+static int l_generate(lua_State *L) {
+    static const char *fn = "model:generate";
+    Model *m = bridge_check_model(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *keys[] = {"prompt", "n", "temperature", "seed", "mla", "chunk", NULL};
+    opts_check_keys(L, 2, fn, keys);
+    int S = m->cfg.seq_len, V = m->cfg.vocab_size;
+    int n = opt_int(L, 2, fn, "n", 32, 1, S);
+    double temp = opt_num(L, 2, fn, "temperature", 0, 0, 1e6);
+    int seed = opt_int(L, 2, fn, "seed", 1, 0, 2147483647.0);
+    int chunk = opt_int(L, 2, fn, "chunk", 256, 1, 1 << 20);
+    char mla[16] = "absorbed";
+    opt_str(L, 2, fn, "mla", mla, sizeof mla);
+    if (strcmp(mla, "absorbed") && strcmp(mla, "naive")) luaL_error(L, "%s: field 'mla' must be \"absorbed\" or \"naive\"", fn);
+    int kind = lua_getfield(L, 2, "prompt"); /* 0 string, 1 list, 2 list of lists */
+    int B = 1, T0 = 0, shape;
+    int *prompt = NULL;
+    if (kind == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (len < 1 || (int)len > S) luaL_error(L, "%s: field 'prompt' must have 1 to seq_len = %d bytes", fn, S);
+        if (V < 256) luaL_error(L, "%s: a string prompt needs a byte-level model (vocab_size 256)", fn);
+        prompt = malloc(sizeof(int) * len);
+        for (size_t i = 0; i < len; i++) prompt[i] = (unsigned char)s[i];
+        T0 = (int)len;
+        shape = 0;
+    } else if (kind == LUA_TTABLE) {
+        lua_geti(L, -1, 1);
+        int nested = lua_istable(L, -1);
+        lua_pop(L, 1);
+        if (nested) {
+            B = (int)luaL_len(L, -1);
+            lua_geti(L, -1, 1);
+            T0 = (int)luaL_len(L, -1);
+            lua_pop(L, 1);
+            prompt = malloc(sizeof(int) * (size_t)B * (T0 > 0 ? T0 : 1));
+            for (int b = 0; b < B; b++) {
+                lua_geti(L, -1, b + 1);
+                if (!lua_istable(L, -1) || (int)luaL_len(L, -1) != T0) {
+                    free(prompt);
+                    luaL_error(L, "%s: field 'prompt[%d]' must be a list of %d tokens like prompt[1]", fn, b + 1, T0);
+                }
+                read_tokens(L, -1, fn, "prompt", V, prompt + (size_t)b * T0, S);
+                lua_pop(L, 1);
+            }
+            shape = 2;
+        } else {
+            prompt = malloc(sizeof(int) * S);
+            T0 = read_tokens(L, -1, fn, "prompt", V, prompt, S);
+            shape = 1;
+        }
+    } else {
+        luaL_error(L, "%s: field 'prompt' must be a string, a list of tokens or a list of lists", fn);
+        return 0;
+    }
+    lua_pop(L, 1);
+    if (T0 + n - 1 > S) {
+        free(prompt);
+        luaL_error(L, "%s: prompt (%d tokens) + n (%d) exceed the model's maximum context (field 'seq_len' = %d)", fn, T0, n, S);
+    }
+    KVCache *kv = kv_cache_create(&m->cfg, B, T0 + n - 1 > 0 ? T0 + n - 1 : 1);
+    if (!kv) { free(prompt); opts_raise_engine_error(L, fn); }
+    kv->mla_naive = !strcmp(mla, "naive");
+    int *out = malloc(sizeof(int) * (size_t)B * n);
+    Rng rng;
+    rng_init(&rng, (uint64_t)seed);
+    int rc = model_generate(m, kv, prompt, T0, n, temp, &rng, chunk, out);
+    rng_free(&rng);
+    kv_cache_free(kv);
+    free(prompt);
+    if (rc) { free(out); opts_raise_engine_error(L, fn); }
+    if (shape == 0) {
+        char *s = malloc(n);
+        for (int i = 0; i < n; i++) s[i] = (char)out[i];
+        lua_pushlstring(L, s, n);
+        free(s);
+    } else {
+        lua_createtable(L, shape == 2 ? B : n, 0);
+        for (int b = 0; b < B; b++) {
+            if (shape == 2) lua_createtable(L, n, 0);
+            for (int i = 0; i < n; i++) {
+                lua_pushinteger(L, out[(size_t)b * n + i]);
+                lua_seti(L, -2, i + 1);
+            }
+            if (shape == 2) lua_seti(L, -2, b + 1);
+        }
+    }
+    free(out);
+    return 1;
+}
+
+static int l_kv_cache(lua_State *L) {
+    static const char *fn = "model:kv_cache";
+    Model *m = bridge_check_model(L, 1);
+    if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_newtable(L); }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *keys[] = {"context", "batch", NULL};
+    opts_check_keys(L, 2, fn, keys);
+    int ctxlen = opt_int(L, 2, fn, "context", m->cfg.seq_len, 1, 1 << 30);
+    int B = opt_int(L, 2, fn, "batch", 1, 1, 1 << 20);
+    KVCache *kv = kv_cache_create(&m->cfg, B, ctxlen);
+    if (!kv) opts_raise_engine_error(L, fn);
+    int *tok = calloc(B, sizeof(int));
+    int rc = model_decode(m, kv, tok, B, 1); /* the layers allocate their buffers on first append */
+    free(tok);
+    size_t bytes = kv_cache_bytes(kv);
+    kv_cache_free(kv);
+    if (rc) opts_raise_engine_error(L, fn);
+    double elems = kv_cache_formula_elems(&m->cfg);
+    lua_newtable(L);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushnumber(L, (double)bytes / ((double)B * ctxlen));
+    lua_setfield(L, -2, "bytes_per_token");
+    lua_pushnumber(L, elems * sizeof(real));
+    lua_setfield(L, -2, "formula_bytes_per_token");
+    lua_pushnumber(L, elems);
+    lua_setfield(L, -2, "elems_per_token");
+    return 1;
+}
+
+static void read_list(lua_State *L, int idx, const char *fn, const char *key, double *out, int *n, int cap) {
+    if (lua_getfield(L, idx, key) != LUA_TTABLE) luaL_error(L, "%s: field '%s' must be a list of numbers", fn, key);
+    *n = (int)luaL_len(L, -1);
+    if (*n < 1 || *n > cap) luaL_error(L, "%s: field '%s' must list 1 to %d values", fn, key, cap);
+    for (int i = 1; i <= *n; i++) {
+        lua_geti(L, -1, i);
+        if (!lua_isnumber(L, -1)) luaL_error(L, "%s: field '%s[%d]' must be a number", fn, key, i);
+        out[i - 1] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static int l_niah(lua_State *L) {
+    static const char *fn = "model:niah";
+    Model *m = bridge_check_model(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *keys[] = {"data", "lengths", "depths", "trials", "seed", "chunk", "json", NULL};
+    opts_check_keys(L, 2, fn, keys);
+    lua_getfield(L, 2, "data");
+    if (lua_isnil(L, -1)) luaL_error(L, "%s: field 'data' is required (archlab.data.niah{...})", fn);
+    DataSource *d = bridge_check_data(L, -1);
+    lua_pop(L, 1);
+    double lens[64], depths[64];
+    int nl, nd;
+    read_list(L, 2, fn, "lengths", lens, &nl, 64);
+    read_list(L, 2, fn, "depths", depths, &nd, 64);
+    int il[64];
+    for (int i = 0; i < nl; i++) {
+        if (lens[i] != (int)lens[i]) luaL_error(L, "%s: field 'lengths[%d]' must be an integer", fn, i + 1);
+        il[i] = (int)lens[i];
+    }
+    int trials = opt_int(L, 2, fn, "trials", 8, 1, 4096);
+    int seed = opt_int(L, 2, fn, "seed", 1, 0, 2147483647.0);
+    int chunk = opt_int(L, 2, fn, "chunk", 256, 1, 1 << 20);
+    char json[1024] = "";
+    opt_str(L, 2, fn, "json", json, sizeof json);
+    NiahGrid g;
+    if (niah_evaluate(m, d, il, nl, depths, nd, trials, (uint64_t)seed, chunk, &g)) opts_raise_engine_error(L, fn);
+    if (json[0] && (make_parent_dirs(json) || niah_write_json(&g, d, m, json))) {
+        niah_grid_free(&g);
+        opts_raise_engine_error(L, fn);
+    }
+    lua_newtable(L);
+    lua_createtable(L, nl, 0);
+    for (int i = 0; i < nl; i++) { lua_pushinteger(L, g.lengths[i]); lua_seti(L, -2, i + 1); }
+    lua_setfield(L, -2, "lengths");
+    lua_createtable(L, nd, 0);
+    for (int j = 0; j < nd; j++) { lua_pushnumber(L, g.depths[j]); lua_seti(L, -2, j + 1); }
+    lua_setfield(L, -2, "depths");
+    lua_createtable(L, nd, 0);
+    for (int j = 0; j < nd; j++) {
+        lua_createtable(L, nl, 0);
+        for (int i = 0; i < nl; i++) { lua_pushnumber(L, g.recall[(size_t)j * nl + i]); lua_seti(L, -2, i + 1); }
+        lua_seti(L, -2, j + 1);
+    }
+    lua_setfield(L, -2, "recall");
+    lua_pushnumber(L, g.chance);
+    lua_setfield(L, -2, "chance");
+    lua_pushinteger(L, g.trials);
+    lua_setfield(L, -2, "trials");
+    lua_pushnumber(L, g.seconds);
+    lua_setfield(L, -2, "seconds");
+    niah_grid_free(&g);
+    return 1;
+}
+
+void bridge_open_attention(lua_State *L) {
+    static const luaL_Reg methods[] = {{"generate", l_generate}, {"kv_cache", l_kv_cache}, {"niah", l_niah}, {NULL, NULL}};
+    luaL_getmetatable(L, MODEL_MT);
+    lua_getfield(L, -1, "__index");
+    luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 2);
+    lua_getfield(L, -1, "data");
+    lua_pushcfunction(L, l_niah_data);
+    lua_setfield(L, -2, "niah");
+    lua_pop(L, 1);
+}
