@@ -4,6 +4,7 @@
 --   (a copy of each model trained on the synthetic NIAH task, evaluated on lengths x depths up to 2048).
 -- Usage: bin/archlab experiments/kv_tradeoff.lua [text_steps] [niah_steps] [trials]
 -- Parameter counts are matched by widening/narrowing each model's SwiGLU d_ff to the MHA model's total.
+io.stdout:setvbuf("line") -- one result line per model as it finishes
 local text_steps = tonumber(arg[1]) or 300
 local niah_steps = tonumber(arg[2]) or 300
 local trials = tonumber(arg[3]) or 8
