@@ -25,7 +25,7 @@ B32 := build/f32
 B64 := build/f64
 LIB32 := $(ENGINE_SRC:%.c=$(B32)/%.o) $(PLOTS_SRC:%.c=$(B32)/%.o) $(SCRIPTS_SRC:%.c=$(B32)/%.o)
 
-.PHONY: all deps run test sanitize bench clean gallery
+.PHONY: all deps run test sanitize bench clean gallery fuzz
 all: $(BIN)/archlab
 
 deps:
@@ -84,3 +84,13 @@ $(BIN)/gallery: $(LIB32) $(B32)/tools/gallery.o
 gallery: deps
 	@$(MAKE) --no-print-directory $(BIN)/gallery
 	$(BIN)/gallery out/gallery
+
+# Fuzz the safetensors reader with libFuzzer + ASan (needs clang): make fuzz FUZZ_SECONDS=300
+FUZZ_SECONDS ?= 300
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p build/fuzz/corpus $(BIN)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. $(shell pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined \
+	  tools/fuzz_safetensors.c core/safetensors.c core/common.c -o $(BIN)/fuzz_safetensors -lcjson
+	@printf '\x30\x00\x00\x00\x00\x00\x00\x00{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\x00\x00\x80\x3f' > build/fuzz/corpus/seed1
+	$(BIN)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus

@@ -18,6 +18,7 @@ typedef struct LData { DataSource d; int loaded; } LData;
 /* Registers the metatables and fields of each area into the module table on top of the stack. */
 void bridge_open_model(lua_State *L);
 void bridge_open_residual(lua_State *L); /* scripts/lua_residual.c */
+void bridge_open_checkpoint(lua_State *L); /* scripts/lua_checkpoint.c */
 void bridge_open_data(lua_State *L);
 void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);

@@ -39,6 +39,8 @@ static int l_help(lua_State *L) {
                    "  archlab.data.recall{ keys = 16, pairs = 8 }       synthetic associative recall\n"
                    "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
                    "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single)\n"
+                   "  model:save(path), model:load(path)                weights as safetensors\n"
+                   "  archlab.train{ ..., checkpoint = DIR, checkpoint_every = N, resume = DIR | true }\n"
                    "  archlab.threads([n])                              get/set the thread count\n"
                    "  archlab.plot.lines / heatmap / bars / panels{...} figures (PNG, SVG, PDF by extension)\n"
                    "config fields:\n");
@@ -58,6 +60,7 @@ int luaopen_archlab(lua_State *L) {
     lua_newtable(L);
     bridge_open_model(L);
     bridge_open_residual(L); /* model:gains() */
+    bridge_open_checkpoint(L); /* model:save(), model:load() */
     bridge_open_moe(L); /* model:expert_load(), active_params(), moe_params() */
     bridge_open_data(L);
     bridge_open_train(L);

@@ -1,9 +1,11 @@
 /* archlab.train{...}: runs training, returns a Run with the final numbers and the recorded series. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 typedef struct LRun { TrainResult r; int live; } LRun;
@@ -14,7 +16,7 @@ static int l_train(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *keys[] = {"model", "data", "steps", "batch_size", "seq_len", "lr", "min_lr", "warmup",
                                  "schedule", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed",
-                                 "log_every", "eval_every", "eval_batches", "record_every", "metrics", "label", "quiet", NULL};
+                                 "log_every", "eval_every", "eval_batches", "record_every", "checkpoint", "checkpoint_every", "resume", "stop_at", "metrics", "label", "quiet", NULL};
     opts_check_keys(L, 1, FN, keys);
     if (lua_getfield(L, 1, "model") == LUA_TNIL) luaL_error(L, "%s: field 'model' is required", FN);
     if (!luaL_testudata(L, -1, MODEL_MT)) luaL_error(L, "%s: field 'model' must be an archlab.model, got %s", FN, luaL_typename(L, -1));
@@ -45,12 +47,32 @@ static int l_train(lua_State *L) {
     opt_str(L, 1, FN, "metrics", o.metrics_path, sizeof o.metrics_path);
     opt_str(L, 1, FN, "label", o.label, sizeof o.label);
     o.quiet = opt_bool(L, 1, FN, "quiet", bridge_quiet);
+    opt_str(L, 1, FN, "checkpoint", o.checkpoint_dir, sizeof o.checkpoint_dir);
+    o.checkpoint_every = opt_int(L, 1, FN, "checkpoint_every", 0, 0, 1e9);
+    o.stop_at = opt_int(L, 1, FN, "stop_at", 0, 0, 1e9);
+    /* resume = DIR, or true: the `checkpoint` directory if it holds one (a fresh start otherwise) */
+    if (lua_getfield(L, 1, "resume") == LUA_TBOOLEAN) {
+        if (lua_toboolean(L, -1)) {
+            if (!o.checkpoint_dir[0]) luaL_error(L, "%s: field 'resume' = true needs field 'checkpoint'", FN);
+            if (checkpoint_exists(o.checkpoint_dir)) snprintf(o.resume_dir, sizeof o.resume_dir, "%s", o.checkpoint_dir);
+        }
+    } else if (lua_isstring(L, -1)) {
+        opt_str(L, 1, FN, "resume", o.resume_dir, sizeof o.resume_dir);
+        if (!checkpoint_exists(o.resume_dir)) luaL_error(L, "%s: field 'resume': no checkpoint in '%s'", FN, o.resume_dir);
+    } else if (!lua_isnil(L, -1)) luaL_error(L, "%s: field 'resume' must be a directory or true", FN);
+    lua_pop(L, 1);
     LRun *run = lua_newuserdatauv(L, sizeof *run, 0);
     memset(run, 0, sizeof *run);
     luaL_setmetatable(L, RUN_MT);
     int rc = train_run(m, d, &o, &run->r);
     run->live = 1;
     if (rc) opts_raise_engine_error(L, FN);
+    if (run->r.interrupted) {
+        /* the checkpoint and the metrics so far are on disk: stop the script the way a shell expects */
+        fflush(stdout);
+        fprintf(stderr, "archlab: interrupted; resume with archlab.train{ ..., resume = \"%s\" }\n", run->r.checkpoint_written);
+        exit(130);
+    }
     return 1;
 }
 
@@ -97,6 +119,8 @@ static int l_index(lua_State *L) {
     else if (!strcmp(k, "steps")) lua_pushinteger(L, r->steps_done);
     else if (!strcmp(k, "diverged")) lua_pushboolean(L, r->diverged);
     else if (!strcmp(k, "diverged_step")) lua_pushinteger(L, r->diverged_step);
+    else if (!strcmp(k, "start_step")) lua_pushinteger(L, r->start_step);
+    else if (!strcmp(k, "checkpoint")) r->checkpoint_written[0] ? (void)lua_pushstring(L, r->checkpoint_written) : lua_pushnil(L);
     else lua_pushnil(L);
     return 1;
 }

@@ -2,6 +2,7 @@
  *   archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]
  * Errors (syntax, bad config, missing data) print one line "script.lua:LINE: message" and exit 1. */
 #include <libgen.h>
+#include <signal.h>
 #include <limits.h>
 #include <lualib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/backend.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_plot.h"
+#include "train/trainer.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -36,6 +38,11 @@ static void find_root(void) {
     }
 }
 
+static void on_signal(int sig) {
+    (void)sig;
+    train_interrupt_requested = 1; /* the training loop checkpoints and stops at the next step */
+}
+
 static int traceback_free(lua_State *L) {
     /* keep errors to one line: the message already carries script:line */
     if (!lua_isstring(L, 1)) lua_pushstring(L, luaL_tolstring(L, 1, NULL));
@@ -58,6 +65,11 @@ int main(int argc, char **argv) {
     if (i >= argc) { usage(stderr); return 1; }
     const char *script = argv[i];
     find_root();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     lua_State *L = luaL_newstate();
     if (!L) { fprintf(stderr, "archlab: cannot create the Lua state\n"); return 1; }

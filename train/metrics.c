@@ -64,10 +64,10 @@ int make_parent_dirs(const char *path) {
     return 0;
 }
 
-int jsonl_open(JsonlWriter *w, const char *path) {
+int jsonl_open(JsonlWriter *w, const char *path, int append) {
     memset(w, 0, sizeof *w);
     if (make_parent_dirs(path)) return -1;
-    w->f = fopen(path, "w");
+    w->f = fopen(path, append ? "a" : "w");
     if (!w->f) return al_errorf("cannot write metrics file '%s': %s", path, strerror(errno));
     return 0;
 }

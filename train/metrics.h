@@ -27,8 +27,8 @@ typedef struct JsonlWriter {
     FILE *f;
     int fields;
 } JsonlWriter;
-/* Creates parent directories. -1 + message naming the path. */
-int jsonl_open(JsonlWriter *w, const char *path);
+/* Creates parent directories; append = 1 continues an existing file. -1 + message naming the path. */
+int jsonl_open(JsonlWriter *w, const char *path, int append);
 void jsonl_begin(JsonlWriter *w);
 void jsonl_num(JsonlWriter *w, const char *key, double v);
 void jsonl_str(JsonlWriter *w, const char *key, const char *v);

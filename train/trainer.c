@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "analysis/gain.h"
+#include "train/checkpoint.h"
 #include "train/progress.h"
 
 void train_defaults(TrainOptions *o) {
@@ -28,6 +29,34 @@ void train_defaults(TrainOptions *o) {
 }
 
 void grads_reduce(ParamStore *ps) { (void)ps; }
+
+volatile int train_interrupt_requested = 0;
+
+/* Keeps the records of a metrics file up to step `keep` (a resumed run rewrites what follows). */
+static int truncate_jsonl(const char *path, int keep) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) { fclose(f); return al_errorf("cannot write '%s'", tmp); }
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "\"step\": ");
+        if (p && atof(p + 8) <= keep) fputs(line, o);
+    }
+    fclose(f);
+    fclose(o);
+    if (rename(tmp, path)) return al_errorf("cannot rename '%s'", tmp);
+    return 0;
+}
+
+static int save_checkpoint(const char *dir, Model *m, AdamW *opt, Rng *rng, int step, TrainResult *r) {
+    TrainState st = {.step = step, .opt = *opt, .rng = rng};
+    if (checkpoint_save(dir, m, &st)) return -1;
+    snprintf(r->checkpoint_written, sizeof r->checkpoint_written, "%s", dir);
+    return 0;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -88,19 +117,38 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
     if (check_options(m, data, o, &sched)) return -1;
     int B = o->batch_size, T = o->seq_len ? o->seq_len : m->cfg.seq_len;
     if (model_plan(m, B, T)) return -1;
-    JsonlWriter jw = {0};
-    if (o->metrics_path[0] && jsonl_open(&jw, o->metrics_path)) return -1;
-    int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
-    AL_ASSERT(in && tg);
     Rng rng;
     rng_init(&rng, (uint64_t)o->seed);
     AdamW opt = {.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .weight_decay = o->weight_decay};
+    int start = 0;
+    if (o->resume_dir[0]) {
+        TrainState st = {.rng = &rng, .opt = opt};
+        if (checkpoint_load(o->resume_dir, m, &st)) { rng_free(&rng); return -1; }
+        start = st.step;
+        opt.step = st.opt.step;
+        r->start_step = start;
+        if (o->metrics_path[0] && truncate_jsonl(o->metrics_path, start)) { rng_free(&rng); return -1; }
+    }
+    JsonlWriter jw = {0};
+    if (o->metrics_path[0] && jsonl_open(&jw, o->metrics_path, start > 0)) { rng_free(&rng); return -1; }
+    int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
+    AL_ASSERT(in && tg);
     Progress prog;
     progress_init(&prog, o->label, o->steps, o->quiet);
     double t0 = now_s(), window_loss = 0, last_tps = 0;
     int window_n = 0, rc = 0;
     long tokens = 0;
-    for (int step = 0; step < o->steps; step++) {
+    r->steps_done = start;
+    int end = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    for (int step = start; step < end && !rc; step++) {
+        if (train_interrupt_requested) {
+            const char *dir = o->checkpoint_dir[0] ? o->checkpoint_dir : "out/interrupted";
+            if (save_checkpoint(dir, m, &opt, &rng, step, r)) { rc = -1; break; }
+            r->interrupted = 1;
+            progress_message(&prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
+                             o->metrics_path[0] ? o->metrics_path : "(none)");
+            break;
+        }
         if (data_batch(data, &rng, SPLIT_TRAIN, step, B, T, in, tg)) { rc = -1; break; }
         K->zero(m->ps.grad, m->ps.total);
         double loss = model_forward(m, in, tg, B, T);
@@ -136,7 +184,7 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
             model_record(m, &r->log, step + 1);
             gain_record(m, &r->log, step + 1);
         }
-        int last = step + 1 == o->steps;
+        int last = step + 1 == end;
         int do_eval = last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0);
         double val = NAN;
         if (do_eval) {
@@ -164,7 +212,14 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
             window_loss = 0;
             window_n = 0;
         }
+        /* after the step's metrics are written, so a resume from here rewrites nothing it needs */
+        if (o->checkpoint_dir[0] && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 &&
+            step + 1 < end && save_checkpoint(o->checkpoint_dir, m, &opt, &rng, step + 1, r))
+            rc = -1;
     }
+    if (!rc && !r->interrupted && !r->diverged && o->checkpoint_dir[0] && r->steps_done == end && end > start &&
+        save_checkpoint(o->checkpoint_dir, m, &opt, &rng, end, r))
+        rc = -1;
     r->seconds = now_s() - t0;
     r->tokens_per_s = r->seconds > 0 ? tokens / r->seconds : 0;
     progress_finish(&prog);

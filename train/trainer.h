@@ -19,6 +19,11 @@ typedef struct TrainOptions {
     int record_every;               /* model measurements (model_record) every this many steps; 0 = at logs */
     char metrics_path[1024];        /* JSON Lines; empty = none */
     char label[64];                 /* shown in progress lines */
+    char checkpoint_dir[1024];      /* empty = no checkpoints */
+    int checkpoint_every;           /* steps; 0 = only at the end (and on interrupt) */
+    char resume_dir[1024];          /* continue from this checkpoint (same trajectory); empty = fresh */
+    int stop_at;                    /* > 0: stop after this step (checkpointing), keeping the schedule of
+                                       `steps`: a long run in slices, or 100 + resume + 100 */
     int quiet;
 } TrainOptions;
 
@@ -28,7 +33,13 @@ typedef struct TrainResult {
     double seconds, tokens_per_s;
     double train_loss, val_loss; /* final: mean train loss of the last log window, last validation loss */
     int diverged, diverged_step;
+    int start_step;  /* > 0 when resumed */
+    int interrupted; /* stopped by SIGINT/SIGTERM after saving a checkpoint */
+    char checkpoint_written[1100];
 } TrainResult;
+
+/* Set by a SIGINT/SIGTERM handler (scripts/main.c installs one): the loop checkpoints and stops. */
+extern volatile int train_interrupt_requested;
 
 void train_defaults(TrainOptions *o);
 /* Runs the loop. -1 + message for bad options (nothing trained); a diverging run returns 0 with
