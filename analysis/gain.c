@@ -38,8 +38,8 @@ int gain_profile(GainProfile *g, const Model *m, int max_tokens) {
     memset(g, 0, sizeof *g);
     const ResidualStream *r = &m->res;
     if (r->kind == RESIDUAL_STANDARD) return al_errorf("gains need residual = \"hc\" or \"mhc\" (the standard residual is the identity)");
-    if (!m->act.base || !r->N) return al_errorf("gains need a forward pass first (train or evaluate the model)");
-    int S = r->S, n = r->n, N = r->N;
+    if (!m->act.base || !r->N_last) return al_errorf("gains need a forward pass first (train or evaluate the model)");
+    int S = r->S, n = r->n, N = r->N_last;
     int tokens = max_tokens > 0 && max_tokens < N ? max_tokens : N;
     g->S = S; g->n = n; g->tokens = tokens;
     double *buf = calloc((size_t)5 * S, sizeof(double));

@@ -85,12 +85,13 @@ real *residual_grad_top(const ResidualStream *r, Ctx *c) {
 void residual_forward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T) {
     int N = B * T, n = r->n, C = r->C;
     size_t nc = (size_t)N * C;
+    r->N_last = N; /* states are laid out for the planned r->N tokens; the first N are in use */
     if (r->kind == RESIDUAL_STANDARD) {
         real *f = ACT(c, r->f);
         for (int l = 0; l < r->S; l++) {
             real *x = state(r, c, l);
             subs[l].ops->forward(subs[l].self, c, f, x, B, T);
-            K->add(x + nc, x, f, nc);
+            K->add(state(r, c, l + 1), x, f, nc);
         }
         return;
     }

@@ -15,7 +15,8 @@ typedef struct ResidualStream {
     ResidualKind kind;
     int S, C, n;   /* sub-layers, width, streams */
     Mixing *mix;   /* S mappings (hc, mhc) */
-    int N;         /* planned tokens */
+    int N;         /* planned tokens (the layout of the activations) */
+    int N_last;    /* tokens of the last forward (<= N) */
     /* activations */
     size_t x;      /* (S+1) x (N, n, C) */
     size_t f;      /* standard: (N, C) one output; hc/mhc: S x (N, C) */
