@@ -61,6 +61,7 @@ int luaopen_archlab(lua_State *L) {
     bridge_open_model(L);
     bridge_open_residual(L); /* model:gains() */
     bridge_open_checkpoint(L); /* model:save(), model:load() */
+    bridge_open_util(L);       /* archlab.read_json, archlab.stats */
     bridge_open_moe(L); /* model:expert_load(), active_params(), moe_params() */
     bridge_open_data(L);
     bridge_open_train(L);

@@ -1,6 +1,7 @@
 #include "scripts/lua_opts.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arch/config.h"
@@ -39,13 +40,21 @@ double opt_num(lua_State *L, int idx, const char *fn, const char *key, double de
     double v = lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!isfinite(v)) luaL_error(L, "%s: field '%s' must be a finite number, got %f", fn, key, v);
-    if (v < lo || v > hi) luaL_error(L, "%s: field '%s' = %g is out of range [%g, %g]", fn, key, v, lo, hi);
+    if (v < lo || v > hi) {
+        char msg[160]; /* lua_pushfstring has no %g */
+        snprintf(msg, sizeof msg, "= %g is out of range [%g, %g]", v, lo, hi);
+        luaL_error(L, "%s: field '%s' %s", fn, key, msg);
+    }
     return v;
 }
 
 int opt_int(lua_State *L, int idx, const char *fn, const char *key, int def, double lo, double hi) {
     double v = opt_num(L, idx, fn, key, def, lo, hi);
-    if (v != floor(v)) luaL_error(L, "%s: field '%s' must be an integer, got %g", fn, key, v);
+    if (v != floor(v)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%g", v);
+        luaL_error(L, "%s: field '%s' must be an integer, got %s", fn, key, msg);
+    }
     return (int)v;
 }
 

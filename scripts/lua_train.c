@@ -107,11 +107,44 @@ static int l_series(lua_State *L) {
     return 1;
 }
 
+/* run:csv(path): every recorded series side by side, one row per step (empty where a series has no value) */
+static int l_csv(lua_State *L) {
+    LRun *run = check_run(L);
+    const char *path = luaL_checkstring(L, 2);
+    const MetricLog *log = &run->r.log;
+    if (make_parent_dirs(path)) return luaL_error(L, "run:csv: %s", al_error_message());
+    FILE *f = fopen(path, "w");
+    if (!f) return luaL_error(L, "run:csv: cannot write '%s'", path);
+    fprintf(f, "step");
+    for (int i = 0; i < log->n; i++) fprintf(f, ",%s", log->series[i].name);
+    fputc('\n', f);
+    int *pos = calloc(log->n ? log->n : 1, sizeof(int));
+    for (;;) {
+        double step = INFINITY;
+        for (int i = 0; i < log->n; i++)
+            if (pos[i] < log->series[i].n && log->series[i].step[pos[i]] < step) step = log->series[i].step[pos[i]];
+        if (step == INFINITY) break;
+        fprintf(f, "%.17g", step);
+        for (int i = 0; i < log->n; i++) {
+            const Series *s = &log->series[i];
+            if (pos[i] < s->n && s->step[pos[i]] == step) fprintf(f, ",%.9g", s->value[pos[i]++]);
+            else fputc(',', f);
+        }
+        fputc('\n', f);
+    }
+    free(pos);
+    int bad = ferror(f);
+    if (fclose(f) || bad) return luaL_error(L, "run:csv: error writing '%s'", path);
+    lua_pushstring(L, path);
+    return 1;
+}
+
 static int l_index(lua_State *L) {
     LRun *run = check_run(L);
     const char *k = luaL_checkstring(L, 2);
     const TrainResult *r = &run->r;
     if (!strcmp(k, "series")) lua_pushcfunction(L, l_series);
+    else if (!strcmp(k, "csv")) lua_pushcfunction(L, l_csv);
     else if (!strcmp(k, "train_loss")) lua_pushnumber(L, r->train_loss);
     else if (!strcmp(k, "val_loss")) lua_pushnumber(L, r->val_loss);
     else if (!strcmp(k, "tokens_per_s")) lua_pushnumber(L, r->tokens_per_s);

@@ -76,6 +76,14 @@ int main(int argc, char **argv) {
     luaL_openlibs(L);
     luaL_requiref(L, "archlab", luaopen_archlab, 1);
     lua_pop(L, 1);
+    /* the Lua side of the library (scripts/lib/archlab/): sweeps */
+    char lib[PATH_MAX + 64];
+    snprintf(lib, sizeof lib, "package.path = '%s/scripts/lib/?.lua;' .. package.path; require('archlab.sweep')",
+             bridge_root());
+    if (luaL_dostring(L, lib) != LUA_OK) {
+        fprintf(stderr, "archlab: cannot load the Lua library: %s\n", lua_tostring(L, -1));
+        return 1;
+    }
     /* arg: arg[0] = script, arg[1..] = its arguments, as the stand-alone lua interpreter does */
     lua_createtable(L, argc - i, 1);
     for (int k = i; k < argc; k++) {

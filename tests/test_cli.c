@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/harness.h"
 
@@ -74,4 +75,48 @@ TEST(cli_residual_bad_input) {
     expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
     expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");
     expect_error("tests/lua/bad_tmax.lua", "bad_tmax.lua:1:", "'sinkhorn_iters' = 0 is out of range");
+}
+
+TEST(cli_sweep_with_divergence_completes_and_resumes) {
+    char out[8192], err[8192];
+    system("rm -rf /tmp/archlab_sweep_test");
+    int rc = run_archlab("tests/lua/ok_sweep.lua /tmp/archlab_sweep_test", out, sizeof out, err, sizeof err);
+    EXPECT(rc == 0);
+    th_note("%s", out);
+    EXPECT(strstr(out, "lr=0.001\t2\t0\t2") != NULL); /* two finite runs */
+    EXPECT(strstr(out, "lr=100\t2\t2\t0") != NULL);  /* both diverged, none in the mean */
+    EXPECT(strstr(out, "skipped\t0") != NULL);
+    rc = run_archlab("tests/lua/ok_sweep.lua /tmp/archlab_sweep_test", out, sizeof out, err, sizeof err);
+    EXPECT(rc == 0 && strstr(out, "skipped\t4") != NULL);
+    FILE *f = fopen("/tmp/archlab_sweep_test/run.csv", "r");
+    char line[256] = "";
+    EXPECT(f && fgets(line, sizeof line, f));
+    EXPECT(strncmp(line, "step,loss,lr,grad_norm", 22) == 0);
+    if (f) fclose(f);
+}
+
+/* SIGINT in the middle of training: checkpoint written, metrics kept, exit status 130. */
+TEST(cli_sigint_checkpoints_and_exits) {
+    system("rm -rf /tmp/archlab_int_test && mkdir -p /tmp/archlab_int_test");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --quiet tests/lua/ok_interrupt.lua /tmp/archlab_int_test >/tmp/archlab_int_out.txt 2>/tmp/archlab_int_err.txt & "
+                              "pid=$!; for i in $(seq 100); do sleep 0.1; [ -s /tmp/archlab_int_test/m.jsonl ] && break; done; "
+                              "sleep 0.5; kill -INT $pid; wait $pid; echo $? > /tmp/archlab_int_rc.txt", archlab_bin());
+    EXPECT(system(cmd) == 0);
+    FILE *f = fopen("/tmp/archlab_int_rc.txt", "r");
+    int rc = -1;
+    if (f) { EXPECT(fscanf(f, "%d", &rc) == 1); fclose(f); }
+    th_note("exit status after SIGINT: %d", rc);
+    EXPECT(rc == 130);
+    EXPECT(access("/tmp/archlab_int_test/ckpt/model.safetensors", R_OK) == 0);
+    EXPECT(access("/tmp/archlab_int_test/ckpt/train_state.safetensors", R_OK) == 0);
+    EXPECT(access("/tmp/archlab_int_test/m.summary.json", R_OK) == 0);
+    f = fopen("/tmp/archlab_int_test/m.summary.json", "r");
+    char buf[4096] = "";
+    if (f) { size_t n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
+    EXPECT(strstr(buf, "\"interrupted\": 1") != NULL);
+}
+
+TEST(cli_out_of_range_option) {
+    expect_error("tests/lua/bad_range.lua", "bad_range.lua:1:", "field 'lr' = 1000 is out of range [1e-12, 100]");
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analysis/gain.h"
 #include "train/checkpoint.h"
@@ -47,6 +48,47 @@ static int truncate_jsonl(const char *path, int keep) {
     }
     fclose(f);
     fclose(o);
+    if (rename(tmp, path)) return al_errorf("cannot rename '%s'", tmp);
+    return 0;
+}
+
+/* PATH.jsonl -> PATH.summary.json: the final numbers of a run, the last value of every recorded series and
+ * the model config; written atomically at the end (sweeps use it to skip finished runs). */
+void summary_path(const char *metrics_path, char *out, size_t n) {
+    size_t len = strlen(metrics_path);
+    if (len > 6 && !strcmp(metrics_path + len - 6, ".jsonl")) len -= 6;
+    snprintf(out, n, "%.*s.summary.json", (int)len, metrics_path);
+}
+
+static int write_summary(const char *metrics_path, const Model *m, const TrainResult *r) {
+    char path[1200], tmp[1300];
+    summary_path(metrics_path, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return al_errorf("cannot write '%s'", tmp);
+    JsonlWriter w = {.f = f};
+    jsonl_begin(&w);
+    jsonl_num(&w, "steps", r->steps_done);
+    jsonl_num(&w, "start_step", r->start_step);
+    jsonl_num(&w, "train_loss", r->train_loss);
+    jsonl_num(&w, "val_loss", r->val_loss);
+    jsonl_num(&w, "tokens_per_s", r->tokens_per_s);
+    jsonl_num(&w, "seconds", r->seconds);
+    jsonl_num(&w, "diverged", r->diverged);
+    if (r->diverged) jsonl_num(&w, "diverged_step", r->diverged_step);
+    jsonl_num(&w, "interrupted", r->interrupted);
+    jsonl_num(&w, "params", (double)m->ps.total);
+    for (int i = 0; i < r->log.n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "last.%s", r->log.series[i].name);
+        jsonl_num(&w, key, r->log.series[i].n ? r->log.series[i].value[r->log.series[i].n - 1] : NAN);
+    }
+    char *cfg = config_to_json(&m->cfg);
+    fprintf(f, ", \"config\": %s", cfg);
+    free(cfg);
+    fputs("}\n", f);
+    int bad = fflush(f) || fsync(fileno(f));
+    if (fclose(f) || bad) return al_errorf("error writing '%s'", tmp);
     if (rename(tmp, path)) return al_errorf("cannot rename '%s'", tmp);
     return 0;
 }
@@ -224,6 +266,7 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
     r->tokens_per_s = r->seconds > 0 ? tokens / r->seconds : 0;
     progress_finish(&prog);
     jsonl_close(&jw);
+    if (o->metrics_path[0] && write_summary(o->metrics_path, m, r)) rc = -1;
     rng_free(&rng);
     free(in);
     free(tg);

@@ -47,6 +47,9 @@ void train_defaults(TrainOptions *o);
 int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r);
 void train_result_free(TrainResult *r);
 
+/* The summary file of a metrics file: PATH.jsonl -> PATH.summary.json */
+void summary_path(const char *metrics_path, char *out, size_t n);
+
 /* Mean validation loss over n_batches fixed batches (target-weighted). */
 double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int split);
 

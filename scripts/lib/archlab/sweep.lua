@@ -1,0 +1,140 @@
+-- archlab.sweep: runs the cross product of the values in `vary`, names each run after its values, skips
+-- runs whose summary already exists (a sweep resumes where it stopped), and gathers the results into one
+-- table with the mean and a Student-t confidence interval over seeds (GSL, archlab.stats.mean_ci).
+--
+--   local res = archlab.sweep{
+--     dir = "out/sweeps/residuals", data = archlab.data.text(),
+--     base = { preset = "tiny" },                    -- model config
+--     train = { steps = 200, lr = 3e-3 },            -- archlab.train options (model, data, metrics are set here)
+--     vary = { residual = { "residual", "hc", "mhc" }, seed = { 1, 2, 3 } },
+--     metric = "val_loss", level = 0.95,
+--   }
+--   print(res.table)    -- Markdown; also written to DIR/results.md and DIR/results.csv
+--
+-- A key of `vary` goes to the model config when it is a config field, else to the train options; `seed`
+-- sets both the model's initialization seed and the data sampling seed. A diverged run is recorded as
+-- diverged and the sweep goes on; its metric is left out of the mean (the table counts it).
+local archlab = archlab
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function fmt(v)
+  if type(v) == "number" then return string.format("%g", v) end
+  return tostring(v)
+end
+
+local function sweep(spec)
+  local fn = "archlab.sweep"
+  if type(spec) ~= "table" then error(fn .. ": expects a table of options", 2) end
+  local allowed = { dir = 1, data = 1, base = 1, train = 1, vary = 1, metric = 1, level = 1, quiet = 1 }
+  for k in pairs(spec) do
+    if not allowed[k] then error(string.format("%s: unknown field '%s'", fn, tostring(k)), 2) end
+  end
+  if type(spec.dir) ~= "string" then error(fn .. ": field 'dir' (a directory for the runs) is required", 2) end
+  if spec.data == nil then error(fn .. ": field 'data' is required", 2) end
+  if type(spec.vary) ~= "table" or next(spec.vary) == nil then error(fn .. ": field 'vary' must map keys to lists of values", 2) end
+  local metric, level = spec.metric or "val_loss", spec.level or 0.95
+  local config_field = {}
+  for _, name in ipairs(archlab.config_fields()) do config_field[name] = true end
+
+  local keys = sorted_keys(spec.vary)
+  for _, k in ipairs(keys) do
+    local vals = spec.vary[k]
+    if type(vals) ~= "table" or #vals == 0 then error(string.format("%s: field 'vary.%s' must be a non-empty list", fn, k), 2) end
+  end
+  -- the cross product, first key slowest
+  local combos = { {} }
+  for _, k in ipairs(keys) do
+    local next_combos = {}
+    for _, c in ipairs(combos) do
+      for _, v in ipairs(spec.vary[k]) do
+        local n = copy(c); n[k] = v; next_combos[#next_combos + 1] = n
+      end
+    end
+    combos = next_combos
+  end
+
+  local runs = {}
+  for i, combo in ipairs(combos) do
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. fmt(combo[k]) end
+    local name = table.concat(parts, ",")
+    local file = name:gsub("[^%w%.,=_-]", "_")
+    local metrics = spec.dir .. "/" .. file .. ".jsonl"
+    local summary_file = spec.dir .. "/" .. file .. ".summary.json"
+    local summary = archlab.read_json(summary_file)
+    local skipped = summary ~= nil
+    if not summary then
+      local cfg, opts = copy(spec.base), copy(spec.train)
+      for k, v in pairs(combo) do
+        if k == "seed" then cfg.seed = v; opts.seed = v
+        elseif config_field[k] then cfg[k] = v
+        else opts[k] = v end
+      end
+      if not spec.quiet then print(string.format("sweep %s: run %d/%d: %s", spec.dir, i, #combos, name)) end
+      local model = archlab.model(cfg)
+      opts.model, opts.data, opts.metrics, opts.label = model, spec.data, metrics, name
+      archlab.train(opts)
+      summary = assert(archlab.read_json(summary_file))
+      model = nil
+      collectgarbage()
+    elseif not spec.quiet then
+      print(string.format("sweep %s: run %d/%d: %s (done before, skipped)", spec.dir, i, #combos, name))
+    end
+    runs[#runs + 1] = { name = name, params = combo, summary = summary, skipped = skipped }
+  end
+
+  -- groups: every key but seed
+  local group_keys = {}
+  for _, k in ipairs(keys) do if k ~= "seed" then group_keys[#group_keys + 1] = k end end
+  local groups, order = {}, {}
+  for _, r in ipairs(runs) do
+    local parts = {}
+    for _, k in ipairs(group_keys) do parts[#parts + 1] = k .. "=" .. fmt(r.params[k]) end
+    local gname = #parts > 0 and table.concat(parts, ",") or "all"
+    if not groups[gname] then
+      groups[gname] = { name = gname, params = {}, values = {}, diverged = 0, runs = 0 }
+      for _, k in ipairs(group_keys) do groups[gname].params[k] = r.params[k] end
+      order[#order + 1] = gname
+    end
+    local g = groups[gname]
+    g.runs = g.runs + 1
+    local v = r.summary[metric]
+    if r.summary.diverged == 1 then g.diverged = g.diverged + 1
+    elseif type(v) == "number" and v == v then g.values[#g.values + 1] = v end
+  end
+  local lines = { string.format("| %s | runs | diverged | %s mean | %d%% CI (+/-) |", #group_keys > 0 and table.concat(group_keys, ", ") or "group", metric, math.floor(level * 100 + 0.5)),
+                  "|---|---|---|---|---|" }
+  local csv = { "group,runs,diverged,mean,ci_half_width" }
+  local list = {}
+  for _, gname in ipairs(order) do
+    local g = groups[gname]
+    if #g.values > 0 then g.mean, g.ci = archlab.stats.mean_ci(g.values, level) end
+    lines[#lines + 1] = string.format("| %s | %d | %d | %s | %s |", gname, g.runs, g.diverged,
+                                      g.mean and string.format("%.4f", g.mean) or "-", g.ci and g.ci == g.ci and string.format("%.4f", g.ci) or "-")
+    csv[#csv + 1] = string.format("\"%s\",%d,%d,%s,%s", gname, g.runs, g.diverged, g.mean and string.format("%.6g", g.mean) or "",
+                                  g.ci and g.ci == g.ci and string.format("%.6g", g.ci) or "")
+    list[#list + 1] = g
+  end
+  local text = table.concat(lines, "\n")
+  for file, content in pairs{ ["results.md"] = text .. "\n", ["results.csv"] = table.concat(csv, "\n") .. "\n" } do
+    local f = assert(io.open(spec.dir .. "/" .. file, "w"))
+    f:write(content)
+    f:close()
+  end
+  return { runs = runs, groups = list, table = text }
+end
+
+archlab.sweep = sweep
+return sweep
