@@ -25,6 +25,13 @@ static Sublayer make_ffn(ParamStore *ps, const ModelConfig *c, int layer) {
 Model *model_create(const ModelConfig *cfg, int meta) {
     ModelConfig c = *cfg;
     if (config_finalize(&c)) return NULL;
+    /* refuse absurd expert x layer counts before any per-expert bookkeeping is built */
+    double tensors = (double)c.n_layers * (32.0 + (strcmp(c.ffn, "moe") ? 0 : 3.0 * c.n_routed_experts));
+    if (tensors > PS_MAX_TENSORS) {
+        al_errorf("this config is too large to count: about %.3g parameter tensors (%d layers x %d experts), over %d",
+                  tensors, c.n_layers, c.n_routed_experts, PS_MAX_TENSORS);
+        return NULL;
+    }
     Model *m = calloc(1, sizeof *m);
     AL_ASSERT(m);
     m->cfg = c;
@@ -42,6 +49,12 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     rmsnorm_declare(&m->final_norm, &m->ps, "model.norm.weight", C, c.norm_eps);
     m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
     residual_create(&m->res, &m->ps, &c, m->n_sub);
+    if (m->ps.overflow) {
+        model_free(m);
+        al_errorf("this config is too large to count: its parameter count overflows 64 bits or it has over %d "
+                  "parameter tensors (check d_model, d_ff, n_layers, experts)", PS_MAX_TENSORS);
+        return NULL;
+    }
     if (!meta) {
         /* refuse before allocating: weights, gradients and the two AdamW moments */
         double need = 4.0 * sizeof(real) * (double)m->ps.total;
@@ -159,6 +172,7 @@ size_t model_activation_elems(const Model *m) { return m->act.used + m->scratch_
 double model_flops_per_token(const Model *m, int T) {
     double f = 2.0 * m->cfg.d_model * m->cfg.vocab_size; /* head (the embedding is a lookup) */
     for (int i = 0; i < m->n_sub; i++) f += m->sub[i].ops->flops(m->sub[i].self, T);
+    f += residual_flops(&m->res);
     return f;
 }
 

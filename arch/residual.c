@@ -146,3 +146,12 @@ real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T)
     K->streams_sum(din, cur, N, n, C, 0);
     return din;
 }
+
+double residual_flops(const ResidualStream *r) {
+    if (r->kind == RESIDUAL_STANDARD) return 2.0 * r->S * r->C; /* the additions, counted as in the GEMMs */
+    double n = r->n, C = r->C, mix = 2.0 * (n * n + 2 * n) * C; /* H_pre, H_res and H_post applied */
+    double coeff = 0;
+    if (r->mix && r->mix[0].ops && !strcmp(r->mix[0].ops->kind, "mhc")) coeff = 2.0 * n * C * (2 * n + n * n);
+    else coeff = 2.0 * n * C * (2 + n); /* hc: per-stream W_m, W_b, W_r */
+    return r->S * (mix + coeff);
+}

@@ -39,6 +39,9 @@ real *residual_output(const ResidualStream *r, Ctx *c);
 real *residual_grad_top(const ResidualStream *r, Ctx *c);
 /* returns dL/d(input) (N, C) */
 real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T);
+/* Forward FLOPs per token of the residual connections themselves (mixing and, for hc/mhc, the dynamic
+ * coefficient GEMMs; static mappings count the same upper bound). */
+double residual_flops(const ResidualStream *r);
 /* The mappings of sub-layer l from the last forward: hpre (N, n), hpost (N, n), hres (N, n, n); NULL for
  * the standard residual. */
 const real *residual_hpre(const ResidualStream *r, Ctx *c, int l);

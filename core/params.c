@@ -22,6 +22,10 @@ size_t ps_add(ParamStore *ps, const char *name, int ndim, const int64_t *shape, 
               int decay, const char *component) {
     AL_ASSERT(ndim >= 1 && ndim <= 4);
     AL_ASSERT(!ps->data); /* declarations come before allocation */
+    if (ps->n >= PS_MAX_TENSORS) { /* a config with absurd counts (experts x layers): refused, not stored */
+        ps->overflow = 1;
+        return ps->total;
+    }
     if (ps->n == ps->cap) {
         ps->cap = ps->cap ? 2 * ps->cap : 64;
         ps->info = realloc(ps->info, sizeof(ParamInfo) * ps->cap);
@@ -33,12 +37,17 @@ size_t ps_add(ParamStore *ps, const char *name, int ndim, const int64_t *shape, 
     snprintf(p->component, sizeof p->component, "%s", component);
     p->ndim = ndim;
     p->numel = 1;
-    for (int i = 0; i < ndim; i++) { p->shape[i] = shape[i]; p->numel *= (size_t)shape[i]; }
+    for (int i = 0; i < ndim; i++) {
+        p->shape[i] = shape[i];
+        if (shape[i] < 0 || (shape[i] && p->numel > SIZE_MAX / 8 / (size_t)shape[i])) ps->overflow = 1;
+        else p->numel *= (size_t)shape[i];
+    }
     p->init = init;
     p->std = std;
     p->decay = decay;
     p->offset = ps->total;
-    ps->total += p->numel;
+    if (ps->total > SIZE_MAX / 8 - p->numel) ps->overflow = 1; /* counts (and byte sizes) must fit 64 bits */
+    else ps->total += p->numel;
     return p->offset;
 }
 

@@ -24,11 +24,15 @@ typedef struct ParamInfo {
     char component[24]; /* for summaries: "embedding", "attention", "ffn", "norm", "head", ... */
 } ParamInfo;
 
+/* More parameter tensors than this is refused (DeepSeek-V3 has about 48 thousand). */
+#define PS_MAX_TENSORS 1000000
+
 typedef struct ParamStore {
     ParamInfo *info;
     int n, cap;
     size_t total;  /* elements */
     int meta;      /* 1: count only */
+    int overflow;  /* a shape or the total overflowed 64-bit byte counts, or too many tensors: refused */
     real *data, *grad;
     real *adam_m, *adam_v; /* lazily allocated */
 } ParamStore;

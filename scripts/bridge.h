@@ -19,16 +19,23 @@ typedef struct LData { DataSource d; int loaded; } LData;
 void bridge_open_model(lua_State *L);
 void bridge_open_residual(lua_State *L); /* scripts/lua_residual.c */
 void bridge_open_checkpoint(lua_State *L); /* scripts/lua_checkpoint.c */
+void bridge_open_cost(lua_State *L);       /* scripts/lua_cost.c */
 void bridge_open_util(lua_State *L);       /* scripts/lua_util.c: fields of the module table on top */
 void bridge_open_data(lua_State *L);
 void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);
 
 Model *bridge_check_model(lua_State *L, int idx);
+/* Applies the config fields of the Lua table at idx (errors name `where` and the field). */
+void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char *where);
+/* Applies scripts/presets/NAME.lua. */
+void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c);
 DataSource *bridge_check_data(lua_State *L, int idx);
 /* archlab's installation root (where scripts/presets lives), found from the executable's location. */
 const char *bridge_root(void);
 void bridge_set_root(const char *root);
+/* `archlab summary ...` (scripts/cmd_summary.c); argv[0] is "summary" */
+int al_cmd_summary(int argc, char **argv);
 /* process-wide --quiet */
 extern int bridge_quiet;
 #endif

@@ -41,6 +41,8 @@ static int l_help(lua_State *L) {
                    "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single)\n"
                    "  model:save(path), model:load(path)                weights as safetensors\n"
                    "  archlab.train{ ..., checkpoint = DIR, checkpoint_every = N, resume = DIR | true }\n"
+                   "  archlab.cost{ preset = NAME, context = T }       params, FLOPs, KV and memory on paper\n"
+                   "  archlab.sweep{ dir =, data =, base =, train =, vary = } cross product over seeds, resumable\n"
                    "  archlab.threads([n])                              get/set the thread count\n"
                    "  archlab.plot.lines / heatmap / bars / panels{...} figures (PNG, SVG, PDF by extension)\n"
                    "config fields:\n");
@@ -62,6 +64,7 @@ int luaopen_archlab(lua_State *L) {
     bridge_open_residual(L); /* model:gains() */
     bridge_open_checkpoint(L); /* model:save(), model:load() */
     bridge_open_util(L);       /* archlab.read_json, archlab.stats */
+    bridge_open_cost(L);       /* archlab.cost */
     bridge_open_moe(L); /* model:expert_load(), active_params(), moe_params() */
     bridge_open_data(L);
     bridge_open_train(L);

@@ -17,7 +17,7 @@ Model *bridge_check_model(lua_State *L, int idx) {
 }
 
 /* Applies the fields of the table at idx to c; the table's line is the caller's. */
-static void apply_fields(lua_State *L, int idx, ModelConfig *c, const char *where) {
+void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char *where) {
     idx = lua_absindex(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -44,7 +44,7 @@ static void apply_fields(lua_State *L, int idx, ModelConfig *c, const char *wher
 }
 
 /* Loads scripts/presets/NAME.lua, which returns a table of config fields. */
-static void apply_preset(lua_State *L, const char *name, ModelConfig *c) {
+void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c) {
     for (const char *p = name; *p; p++)
         if (!(*p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')))
             luaL_error(L, "%s: field 'preset' = \"%s\" is not a preset name", FN, name);
@@ -55,7 +55,7 @@ static void apply_preset(lua_State *L, const char *name, ModelConfig *c) {
     if (!lua_istable(L, -1)) luaL_error(L, "%s: preset file %s must return a table", FN, path);
     char where[128];
     snprintf(where, sizeof where, "%s: preset '%s'", FN, name);
-    apply_fields(L, -1, c, where);
+    bridge_config_from_table(L, -1, c, where);
     lua_pop(L, 1);
     snprintf(c->preset, sizeof c->preset, "%s", name);
 }
@@ -65,8 +65,8 @@ static int l_model(lua_State *L) {
     ModelConfig c;
     config_defaults(&c);
     char preset[32] = "";
-    if (opt_str(L, 1, FN, "preset", preset, sizeof preset)) apply_preset(L, preset, &c);
-    apply_fields(L, 1, &c, FN); /* the script's fields override the preset's */
+    if (opt_str(L, 1, FN, "preset", preset, sizeof preset)) bridge_apply_preset(L, preset, &c);
+    bridge_config_from_table(L, 1, &c, FN); /* the script's fields override the preset's */
     LModel *lm = lua_newuserdatauv(L, sizeof *lm, 0);
     lm->m = NULL;
     luaL_setmetatable(L, MODEL_MT);

@@ -16,6 +16,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]\n"
+            "       archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n"
             "       archlab plot METRICS.jsonl --x step --y loss,val_loss -o loss.png [--log-y] [--log-x]\n"
             "  runs an experiment script; inside it, `archlab.help()` lists the API\n"
             "  --threads N  threads for OpenMP loops and OpenBLAS (default: all cores)\n"
@@ -51,6 +52,7 @@ static int traceback_free(lua_State *L) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "plot")) return al_cmd_plot(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "summary")) { find_root(); return al_cmd_summary(argc - 1, argv + 1); }
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {

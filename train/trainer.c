@@ -249,6 +249,15 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
             jsonl_num(&jw, "grad_norm", gnorm);
             jsonl_num(&jw, "tokens_per_s", last_tps);
             if (do_eval) jsonl_num(&jw, "val_loss", val);
+            /* everything else measured at this step (gains, expert loads, aux losses, ...) */
+            for (int i = 0; i < r->log.n; i++) {
+                const Series *se = &r->log.series[i];
+                const char *nm = se->name;
+                if (!se->n || se->step[se->n - 1] != step + 1 || !strcmp(nm, "loss") || !strcmp(nm, "lr") ||
+                    !strcmp(nm, "grad_norm") || !strcmp(nm, "tokens_per_s") || !strcmp(nm, "val_loss"))
+                    continue;
+                jsonl_num(&jw, nm, se->value[se->n - 1]);
+            }
             jsonl_end(&jw);
             progress_update(&prog, step + 1, r->train_loss, val, last_tps, el);
             window_loss = 0;

@@ -1,0 +1,27 @@
+/* What a configuration costs, from a meta build (nothing allocated): parameters per component, total and
+ * activated; FLOPs per token; KV-cache bytes; training memory.
+ * Counting convention, the same for every config: "activated" counts what one token passes through,
+ * i.e. everything except the input embedding (a table lookup) and the routed experts it is not sent to
+ * (per MoE layer, top-K of the N_r routed experts). The DeepSeek papers' stated figures fit this
+ * convention (the output head counted, the input embedding not). */
+#ifndef AL_COST_H
+#define AL_COST_H
+#include "arch/model.h"
+
+#define COST_COMPONENTS 9
+extern const char *const cost_component_names[COST_COMPONENTS];
+
+typedef struct ModelCost {
+    size_t total[COST_COMPONENTS], active[COST_COMPONENTS];
+    size_t total_params, active_params;
+    double fwd_flops_per_token;  /* at context T */
+    double kv_elems_per_token;   /* all layers (DeepSeek-V2 Table 1) */
+    double kv_mha_elems_per_token; /* an MHA model of the same shape: 2 n_h d_h l */
+    double train_state_bytes;    /* fp32 weights + gradients + AdamW m, v: 16 bytes per parameter */
+    double activation_bytes;     /* for a batch B x T, fp32 */
+    int context, batch;
+} ModelCost;
+
+/* m must be a meta (or real) model; plans activations for batch x context in meta mode. */
+int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out);
+#endif

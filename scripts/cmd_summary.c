@@ -1,0 +1,151 @@
+/* archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]
+ * Builds the model in meta mode (nothing allocated) and prints its parameters per component (total and
+ * activated), FLOPs per token, KV-cache memory per dtype and training memory. */
+#include <cjson/cJSON.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/cost.h"
+#include "arch/hf_config.h"
+#include "scripts/bridge.h"
+
+static const char *target;
+static ModelConfig cfg;
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* runs under lua_pcall, so Lua errors in presets/files come back as messages */
+static int load_config(lua_State *L) {
+    config_defaults(&cfg);
+    if (ends_with(target, ".lua")) {
+        if (luaL_dofile(L, target)) return lua_error(L);
+        if (!lua_istable(L, -1)) return luaL_error(L, "%s must return a table of config fields", target);
+        bridge_config_from_table(L, -1, &cfg, target);
+        const char *base = strrchr(target, '/');
+        snprintf(cfg.preset, sizeof cfg.preset, "%.31s", base ? base + 1 : target);
+    } else {
+        bridge_apply_preset(L, target, &cfg);
+    }
+    return 0;
+}
+
+static void human(double v, char *buf, const char *unit) {
+    const char *p[] = {"", " K", " M", " G", " T", " P"};
+    int i = 0;
+    while (v >= 1000 && i < 5) { v /= 1000; i++; }
+    snprintf(buf, 32, i ? "%.2f%s%s" : "%.0f%s%s", v, p[i], unit);
+}
+
+int al_cmd_summary(int argc, char **argv) {
+    int json = 0, context = 0, batch = 1;
+    target = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--context") && i + 1 < argc) context = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (argv[i][0] == '-') { fprintf(stderr, "archlab summary: unknown option %s\n", argv[i]); return 1; }
+        else target = argv[i];
+    }
+    if (!target) {
+        fprintf(stderr, "usage: archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n");
+        return 1;
+    }
+    if (batch < 1) { fprintf(stderr, "archlab summary: --batch must be at least 1\n"); return 1; }
+    HfImport info;
+    memset(&info, 0, sizeof info);
+    if (ends_with(target, ".json")) {
+        if (hf_config_load(target, &cfg, &info)) { fprintf(stderr, "%s\n", al_error_message()); return 1; }
+    } else {
+        lua_State *L = luaL_newstate();
+        luaL_openlibs(L);
+        luaL_requiref(L, "archlab", luaopen_archlab, 1);
+        lua_pop(L, 1);
+        lua_pushcfunction(L, load_config);
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            lua_close(L);
+            return 1;
+        }
+        lua_close(L);
+    }
+    ModelConfig fin = cfg;
+    if (config_finalize(&fin)) { fprintf(stderr, "%s: %s\n", target, al_error_message()); return 1; }
+    if (context <= 0) context = fin.seq_len < 4096 ? fin.seq_len : 4096;
+    if (context > fin.seq_len) { fprintf(stderr, "%s: --context %d exceeds seq_len = %d\n", target, context, fin.seq_len); return 1; }
+    ModelCost c;
+    if (model_cost(&cfg, context, batch, &c)) { fprintf(stderr, "%s: %s\n", target, al_error_message()); return 1; }
+    const double dtype_bytes[3] = {4, 2, 1};
+    const char *dtype_names[3] = {"fp32", "bf16", "fp8"};
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", fin.preset);
+        cJSON *comp = cJSON_AddObjectToObject(o, "components");
+        for (int i = 0; i < COST_COMPONENTS; i++) {
+            cJSON *e = cJSON_AddObjectToObject(comp, cost_component_names[i]);
+            cJSON_AddNumberToObject(e, "total", (double)c.total[i]);
+            cJSON_AddNumberToObject(e, "activated", (double)c.active[i]);
+        }
+        cJSON_AddNumberToObject(o, "total_params", (double)c.total_params);
+        cJSON_AddNumberToObject(o, "activated_params", (double)c.active_params);
+        cJSON_AddNumberToObject(o, "context", context);
+        cJSON_AddNumberToObject(o, "batch", batch);
+        cJSON_AddNumberToObject(o, "forward_flops_per_token", c.fwd_flops_per_token);
+        cJSON_AddNumberToObject(o, "training_flops_per_token", 3 * c.fwd_flops_per_token);
+        cJSON_AddNumberToObject(o, "kv_elements_per_token", c.kv_elems_per_token);
+        cJSON_AddNumberToObject(o, "kv_mha_equivalent_elements_per_token", c.kv_mha_elems_per_token);
+        cJSON *kv = cJSON_AddObjectToObject(o, "kv_bytes");
+        for (int d = 0; d < 3; d++) {
+            cJSON *e = cJSON_AddObjectToObject(kv, dtype_names[d]);
+            cJSON_AddNumberToObject(e, "per_token", c.kv_elems_per_token * dtype_bytes[d]);
+            cJSON_AddNumberToObject(e, "context_x_batch", c.kv_elems_per_token * dtype_bytes[d] * context * batch);
+        }
+        cJSON_AddNumberToObject(o, "train_state_bytes", c.train_state_bytes);
+        cJSON_AddNumberToObject(o, "activation_bytes", c.activation_bytes);
+        cJSON_AddStringToObject(o, "ignored_fields", info.ignored);
+        cJSON_AddStringToObject(o, "unknown_fields", info.unknown);
+        cJSON_AddStringToObject(o, "notes", info.notes);
+        char *s = cJSON_Print(o);
+        puts(s);
+        free(s);
+        cJSON_Delete(o);
+        return 0;
+    }
+    char a[32], b[32], x[32];
+    printf("%s: %d blocks, d_model %d, %d heads, attention %s, ffn %s, residual %s", fin.preset, fin.n_layers, fin.d_model,
+           fin.n_heads, fin.attention, fin.ffn, fin.residual);
+    if (strcmp(fin.residual, "residual")) printf(" (n = %d)", fin.streams);
+    printf(", vocab %d\n\n", fin.vocab_size);
+    printf("  %-16s %18s %18s\n", "component", "parameters", "activated");
+    for (int i = 0; i < COST_COMPONENTS; i++) {
+        if (!c.total[i]) continue;
+        human((double)c.total[i], a, "");
+        human((double)c.active[i], b, "");
+        printf("  %-16s %18s %18s\n", cost_component_names[i], a, b);
+    }
+    human((double)c.total_params, a, "");
+    human((double)c.active_params, b, "");
+    printf("  %-16s %18s %18s   (%zu / %zu exactly)\n\n", "total", a, b, c.total_params, c.active_params);
+    human(c.fwd_flops_per_token, a, "FLOP");
+    human(3 * c.fwd_flops_per_token, b, "FLOP");
+    printf("  FLOPs per token at context %d: forward %s, training (forward + backward) %s\n", context, a, b);
+    printf("  KV cache per token: %.0f elements (%s; an MHA model of the same shape: %.0f, %.1f%% less)\n",
+           c.kv_elems_per_token, fin.attention, c.kv_mha_elems_per_token, 100 * (1 - c.kv_elems_per_token / c.kv_mha_elems_per_token));
+    for (int d = 0; d < 3; d++) {
+        al_format_bytes(c.kv_elems_per_token * dtype_bytes[d], a);
+        al_format_bytes(c.kv_elems_per_token * dtype_bytes[d] * context * batch, b);
+        printf("    %-5s %12s per token, %12s for %d x %d tokens\n", dtype_names[d], a, b, batch, context);
+    }
+    al_format_bytes(c.train_state_bytes, a);
+    al_format_bytes(c.activation_bytes, b);
+    al_format_bytes(c.train_state_bytes + c.activation_bytes, x);
+    printf("  training memory (fp32): weights + gradients + AdamW %s, activations for %d x %d %s, total %s\n", a, batch,
+           context, b, x);
+    if (info.unknown[0]) printf("  config.json fields not understood: %s\n", info.unknown);
+    if (info.ignored[0]) printf("  config.json fields without effect here: %s\n", info.ignored);
+    if (info.notes[0]) printf("  notes: %s\n", info.notes);
+    return 0;
+}

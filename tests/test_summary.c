@@ -1,0 +1,183 @@
+/* Configurations on paper: the presets against the papers' stated totals, KV formulas, speed and memory of
+ * a 27B summary, Hugging Face config.json import and its bad inputs. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "analysis/cost.h"
+#include "arch/hf_config.h"
+#include "tests/harness.h"
+
+static const char *archlab_bin(void) {
+    const char *b = getenv("AL_BIN");
+    return b && *b ? b : "bin/archlab";
+}
+
+/* `archlab summary NAME --json`, parsed */
+static cJSON *summary_json(const char *target) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s summary %s --json 2>&1", archlab_bin(), target);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = 0;
+    pclose(p);
+    cJSON *j = cJSON_Parse(buf);
+    if (!j) th_note("not JSON: %s", buf);
+    return j;
+}
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The papers' stated totals (REFERENCE sec. 6): within 2% (total) and 3% (activated, rounded to two
+ * digits by the papers), with one counting convention for all (analysis/cost.h). */
+TEST(presets_match_stated_totals) {
+    struct { const char *name; double total, active; } p[3] = {
+        {"deepseek-v2-lite", 15.7e9, 2.4e9}, {"deepseek-v2", 236e9, 21e9}, {"deepseek-v3", 671e9, 37e9}};
+    for (int i = 0; i < 3; i++) {
+        cJSON *j = summary_json(p[i].name);
+        EXPECT(j != NULL);
+        if (!j) continue;
+        double t = num(j, "total_params"), a = num(j, "activated_params");
+        th_note("%-17s total %.2fB (stated %.1fB, ratio %.4f), activated %.2fB (stated %.1fB, ratio %.4f)", p[i].name,
+                t / 1e9, p[i].total / 1e9, t / p[i].total, a / 1e9, p[i].active / 1e9, a / p[i].active);
+        EXPECT(fabs(t / p[i].total - 1) < 0.02);
+        EXPECT(fabs(a / p[i].active - 1) < 0.03);
+        cJSON_Delete(j);
+    }
+    /* the mHC paper's models by name: 3B, 9B, 27B (names, not stated counts; within 5%) */
+    struct { const char *name; double total; } m[3] = {{"mhc-3b", 3e9}, {"mhc-9b", 9e9}, {"mhc-27b", 27e9}};
+    for (int i = 0; i < 3; i++) {
+        cJSON *j = summary_json(m[i].name);
+        EXPECT(j != NULL);
+        if (!j) continue;
+        th_note("%-17s total %.2fB", m[i].name, num(j, "total_params") / 1e9);
+        EXPECT(fabs(num(j, "total_params") / m[i].total - 1) < 0.05);
+        cJSON_Delete(j);
+    }
+}
+
+TEST(mla_kv_per_token_v2) {
+    cJSON *j = summary_json("deepseek-v2");
+    EXPECT(j != NULL);
+    if (!j) return;
+    EXPECT(num(j, "kv_elements_per_token") == (512 + 64) * 60);
+    EXPECT(num(j, "kv_mha_equivalent_elements_per_token") == 2.0 * 128 * 128 * 60);
+    const cJSON *bf16 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "kv_bytes"), "bf16");
+    EXPECT(num(bf16, "per_token") == 2.0 * (512 + 64) * 60);
+    cJSON_Delete(j);
+}
+
+/* 27B on paper: under a second, and no parameter memory (peak RSS far below the 108 GB of its weights). */
+TEST(summary_27b_fast_and_allocation_free) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s summary mhc-27b > /dev/null", archlab_bin());
+    pid_t pid = fork();
+    if (pid == 0) { execl("/bin/sh", "sh", "-c", cmd, (char *)NULL); _exit(127); }
+    int st;
+    struct rusage ru;
+    wait4(pid, &st, 0, &ru);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    th_note("summary mhc-27b: %.3f s, peak RSS %.1f MB", secs, ru.ru_maxrss / 1024.0);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT(secs < 1.0 || getenv("AL_SANITIZE")); /* sanitizers slow everything down several times */
+    EXPECT(ru.ru_maxrss < 200 * 1024); /* kB */
+}
+
+TEST(hf_config_import_matches_preset) {
+    ModelConfig c;
+    HfImport info;
+    EXPECT(hf_config_load("tests/fixtures/deepseek-v3-config.json", &c, &info) == 0);
+    ModelCost cost;
+    EXPECT(model_cost(&c, 4096, 1, &cost) == 0);
+    cJSON *j = summary_json("deepseek-v3");
+    EXPECT(j && num(j, "total_params") == (double)cost.total_params && num(j, "activated_params") == (double)cost.active_params);
+    cJSON_Delete(j);
+    EXPECT(strstr(info.unknown, "some_future_field") != NULL); /* listed, not silently dropped */
+    EXPECT(strstr(info.ignored, "torch_dtype") != NULL);
+    EXPECT(strstr(info.notes, "MTP") != NULL);
+}
+
+static void expect_bad_json(const char *text, const char *expect) {
+    FILE *f = fopen("/tmp/archlab_bad_config.json", "w");
+    fputs(text, f);
+    fclose(f);
+    ModelConfig c;
+    HfImport info;
+    int rc = hf_config_load("/tmp/archlab_bad_config.json", &c, &info);
+    th_note("%s", rc ? al_error_message() : "(accepted!)");
+    EXPECT(rc == -1);
+    EXPECT(strstr(al_error_message(), "/tmp/archlab_bad_config.json") != NULL);
+    EXPECT(strstr(al_error_message(), expect) != NULL);
+}
+
+TEST(hf_config_bad_inputs) {
+    const char *ok = "\"vocab_size\": 256, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 64";
+    char buf[512];
+    expect_bad_json("{\"hidden_size\": 64, \"vocab_si", "not a valid JSON object");
+    snprintf(buf, sizeof buf, "{\"hidden_size\": \"wide\", %s}", ok);
+    expect_bad_json(buf, "hidden_size");
+    expect_bad_json("{\"vocab_size\": 256}", "missing field 'hidden_size'");
+    snprintf(buf, sizeof buf, "{\"hidden_size\": 0, %s}", ok);
+    expect_bad_json(buf, "hidden_size");
+    snprintf(buf, sizeof buf, "{\"hidden_size\": -64, %s}", ok);
+    expect_bad_json(buf, "out of range");
+    expect_bad_json("[1, 2]", "not a valid JSON object");
+    /* sizes in range one by one whose product overflows 64-bit byte counts */
+    ModelConfig c;
+    config_defaults(&c);
+    c.d_model = 1 << 20; c.n_layers = 4096; c.d_ff = 1 << 22; c.n_heads = 4096; c.vocab_size = 1 << 24;
+    snprintf(c.ffn, sizeof c.ffn, "moe");
+    c.n_routed_experts = 65536; c.num_experts_per_tok = 8; c.moe_intermediate_size = 1 << 22;
+    ModelCost cost;
+    EXPECT(model_cost(&c, 16, 1, &cost) == -1);
+    th_note("%s", al_error_message());
+    EXPECT(strstr(al_error_message(), "too large to count") != NULL);
+}
+
+/* meta mode = what training allocates, for a small config with every family switched on */
+TEST(meta_equals_allocation_all_families) {
+    ModelConfig c;
+    config_defaults(&c);
+    c.d_model = 64; c.n_layers = 3; c.n_heads = 4; c.d_ff = 128; c.seq_len = 32;
+    snprintf(c.attention, sizeof c.attention, "mla");
+    c.kv_lora_rank = 32; c.q_lora_rank = 24;
+    snprintf(c.ffn, sizeof c.ffn, "moe");
+    c.n_routed_experts = 8; c.num_experts_per_tok = 2; c.n_shared_experts = 1; c.first_k_dense_replace = 1;
+    snprintf(c.residual, sizeof c.residual, "mhc");
+    Model *meta = model_create(&c, 1), *real_m = model_create(&c, 0);
+    EXPECT(meta && real_m);
+    if (!meta || !real_m) { th_note("%s", al_error_message()); return; }
+    EXPECT(meta->ps.total == real_m->ps.total && meta->ps.data == NULL);
+    EXPECT(model_plan(meta, 2, 32) == 0 && model_plan(real_m, 2, 32) == 0);
+    EXPECT(model_activation_elems(meta) == model_activation_elems(real_m));
+    model_free(meta);
+    model_free(real_m);
+}
+
+TEST(summary_bad_targets) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s summary no-such-preset 2>/tmp/archlab_sum_err.txt >/dev/null", archlab_bin());
+    int st = system(cmd);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    FILE *f = fopen("/tmp/archlab_sum_err.txt", "r");
+    char buf[1024] = "";
+    if (f) { size_t n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
+    th_note("%s", buf);
+    EXPECT(strstr(buf, "no preset named 'no-such-preset'") != NULL);
+    snprintf(cmd, sizeof cmd, "%s summary /nonexistent/config.json 2>/tmp/archlab_sum_err.txt >/dev/null", archlab_bin());
+    st = system(cmd);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
