@@ -10,6 +10,10 @@
 #include "core/backend_cpu_attn.h"
 #include "core/streams_cpu.h"
 
+/* Below this much work a loop runs on one thread: a parallel region costs microseconds, more when an idle
+ * thread has gone to sleep (decoding one token runs hundreds of tiny kernels). */
+#define PAR_MIN 32768
+
 #ifdef AL_DOUBLE
 #define GEMM cblas_dgemm
 #else
@@ -25,10 +29,57 @@ static void cpu_gemm(int ta, int tb, int M, int N, int Kd, real alpha, const rea
          lda, B, ldb, beta, C, ldc);
 }
 
+/* Skinny projections (few outputs: the hyper-connection coefficient maps, small routers) are memory-bound;
+ * sgemm blocks them badly, so they run as one pass of dot products / axpys over the input instead. */
+#define SKINNY_OC 32
+
+static void skinny_forward(real *out, const real *inp, const real *w, int N, int IC, int OC) {
+#pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * IC;
+        for (int o = 0; o < OC; o++) {
+            const real *wo = w + (size_t)o * IC;
+            real acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (int i = 0; i < IC; i++) acc += x[i] * wo[i];
+            out[(size_t)n * OC + o] = acc;
+        }
+    }
+}
+
+static void skinny_backward(real *dinp, real *dw, const real *dout, const real *inp, const real *w, int N, int IC,
+                            int OC) {
+    if (dinp) {
+#pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
+        for (int n = 0; n < N; n++) {
+            real *dx = dinp + (size_t)n * IC;
+            for (int o = 0; o < OC; o++) {
+                real g = dout[(size_t)n * OC + o];
+                const real *wo = w + (size_t)o * IC;
+                for (int i = 0; i < IC; i++) dx[i] += g * wo[i];
+            }
+        }
+    }
+    /* dw(OC, IC) += dout^T inp: each thread owns a slice of input columns for all rows: fixed order */
+#pragma omp parallel if ((size_t)N * IC > PAR_MIN)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int c0 = (int)((long)IC * id / nt), c1 = (int)((long)IC * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            const real *x = inp + (size_t)n * IC;
+            for (int o = 0; o < OC; o++) {
+                real g = dout[(size_t)n * OC + o], *d = dw + (size_t)o * IC;
+                for (int i = c0; i < c1; i++) d[i] += g * x[i];
+            }
+        }
+    }
+}
+
 static void linear_forward(real *out, const real *inp, const real *w, const real *bias, int N, int IC, int OC) {
-    cpu_gemm(0, 1, N, OC, IC, 1, inp, IC, w, IC, 0, out, OC);
+    if (OC <= SKINNY_OC) skinny_forward(out, inp, w, N, IC, OC);
+    else cpu_gemm(0, 1, N, OC, IC, 1, inp, IC, w, IC, 0, out, OC);
     if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (IC) > PAR_MIN)
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] += bias[o];
     }
@@ -36,10 +87,13 @@ static void linear_forward(real *out, const real *inp, const real *w, const real
 
 static void linear_backward(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w,
                             int N, int IC, int OC) {
-    if (dinp) cpu_gemm(0, 0, N, IC, OC, 1, dout, OC, w, IC, 1, dinp, IC);
-    cpu_gemm(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dw, IC);
+    if (OC <= SKINNY_OC) skinny_backward(dinp, dw, dout, inp, w, N, IC, OC);
+    else {
+        if (dinp) cpu_gemm(0, 0, N, IC, OC, 1, dout, OC, w, IC, 1, dinp, IC);
+        cpu_gemm(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dw, IC);
+    }
     if (dbias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(OC) * (N) > PAR_MIN)
         for (int o = 0; o < OC; o++) {
             double s = 0;
             for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
@@ -49,13 +103,14 @@ static void linear_backward(real *dinp, real *dw, real *dbias, const real *dout,
 }
 
 static void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *w, int N, int C, real eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (C) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * C;
         real *o = out + (size_t)n * C;
-        double ss = 0;
-        for (int i = 0; i < C; i++) ss += (double)x[i] * x[i];
-        real r = (real)(1.0 / sqrt(ss / C + eps));
+        real ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (int i = 0; i < C; i++) ss += x[i] * x[i];
+        real r = (real)(1.0 / sqrt((double)ss / C + eps));
         rstd[n] = r;
         if (w) for (int i = 0; i < C; i++) o[i] = x[i] * r * w[i];
         else for (int i = 0; i < C; i++) o[i] = x[i] * r;
@@ -66,18 +121,24 @@ static void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *
  * dx_i = r w_i g_i - x_i r^3 / C * sum_j g_j w_j x_j;  dw_i = sum_n g_i x_i r */
 static void rmsnorm_backward(real *dinp, real *dw, const real *dout, const real *inp, const real *w,
                              const real *rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (C) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
         real *dx = dinp + (size_t)n * C;
         real r = rstd[n];
-        double dot = 0;
-        for (int i = 0; i < C; i++) dot += (double)g[i] * (w ? w[i] : 1) * x[i];
-        real c = (real)(dot * r * r * r / C);
+        real dot = 0;
+        if (w) {
+#pragma omp simd reduction(+ : dot)
+            for (int i = 0; i < C; i++) dot += g[i] * w[i] * x[i];
+        } else {
+#pragma omp simd reduction(+ : dot)
+            for (int i = 0; i < C; i++) dot += g[i] * x[i];
+        }
+        real c = (real)((double)dot * r * r * r / C);
         for (int i = 0; i < C; i++) dx[i] += r * (w ? w[i] : 1) * g[i] - x[i] * c;
     }
     if (!dw) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(C) * (N) > PAR_MIN)
     for (int i = 0; i < C; i++) {
         double s = 0;
         for (int n = 0; n < N; n++) s += (double)dout[(size_t)n * C + i] * inp[(size_t)n * C + i] * rstd[n];
@@ -88,7 +149,7 @@ static void rmsnorm_backward(real *dinp, real *dw, const real *dout, const real 
 static void rope(real *x, int B, int T, int n_heads, int head_stride, int rot, int stride, const real *cs,
                  const real *sn, int inverse) {
     int half = rot / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(B * T) * n_heads * rot > PAR_MIN)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
         const real *c = cs + (size_t)t * half, *s = sn + (size_t)t * half;
@@ -167,7 +228,7 @@ static void attention_backward(real *dq, real *dk, real *dv, real *scratch, cons
 static inline real sigmoid(real x) { return (real)(1.0 / (1.0 + exp(-x))); }
 
 static void swiglu_forward(real *h, const real *gu, int N, int F) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (F) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *a = gu + (size_t)n * 2 * F, *b = a + F;
         real *o = h + (size_t)n * F;
@@ -177,7 +238,7 @@ static void swiglu_forward(real *h, const real *gu, int N, int F) {
 
 /* h = silu(a) b: da = dh b sigma(a) (1 + a (1 - sigma(a))), db = dh silu(a) */
 static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, int F) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (F) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *a = gu + (size_t)n * 2 * F, *b = a + F, *g = dh + (size_t)n * F;
         real *da = dgu + (size_t)n * 2 * F, *db = da + F;
@@ -190,13 +251,13 @@ static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, in
 }
 
 static void embedding_forward(real *out, const int *tokens, const real *table, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (C) > PAR_MIN)
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, table + (size_t)tokens[n] * C, sizeof(real) * C);
 }
 
 /* Each thread owns a slice of channels and walks all tokens: no races, fixed order. */
 static void embedding_backward(real *dtable, const real *dout, const int *tokens, int N, int C) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C > PAR_MIN)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int c0 = (int)((long)C * id / nt), c1 = (int)((long)C * (id + 1) / nt);
@@ -209,7 +270,7 @@ static void embedding_backward(real *dtable, const real *dout, const int *tokens
 }
 
 static double cross_entropy_forward(real *losses, real *logits, const int *targets, int N, int V, int *n_valid) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (V) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         real *row = logits + (size_t)n * V;
         real mx = row[0];
@@ -231,7 +292,7 @@ static double cross_entropy_forward(real *losses, real *logits, const int *targe
 }
 
 static void cross_entropy_backward(real *probs, const int *targets, int N, int V, real scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (V) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         real *row = probs + (size_t)n * V;
         if (targets[n] < 0) { memset(row, 0, sizeof(real) * V); continue; }
@@ -244,15 +305,15 @@ static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
 static void copy(real *dst, const real *src, size_t n) { memmove(dst, src, n * sizeof(real)); }
 
 static void add(real *out, const real *a, const real *b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((n) > PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 static void accumulate(real *acc, const real *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((n) > PAR_MIN)
     for (size_t i = 0; i < n; i++) acc[i] += x[i];
 }
 static void scale(real *x, real s, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((n) > PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
@@ -260,7 +321,7 @@ static void scale(real *x, real s, size_t n) {
 static double sum_squares(const real *x, size_t n) {
     double partial[256] = {0};
     int nt = 1;
-#pragma omp parallel
+#pragma omp parallel if (n > PAR_MIN)
     {
         int t = omp_get_thread_num();
 #pragma omp single
@@ -279,7 +340,7 @@ static double sum_squares(const real *x, size_t n) {
 
 static int all_finite(const real *x, size_t n) {
     int ok = 1;
-#pragma omp parallel for schedule(static) reduction(&& : ok)
+#pragma omp parallel for schedule(static) reduction(&& : ok) if ((n) > PAR_MIN)
     for (size_t i = 0; i < n; i++) ok = ok && isfinite(x[i]);
     return ok;
 }
@@ -287,7 +348,7 @@ static int all_finite(const real *x, size_t n) {
 static void adamw(real *w, const real *g, real *m, real *v, size_t n, real lr, real b1, real b2, real eps,
                   real wd, int t) {
     real c1 = (real)(1.0 / (1.0 - pow(b1, t))), c2 = (real)(1.0 / (1.0 - pow(b2, t)));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((n) > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         m[i] = b1 * m[i] + (1 - b1) * g[i];
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
@@ -299,7 +360,7 @@ static void adamw(real *w, const real *g, real *m, real *v, size_t n, real lr, r
 /* ======================= MoE kernels (DeepSeekMoE: arch/router.c, arch/moe.c) ======================= */
 
 static void moe_scores_forward(real *s, const real *logits, int N, int E, int sig) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *l = logits + (size_t)n * E;
         real *o = s + (size_t)n * E;
@@ -317,7 +378,7 @@ static void moe_scores_forward(real *s, const real *logits, int N, int E, int si
 
 /* softmax: dl_e = s_e (ds_e - sum_j ds_j s_j); sigmoid: dl_e = ds_e s_e (1 - s_e) */
 static void moe_scores_backward(real *dlogits, const real *ds, const real *s, int N, int E, int sig) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *g = ds + (size_t)n * E, *p = s + (size_t)n * E;
         real *d = dlogits + (size_t)n * E;
@@ -341,7 +402,7 @@ static int argmax_masked(const real *v, const unsigned char *ok, int n) {
 
 static void moe_route(int *idx, real *w, const real *s, const real *bias, int N, const MoeRouteSpec *r) {
     int E = r->E, Kk = r->K, G = r->n_group, gs = E / G;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *p = s + (size_t)n * E;
         real sel[E], gscore[G];
@@ -391,7 +452,7 @@ static void moe_route(int *idx, real *w, const real *s, const real *bias, int N,
  * ds_{i_m} += c (dw_m / S - sum_k dw_k s_k / S^2), or c dw_m */
 static void moe_gate_backward(real *ds, const real *dw, const real *s, const int *idx, int N, const MoeRouteSpec *r) {
     int E = r->E, Kk = r->K;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *p = s + (size_t)n * E, *g = dw + (size_t)n * Kk;
         const int *ix = idx + (size_t)n * Kk;
@@ -423,12 +484,12 @@ static void moe_dispatch(int *counts, int *offsets, int *tok, int *pos, const in
 }
 
 static void gather_rows(real *dst, const real *src, const int *rows, int M, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(M) * (C) > PAR_MIN)
     for (int r = 0; r < M; r++) memcpy(dst + (size_t)r * C, src + (size_t)rows[r] * C, sizeof(real) * C);
 }
 
 static void moe_combine(real *out, const real *y, const int *pos, const real *w, int N, int Kk, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (C) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         real *o = out + (size_t)n * C;
         for (int k = 0; k < Kk; k++) {
@@ -441,7 +502,7 @@ static void moe_combine(real *out, const real *y, const int *pos, const real *w,
 
 static void moe_combine_backward(real *dy, real *dw, const real *dout, const real *y, const int *pos, const real *w,
                                  int N, int Kk, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * (C) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *g = dout + (size_t)n * C;
         for (int k = 0; k < Kk; k++) {
@@ -494,7 +555,7 @@ static void moe_balance_backward(real *ds, const real *s, const int *idx, int B,
     for (int b = 0; b < B; b++) {
         double coef[E];
         balance_coeffs(coef, idx, b, T, E, Kk, group, a_exp, a_dev);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(T) * (E) > PAR_MIN)
         for (int t = 0; t < T; t++) {
             const real *p = s + ((size_t)b * T + t) * E;
             real *d = ds + ((size_t)b * T + t) * E;

@@ -55,9 +55,10 @@ void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, c
             real h = hpre[(size_t)t * n + i];
             const real *s = X + ((size_t)t * n + i) * C;
             real *d = dX + ((size_t)t * n + i) * C;
-            double dot = 0;
-            for (int c = 0; c < C; c++) { d[c] += h * g[c]; dot += (double)g[c] * s[c]; }
-            dhpre[(size_t)t * n + i] += (real)dot;
+            real dot = 0;
+#pragma omp simd reduction(+ : dot)
+            for (int c = 0; c < C; c++) { d[c] += h * g[c]; dot += g[c] * s[c]; }
+            dhpre[(size_t)t * n + i] += dot;
         }
     }
 }
@@ -88,14 +89,16 @@ void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const r
         for (int i = 0; i < n; i++) {
             const real *g = dXn + ((size_t)t * n + i) * C;
             real hp = hpost[(size_t)t * n + i];
-            double dot = 0;
-            for (int c = 0; c < C; c++) { dft[c] += hp * g[c]; dot += (double)g[c] * ft[c]; }
-            dhpost[(size_t)t * n + i] += (real)dot;
+            real dot = 0;
+#pragma omp simd reduction(+ : dot)
+            for (int c = 0; c < C; c++) { dft[c] += hp * g[c]; dot += g[c] * ft[c]; }
+            dhpost[(size_t)t * n + i] += dot;
             for (int j = 0; j < n; j++) {
                 const real *s = X + ((size_t)t * n + j) * C;
-                double d2 = 0;
-                for (int c = 0; c < C; c++) d2 += (double)g[c] * s[c];
-                dhres[((size_t)t * n + i) * n + j] += (real)d2;
+                real d2 = 0;
+#pragma omp simd reduction(+ : d2)
+                for (int c = 0; c < C; c++) d2 += g[c] * s[c];
+                dhres[((size_t)t * n + i) * n + j] += d2;
             }
         }
         /* dX[j] += sum_i hres[i][j] dXn[i], written per j so every output row has one writer */
@@ -130,13 +133,15 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
         for (int s = 0; s < 2 * iters; s++) {
             real *Y = tr + (size_t)(s + 1) * nn, *sm = sums + (size_t)s * n;
             int by_col = s % 2 == 0;
+            real inv[8];
             for (int a = 0; a < n; a++) {
-                double acc = 0;
+                real acc = 0;
                 for (int b = 0; b < n; b++) acc += by_col ? prev[b * n + a] : prev[a * n + b];
-                sm[a] = (real)acc;
+                sm[a] = acc;
+                inv[a] = 1 / acc; /* one division per sum, not per entry */
             }
             for (int a = 0; a < n; a++)
-                for (int b = 0; b < n; b++) Y[a * n + b] = prev[a * n + b] / sm[by_col ? b : a];
+                for (int b = 0; b < n; b++) Y[a * n + b] = prev[a * n + b] * inv[by_col ? b : a];
             prev = Y;
         }
         memcpy(H + (size_t)t * nn, prev, sizeof(real) * nn);
@@ -156,14 +161,15 @@ void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, 
             const real *Y = tr + (size_t)(s + 1) * nn, *sm = sums + (size_t)s * n;
             int by_col = s % 2 == 0;
             for (int a = 0; a < n; a++) {
-                double dot = 0;
+                real dot = 0;
                 for (int b = 0; b < n; b++) {
                     int k = by_col ? b * n + a : a * n + b;
-                    dot += (double)g[k] * Y[k];
+                    dot += g[k] * Y[k];
                 }
+                real inv = 1 / sm[a];
                 for (int b = 0; b < n; b++) {
                     int k = by_col ? b * n + a : a * n + b;
-                    gx[k] = (real)((g[k] - dot) / sm[a]);
+                    gx[k] = (g[k] - dot) * inv;
                 }
             }
             memcpy(g, gx, sizeof(real) * nn);

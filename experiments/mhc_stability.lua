@@ -121,20 +121,26 @@ archlab.plot.panels{
     { kind = "lines", title = "Amax gain, backward (composite, full depth)", xlabel = "step", log_y = true, series = series_of("amax_gain_bwd", all) },
   },
 }
--- gain against depth at the end of training, for the HC and mHC runs at the highest common learning rate
-local depth = {}
+-- gain against depth at the end of training: composite (from layer l to the top) forward and backward, and the
+-- single-layer gains, one panel each, for every HC and mHC run that did not diverge
+local comp_f, comp_b, single = {}, {}, {}
 for _, label in ipairs(order) do
   local r = runs[label]
   if r.kind ~= "residual" and not r.run.diverged then
     local g = r.model:gains{ data = data }
-    depth[#depth + 1] = { name = label .. " composite fwd", x = g.layer, y = g.composite_fwd }
-    depth[#depth + 1] = { name = label .. " single fwd", x = g.layer, y = g.single_fwd }
-    r.profile = g
+    comp_f[#comp_f + 1] = { name = label, x = g.layer, y = g.composite_fwd }
+    comp_b[#comp_b + 1] = { name = label, x = g.layer, y = g.composite_bwd }
+    single[#single + 1] = { name = label, x = g.layer, y = g.single_fwd }
   end
 end
-archlab.plot.lines{
-  file = out .. "gain_vs_depth.png", title = "Amax gain (forward) from layer l to the top, end of training",
-  xlabel = "layer l (sub-layer index)", ylabel = "gain", log_y = true, series = depth, width = 640, height = 420,
+archlab.plot.panels{
+  file = out .. "gain_vs_depth.png", title = "Amax gain of the residual mappings against depth, end of training",
+  cols = 3, width = 1200, height = 420,
+  plots = {
+    { kind = "lines", title = "composite l -> top, forward", xlabel = "layer l (sub-layer)", log_y = true, series = comp_f },
+    { kind = "lines", title = "composite l -> top, backward", xlabel = "layer l (sub-layer)", log_y = true, series = comp_b },
+    { kind = "lines", title = "single layer, forward", xlabel = "layer l (sub-layer)", log_y = true, series = single },
+  },
 }
 print("figures: " .. out .. "training.png, " .. out .. "gain_vs_depth.png; table: " .. out .. "summary.md")
 return summary

@@ -25,18 +25,28 @@ static double lin_loss(void *p) {
     K->linear_forward(c->out, c->inp, c->w, c->b, c->N, c->IC, c->OC);
     return gc_dot(c->out, c->R, (size_t)c->N * c->OC);
 }
-TEST(grad_linear) {
-    Rng rng; rng_init(&rng, 1);
-    LinCtx c = {.N = 5, .IC = 7, .OC = 3};
-    c.inp = buf(35); c.w = buf(21); c.b = buf(3); c.out = buf(15); c.R = buf(15);
-    gc_fill(c.inp, 35, &rng, 1); gc_fill(c.w, 21, &rng, 1); gc_fill(c.b, 3, &rng, 1); gc_fill(c.R, 15, &rng, 1);
-    real *di = buf(35), *dw = buf(21), *db = buf(3);
+/* OC = 3 takes the skinny path, OC = 40 the GEMM path (core/backend_cpu.c) */
+static void check_linear(int N, int IC, int OC) {
+    Rng rng; rng_init(&rng, 1 + OC);
+    LinCtx c = {.N = N, .IC = IC, .OC = OC};
+    size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
+    c.inp = buf(ni); c.w = buf(nw); c.b = buf(OC); c.out = buf(no); c.R = buf(no);
+    gc_fill(c.inp, ni, &rng, 1); gc_fill(c.w, nw, &rng, 1); gc_fill(c.b, OC, &rng, 1); gc_fill(c.R, no, &rng, 1);
+    real *di = buf(ni), *dw = buf(nw), *db = buf(OC);
     K->linear_backward(di, dw, db, c.R, c.inp, c.w, c.N, c.IC, c.OC);
-    EXPECT(gc_check(lin_loss, &c, c.inp, di, 35, 100, "linear dinp") < GC_TOL);
-    EXPECT(gc_check(lin_loss, &c, c.w, dw, 21, 100, "linear dw") < GC_TOL);
-    EXPECT(gc_check(lin_loss, &c, c.b, db, 3, 100, "linear dbias") < GC_TOL);
+    char what[64];
+    snprintf(what, sizeof what, "linear OC=%d dinp", OC);
+    EXPECT(gc_check(lin_loss, &c, c.inp, di, ni, 100, what) < GC_TOL);
+    snprintf(what, sizeof what, "linear OC=%d dw", OC);
+    EXPECT(gc_check(lin_loss, &c, c.w, dw, nw, 100, what) < GC_TOL);
+    snprintf(what, sizeof what, "linear OC=%d dbias", OC);
+    EXPECT(gc_check(lin_loss, &c, c.b, db, OC, 100, what) < GC_TOL);
     rng_free(&rng);
     free_bufs();
+}
+TEST(grad_linear) {
+    check_linear(5, 7, 3);
+    check_linear(6, 9, 40);
 }
 
 /* ---- rmsnorm ---- */

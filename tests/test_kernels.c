@@ -24,20 +24,23 @@ TEST(sgemm_resolves_to_openblas) {
 
 static void fill(real *x, size_t n, Rng *r) { for (size_t i = 0; i < n; i++) x[i] = (real)rng_normal(r, 1); }
 
+/* OC = 3: the skinny path; OC = 48: the GEMM path */
 TEST(linear_matches_direct_loops) {
     Rng r; rng_init(&r, 11);
-    int N = 7, IC = 5, OC = 3;
-    real inp[35], w[15], b[3], out[21];
-    fill(inp, 35, &r); fill(w, 15, &r); fill(b, 3, &r);
-    K->linear_forward(out, inp, w, b, N, IC, OC);
-    double worst = 0;
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OC; o++) {
-            double s = b[o];
-            for (int i = 0; i < IC; i++) s += (double)inp[n * IC + i] * w[o * IC + i];
-            worst = fmax(worst, fabs(s - out[n * OC + o]));
-        }
-    EXPECT(worst < 1e-5);
+    for (int OC = 3; OC <= 48; OC += 45) {
+        int N = 7, IC = 5;
+        real inp[35], w[48 * 5], b[48], out[7 * 48];
+        fill(inp, 35, &r); fill(w, (size_t)OC * IC, &r); fill(b, OC, &r);
+        K->linear_forward(out, inp, w, b, N, IC, OC);
+        double worst = 0;
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) {
+                double s = b[o];
+                for (int i = 0; i < IC; i++) s += (double)inp[n * IC + i] * w[o * IC + i];
+                worst = fmax(worst, fabs(s - out[n * OC + o]));
+            }
+        EXPECT(worst < 1e-5);
+    }
     rng_free(&r);
 }
 
