@@ -92,5 +92,5 @@ fuzz:
 	@mkdir -p build/fuzz/corpus $(BIN)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. $(shell pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined \
 	  tools/fuzz_safetensors.c core/safetensors.c core/common.c -o $(BIN)/fuzz_safetensors -lcjson
-	@printf '\x30\x00\x00\x00\x00\x00\x00\x00{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\x00\x00\x80\x3f' > build/fuzz/corpus/seed1
+	@cp tests/fixtures/seed_*.safetensors build/fuzz/corpus/
 	$(BIN)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus

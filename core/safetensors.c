@@ -37,6 +37,8 @@ static int cmp_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 static int fail(StFile *f, int rc) {
     st_free(f);
     return rc;
@@ -73,6 +75,7 @@ int st_parse(StFile *f, uint8_t *buf, size_t len, const char *what) {
     for (cJSON *e = root->child; e && !rc; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
             if (!cJSON_IsObject(e)) { rc = al_errorf("%s: __metadata__ must be an object of strings", what); break; }
+            if (f->meta_keys) { rc = al_errorf("%s: duplicate key '__metadata__'", what); break; }
             int m = cJSON_GetArraySize(e);
             f->meta_keys = calloc(m ? m : 1, sizeof(char *));
             f->meta_vals = calloc(m ? m : 1, sizeof(char *));
@@ -133,6 +136,17 @@ int st_parse(StFile *f, uint8_t *buf, size_t len, const char *what) {
         }
     }
     cJSON_Delete(root);
+    if (rc) return fail(f, rc);
+    /* JSON allows repeated keys; a tensor name must name one tensor */
+    if (!rc && f->n > 1) {
+        char **names = malloc(sizeof(char *) * f->n);
+        AL_ASSERT(names);
+        for (int i = 0; i < f->n; i++) names[i] = f->t[i].name;
+        qsort(names, f->n, sizeof(char *), cmp_name);
+        for (int i = 1; i < f->n && !rc; i++)
+            if (!strcmp(names[i - 1], names[i])) rc = al_errorf("%s: duplicate tensor name '%s'", what, names[i]);
+        free(names);
+    }
     if (rc) return fail(f, rc);
     /* ranges must tile the data section exactly: sorted, each starting where the previous ended */
     StTensor *sorted = malloc(sizeof *sorted * (f->n ? f->n : 1));

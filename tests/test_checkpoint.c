@@ -107,6 +107,11 @@ TEST(safetensors_rejects_corrupt_files) {
     expect_corrupt(buf, n, "shape overflows");
     n = hand_file(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}xy", data, 8);
     expect_corrupt(buf, n, "garbage after the JSON");
+    /* found by the fuzzer: a repeated __metadata__ object overflowed the metadata arrays */
+    n = hand_file(buf, "{\"__metadata__\":{\"a\":\"b\"},\"__metadata__\":{\"c\":\"d\",\"e\":\"f\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data, 8);
+    expect_corrupt(buf, n, "repeated __metadata__");
+    n = hand_file(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", data, 8);
+    expect_corrupt(buf, n, "repeated tensor name");
 }
 
 static ModelConfig tiny(void) {
