@@ -26,6 +26,11 @@ void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);
 
 Model *bridge_check_model(lua_State *L, int idx);
+/* The options every "run the model over some data" method takes: { data =, batch_size = 8, batches = 8,
+ * seq_len = model's, split = "val" | "train" }; checks them (errors name fn and the field) and plans the
+ * model for the batch. */
+typedef struct EvalOptions { DataSource *data; int B, T, batches, split; } EvalOptions;
+int bridge_eval_options(lua_State *L, int idx, const char *fn, Model *m, EvalOptions *e);
 /* Applies the config fields of the Lua table at idx (errors name `where` and the field). */
 void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char *where);
 /* Applies scripts/presets/NAME.lua. */

@@ -123,25 +123,32 @@ static int l_summary(lua_State *L) {
     return 1;
 }
 
+int bridge_eval_options(lua_State *L, int idx, const char *fn, Model *m, EvalOptions *e) {
+    static const char *keys[] = {"data", "batch_size", "batches", "seq_len", "split", NULL};
+    opts_check_keys(L, idx, fn, keys);
+    if (lua_getfield(L, idx, "data") == LUA_TNIL) luaL_error(L, "%s: field 'data' is required", fn);
+    e->data = bridge_check_data(L, -1);
+    lua_pop(L, 1);
+    e->B = opt_int(L, idx, fn, "batch_size", 8, 1, 1 << 20);
+    e->batches = opt_int(L, idx, fn, "batches", 8, 1, 1 << 20);
+    e->T = opt_int(L, idx, fn, "seq_len", m->cfg.seq_len, 1, m->cfg.seq_len);
+    char split[16] = "val";
+    opt_str(L, idx, fn, "split", split, sizeof split);
+    if (strcmp(split, "val") && strcmp(split, "train")) luaL_error(L, "%s: field 'split' must be \"val\" or \"train\"", fn);
+    e->split = strcmp(split, "val") ? SPLIT_TRAIN : SPLIT_VAL;
+    if (e->T < data_min_seq_len(e->data))
+        luaL_error(L, "%s: field 'seq_len' = %d is too short for %s", fn, e->T, e->data->description);
+    if (model_plan(m, e->B, e->T)) opts_raise_engine_error(L, fn);
+    return 0;
+}
+
 static int l_evaluate(lua_State *L) {
     static const char *fn = "model:evaluate";
     Model *m = bridge_check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *keys[] = {"data", "batch_size", "batches", "seq_len", "split", NULL};
-    opts_check_keys(L, 2, fn, keys);
-    lua_getfield(L, 2, "data");
-    if (lua_isnil(L, -1)) luaL_error(L, "%s: field 'data' is required", fn);
-    DataSource *d = bridge_check_data(L, -1);
-    lua_pop(L, 1);
-    int B = opt_int(L, 2, fn, "batch_size", 8, 1, 1 << 20);
-    int nb = opt_int(L, 2, fn, "batches", 8, 1, 1 << 20);
-    int T = opt_int(L, 2, fn, "seq_len", m->cfg.seq_len, 1, m->cfg.seq_len);
-    char split[16] = "val";
-    opt_str(L, 2, fn, "split", split, sizeof split);
-    if (strcmp(split, "val") && strcmp(split, "train")) luaL_error(L, "%s: field 'split' must be \"val\" or \"train\"", fn);
-    if (T < data_min_seq_len(d)) luaL_error(L, "%s: field 'seq_len' = %d is too short for %s", fn, T, d->description);
-    if (model_plan(m, B, T)) opts_raise_engine_error(L, fn);
-    double loss = evaluate(m, d, B, T, nb, strcmp(split, "val") ? SPLIT_TRAIN : SPLIT_VAL);
+    EvalOptions e;
+    bridge_eval_options(L, 2, fn, m, &e);
+    double loss = evaluate(m, e.data, e.B, e.T, e.batches, e.split);
     if (isnan(loss)) opts_raise_engine_error(L, fn);
     lua_pushnumber(L, loss);
     return 1;

@@ -32,21 +32,10 @@ static int l_expert_load(lua_State *L) {
     int accumulated = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
-        static const char *keys[] = {"data", "batch_size", "batches", "seq_len", "split", NULL};
-        opts_check_keys(L, 2, fn, keys);
-        if (lua_getfield(L, 2, "data") == LUA_TNIL) luaL_error(L, "%s: field 'data' is required", fn);
-        DataSource *d = bridge_check_data(L, -1);
-        lua_pop(L, 1);
-        int B = opt_int(L, 2, fn, "batch_size", 8, 1, 1 << 20);
-        int nb = opt_int(L, 2, fn, "batches", 8, 1, 1 << 20);
-        int T = opt_int(L, 2, fn, "seq_len", m->cfg.seq_len, 1, m->cfg.seq_len);
-        char split[16] = "val";
-        opt_str(L, 2, fn, "split", split, sizeof split);
-        if (strcmp(split, "val") && strcmp(split, "train")) luaL_error(L, "%s: field 'split' must be \"val\" or \"train\"", fn);
-        if (T < data_min_seq_len(d)) luaL_error(L, "%s: field 'seq_len' = %d is too short for %s", fn, T, d->description);
-        if (model_plan(m, B, T)) opts_raise_engine_error(L, fn);
+        EvalOptions e;
+        bridge_eval_options(L, 2, fn, m, &e);
         expert_load_reset(m);
-        if (isnan(evaluate(m, d, B, T, nb, strcmp(split, "val") ? SPLIT_TRAIN : SPLIT_VAL))) opts_raise_engine_error(L, fn);
+        if (isnan(evaluate(m, e.data, e.B, e.T, e.batches, e.split))) opts_raise_engine_error(L, fn);
         accumulated = 1;
     }
     ExpertLoad el;

@@ -23,12 +23,6 @@ static ModelConfig tiny_config(const char *attention, int n_kv) {
     return c;
 }
 
-typedef struct { Model *m; int *tok, *tg; int B, T; } ModelCtx;
-static double model_loss(void *p) {
-    ModelCtx *c = p;
-    return model_forward(c->m, c->tok, c->tg, c->B, c->T);
-}
-
 static void check_model(const char *attention, int n_kv, int heads) {
     ModelConfig cfg = tiny_config(attention, n_kv);
     cfg.n_heads = heads;
@@ -38,22 +32,7 @@ static void check_model(const char *attention, int n_kv, int heads) {
     int B = 2, T = 6, tok[12], tg[12];
     Rng rng; rng_init(&rng, 9);
     for (int i = 0; i < 12; i++) { tok[i] = (int)rng_below(&rng, 11); tg[i] = i == 4 ? -1 : (int)rng_below(&rng, 11); }
-    EXPECT(model_plan(m, B, T) == 0);
-    ModelCtx c = {m, tok, tg, B, T};
-    K->zero(m->ps.grad, m->ps.total);
-    model_forward(m, tok, tg, B, T);
-    model_backward(m, tok, tg, B, T);
-    real *analytic = al_calloc(m->ps.total, sizeof(real), "test");
-    memcpy(analytic, m->ps.grad, sizeof(real) * m->ps.total);
-    /* every parameter tensor, sampled */
-    for (int i = 0; i < m->ps.n; i++) {
-        ParamInfo *p = &m->ps.info[i];
-        char what[128];
-        snprintf(what, sizeof what, "%s %s", attention, p->name);
-        double e = gc_check(model_loss, &c, m->ps.data + p->offset, analytic + p->offset, p->numel, 12, what);
-        EXPECT(e < GC_TOL);
-    }
-    al_free(analytic);
+    EXPECT(gc_check_model(m, tok, tg, B, T, 12, attention) < GC_TOL);
     rng_free(&rng);
     model_free(m);
 }
