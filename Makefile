@@ -93,4 +93,4 @@ fuzz:
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. $(shell pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined \
 	  tools/fuzz_safetensors.c core/safetensors.c core/common.c -o $(BIN)/fuzz_safetensors -lcjson
 	@cp tests/fixtures/seed_*.safetensors build/fuzz/corpus/
-	$(BIN)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus
+	$(BIN)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ build/fuzz/corpus
