@@ -301,8 +301,28 @@ static void cross_entropy_backward(real *probs, const int *targets, int N, int V
     }
 }
 
-static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
-static void copy(real *dst, const real *src, size_t n) { memmove(dst, src, n * sizeof(real)); }
+/* Large fills and copies (the n-stream gradient buffers are megabytes) are split over the threads: serial
+ * they would cap the scaling of the whole step. */
+#define PAR_BYTES_MIN (1 << 20)
+static void zero(real *x, size_t n) {
+    if (n * sizeof(real) < PAR_BYTES_MIN) { memset(x, 0, n * sizeof(real)); return; }
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        size_t lo = n * id / nt, hi = n * (id + 1) / nt;
+        memset(x + lo, 0, (hi - lo) * sizeof(real));
+    }
+}
+static void copy(real *dst, const real *src, size_t n) {
+    /* overlapping ranges (memmove semantics) stay serial */
+    if (n * sizeof(real) < PAR_BYTES_MIN || (dst < src + n && src < dst + n)) { memmove(dst, src, n * sizeof(real)); return; }
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        size_t lo = n * id / nt, hi = n * (id + 1) / nt;
+        memcpy(dst + lo, src + lo, (hi - lo) * sizeof(real));
+    }
+}
 
 static void add(real *out, const real *a, const real *b, size_t n) {
 #pragma omp parallel for schedule(static) if ((n) > PAR_MIN)
