@@ -2,7 +2,7 @@
 --   validation loss (byte-level text, Debian's fortunes), KV-cache bytes per token (measured from what the
 --   attention layers allocate, beside DeepSeek-V2 Table 1's formula) and needle-in-a-haystack recall
 --   (a copy of each model trained on the synthetic NIAH task, evaluated on lengths x depths up to 2048).
--- Usage: bin/archlab experiments/kv_tradeoff.lua [text_steps] [niah_steps] [trials]
+-- Usage: bin/archlab experiments/kv_tradeoff.lua [text_steps] [niah_steps] [trials] [quick]
 -- Parameter counts are matched by widening/narrowing each model's SwiGLU d_ff to the MHA model's total.
 io.stdout:setvbuf("line") -- one result line per model as it finishes
 local text_steps = tonumber(arg[1]) or 300
@@ -36,6 +36,7 @@ end
 local text = archlab.data.text()
 local task = archlab.data.niah{ keys = 16, values = 16, filler = 64 }
 local lengths, depths = { 128, 256, 512, 1024, 2048 }, { 0, 0.25, 0.5, 0.75, 1 }
+if arg[4] == "quick" then lengths, depths = { 128, 256 }, { 0, 1 } end -- the smoke test of make test
 local results = {}
 for _, f in ipairs(families) do
   local m = archlab.model(config(f.cfg, f.d_ff))

@@ -7,6 +7,7 @@
 --   fine+shared:     2 shared of 32 + 30 routed of 32, top-6
 -- Usage: bin/archlab experiments/moe_granularity.lua [steps]
 local steps = tonumber(arg[1]) or 400
+os.execute("mkdir -p out") -- the figures below are written before anything else creates it
 local data = archlab.data.text()
 local base = { preset = "tiny", seq_len = 64, ffn = "moe", scoring_func = "softmax", balance = "aux",
                aux_alpha = 0.01, seed = 1 }
