@@ -51,18 +51,26 @@ void cpu_attention_decode(real *out, real *scores, const real *q, const real *k,
     int par = B * (T == 1 ? Hkv : H) >= omp_get_max_threads();
     CBLAS_TRANSPOSE N_ = CblasNoTrans, T_ = CblasTrans;
     if (T == 1) {
-#pragma omp parallel for collapse(2) schedule(static) if (par)
+        /* Few (sequence, kv head) pairs (batch-1 MQA / absorbed MLA): split each group's query heads over
+         * the threads instead. Each thread re-reads the (cache-resident) keys; OpenBLAS's own threading of
+         * these short, wide GEMMs spent most of its time waiting (measured: 10x slower than one thread). */
+        int nt = omp_get_max_threads(), chunks = par || group < nt ? 1 : nt;
+        int split = chunks > 1 && Tk >= 64;
+        if (!split) chunks = 1;
+#pragma omp parallel for collapse(3) schedule(static) if (par || split)
         for (int b = 0; b < B; b++)
-            for (int g = 0; g < Hkv; g++) {
-                const real *Q = q + (size_t)b * s->q_stride + (size_t)g * group * s->dk;
-                const real *Kg = k + (size_t)b * k_batch + (size_t)g * s->dk;
-                const real *V = v + (size_t)b * v_batch + (size_t)g * s->dv;
-                real *P = scores + ((size_t)b * H + (size_t)g * group) * Tk;
-                real *O = out + (size_t)b * s->o_stride + (size_t)g * group * s->dv;
-                GEMM(CblasRowMajor, N_, T_, group, Tk, s->dk, s->scale, Q, s->dk, Kg, s->k_stride, 0, P, Tk);
-                for (int h = 0; h < group; h++) softmax_row(P + (size_t)h * Tk, Tk, Tk);
-                GEMM(CblasRowMajor, N_, N_, group, s->dv, Tk, 1, P, Tk, V, s->v_stride, 0, O, s->dv);
-            }
+            for (int g = 0; g < Hkv; g++)
+                for (int c = 0; c < chunks; c++) {
+                    int h0 = group * c / chunks, h1 = group * (c + 1) / chunks, m = h1 - h0;
+                    const real *Q = q + (size_t)b * s->q_stride + ((size_t)g * group + h0) * s->dk;
+                    const real *Kg = k + (size_t)b * k_batch + (size_t)g * s->dk;
+                    const real *V = v + (size_t)b * v_batch + (size_t)g * s->dv;
+                    real *P = scores + ((size_t)b * H + (size_t)g * group + h0) * Tk;
+                    real *O = out + (size_t)b * s->o_stride + ((size_t)g * group + h0) * s->dv;
+                    GEMM(CblasRowMajor, N_, T_, m, Tk, s->dk, s->scale, Q, s->dk, Kg, s->k_stride, 0, P, Tk);
+                    for (int h = 0; h < m; h++) softmax_row(P + (size_t)h * Tk, Tk, Tk);
+                    GEMM(CblasRowMajor, N_, N_, m, s->dv, Tk, 1, P, Tk, V, s->v_stride, 0, O, s->dv);
+                }
         return;
     }
 #pragma omp parallel for collapse(2) schedule(static) if (par)
