@@ -10,15 +10,6 @@
 #include "tests/gradcheck.h"
 #include "tests/harness.h"
 
-static real *bufs[32];
-static int n_bufs;
-static real *buf(size_t n) {
-    AL_ASSERT(n_bufs < 32);
-    return bufs[n_bufs++] = al_calloc(n, sizeof(real), "test");
-}
-static void free_bufs(void) {
-    while (n_bufs) al_free(bufs[--n_bufs]);
-}
 
 /* ---- scores: softmax and sigmoid ---- */
 typedef struct { int N, E, sig; real *l, *s, *R; } ScoreCtx;
@@ -31,14 +22,14 @@ TEST(grad_moe_scores) {
     for (int sig = 0; sig < 2; sig++) {
         Rng rng; rng_init(&rng, 3 + sig);
         ScoreCtx c = {.N = 3, .E = 5, .sig = sig};
-        c.l = buf(15); c.s = buf(15); c.R = buf(15);
+        c.l = gc_buf(15); c.s = gc_buf(15); c.R = gc_buf(15);
         gc_fill(c.l, 15, &rng, 1); gc_fill(c.R, 15, &rng, 1);
         score_loss(&c);
-        real *d = buf(15);
+        real *d = gc_buf(15);
         K->moe_scores_backward(d, c.R, c.s, 3, 5, sig);
         EXPECT(gc_check(score_loss, &c, c.l, d, 15, 100, sig ? "sigmoid scores dlogits" : "softmax scores dlogits") < GC_TOL);
         rng_free(&rng);
-        free_bufs();
+        gc_free_bufs();
     }
 }
 
@@ -55,18 +46,18 @@ TEST(grad_moe_gate_values) {
         Rng rng; rng_init(&rng, 11 + norm);
         int N = 4, E = 6, Kk = 3;
         GateCtx c = {.N = N, .r = {.E = E, .K = Kk, .n_group = 1, .topk_group = 1, .norm = norm, .scale = 2.5}};
-        c.s = buf(N * E); c.w = buf(N * Kk); c.R = buf(N * Kk);
+        c.s = gc_buf(N * E); c.w = gc_buf(N * Kk); c.R = gc_buf(N * Kk);
         int idx[12], ref[12];
         c.idx = idx; c.ref = ref;
         for (int i = 0; i < N * E; i++) c.s[i] = 0.05 + 0.9 * rng_uniform(&rng);
         gc_fill(c.R, N * Kk, &rng, 1);
         K->moe_route(ref, c.w, c.s, NULL, N, &c.r);
-        real *d = buf(N * E);
+        real *d = gc_buf(N * E);
         K->moe_gate_backward(d, c.R, c.s, ref, N, &c.r);
         EXPECT(gc_check(gate_loss, &c, c.s, d, N * E, 100, norm ? "gates (renormalized) ds" : "gates ds") < GC_TOL);
         EXPECT(!c.flipped);
         rng_free(&rng);
-        free_bufs();
+        gc_free_bufs();
     }
 }
 
@@ -83,21 +74,21 @@ TEST(grad_moe_balance_losses) {
             Rng rng; rng_init(&rng, 20 + v + 3 * sig);
             BalCtx c = {.B = 2, .T = 3, .E = 6, .Kk = 2, .group = 3, .a_exp = coef[v][0], .a_dev = coef[v][1]};
             int n = c.B * c.T * c.E, idx[12];
-            c.s = buf(n); c.idx = idx;
-            real *l = buf(n);
+            c.s = gc_buf(n); c.idx = idx;
+            real *l = gc_buf(n);
             gc_fill(l, n, &rng, 1);
             K->moe_scores_forward(c.s, l, c.B * c.T, c.E, sig);
             MoeRouteSpec r = {.E = 6, .K = 2, .n_group = 1, .topk_group = 1, .scale = 1};
-            real *w = buf(12);
+            real *w = gc_buf(12);
             K->moe_route(idx, w, c.s, NULL, c.B * c.T, &r);
-            real *d = buf(n);
+            real *d = gc_buf(n);
             K->moe_balance_backward(d, c.s, idx, c.B, c.T, c.E, c.Kk, c.group, c.a_exp, c.a_dev);
             char what[64];
             snprintf(what, sizeof what, "balance (%s, a1 %.1f a2 %.1f) ds", sig ? "sigmoid" : "softmax", coef[v][0],
                      coef[v][1]);
             EXPECT(gc_check(bal_loss, &c, c.s, d, n, 100, what) < GC_TOL);
             rng_free(&rng);
-            free_bufs();
+            gc_free_bufs();
         }
 }
 
@@ -113,14 +104,14 @@ TEST(grad_moe_combine) {
     Rng rng; rng_init(&rng, 31);
     CombCtx c = {.N = 3, .Kk = 2, .C = 4};
     int pos[6] = {4, 0, 2, 5, 1, 3};
-    c.pos = pos; c.y = buf(24); c.w = buf(6); c.out = buf(12); c.R = buf(12);
+    c.pos = pos; c.y = gc_buf(24); c.w = gc_buf(6); c.out = gc_buf(12); c.R = gc_buf(12);
     gc_fill(c.y, 24, &rng, 1); gc_fill(c.w, 6, &rng, 1); gc_fill(c.R, 12, &rng, 1);
-    real *dy = buf(24), *dw = buf(6);
+    real *dy = gc_buf(24), *dw = gc_buf(6);
     K->moe_combine_backward(dy, dw, c.R, c.y, pos, c.w, 3, 2, 4);
     EXPECT(gc_check(comb_loss, &c, c.y, dy, 24, 100, "combine dy") < GC_TOL);
     EXPECT(gc_check(comb_loss, &c, c.w, dw, 6, 100, "combine dgate") < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 
 /* ---- the MoE sub-layer alone ---- */
@@ -157,7 +148,7 @@ static void check_layer(const char *label, void (*setup)(ModelConfig *), unsigne
     real *scratch = K->alloc(scratch_n, "test");
     Ctx c = {.ps = &ps, .act = &act, .scratch = scratch};
     if (moe->r.has_bias) gc_fill(ps.data + moe->r.bias, cfg.n_routed_experts, &rng, 0.3); /* selection uses it */
-    real *inp = buf((size_t)N * C), *out = buf((size_t)N * C), *R = buf((size_t)N * C), *dinp = buf((size_t)N * C);
+    real *inp = gc_buf((size_t)N * C), *out = gc_buf((size_t)N * C), *R = gc_buf((size_t)N * C), *dinp = gc_buf((size_t)N * C);
     gc_fill(inp, (size_t)N * C, &rng, 1);
     gc_fill(R, (size_t)N * C, &rng, 1);
     int ref[64];
@@ -189,7 +180,7 @@ static void check_layer(const char *label, void (*setup)(ModelConfig *), unsigne
     s.ops->destroy(s.self);
     ps_free(&ps);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 
 /* V2 style: softmax, no renormalization, shared experts, expert- and device-level losses over 2 groups */

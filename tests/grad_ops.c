@@ -7,16 +7,6 @@
 #include "tests/gradcheck.h"
 #include "tests/harness.h"
 
-/* test buffers, released together at the end of each test */
-static real *bufs[32];
-static int n_bufs;
-static real *buf(size_t n) {
-    AL_ASSERT(n_bufs < 32);
-    return bufs[n_bufs++] = al_calloc(n, sizeof(real), "test");
-}
-static void free_bufs(void) {
-    while (n_bufs) al_free(bufs[--n_bufs]);
-}
 
 /* ---- linear ---- */
 typedef struct { int N, IC, OC; real *inp, *w, *b, *out, *R; } LinCtx;
@@ -30,9 +20,9 @@ static void check_linear(int N, int IC, int OC) {
     Rng rng; rng_init(&rng, 1 + OC);
     LinCtx c = {.N = N, .IC = IC, .OC = OC};
     size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
-    c.inp = buf(ni); c.w = buf(nw); c.b = buf(OC); c.out = buf(no); c.R = buf(no);
+    c.inp = gc_buf(ni); c.w = gc_buf(nw); c.b = gc_buf(OC); c.out = gc_buf(no); c.R = gc_buf(no);
     gc_fill(c.inp, ni, &rng, 1); gc_fill(c.w, nw, &rng, 1); gc_fill(c.b, OC, &rng, 1); gc_fill(c.R, no, &rng, 1);
-    real *di = buf(ni), *dw = buf(nw), *db = buf(OC);
+    real *di = gc_buf(ni), *dw = gc_buf(nw), *db = gc_buf(OC);
     K->linear_backward(di, dw, db, c.R, c.inp, c.w, c.N, c.IC, c.OC);
     char what[64];
     snprintf(what, sizeof what, "linear OC=%d dinp", OC);
@@ -42,7 +32,7 @@ static void check_linear(int N, int IC, int OC) {
     snprintf(what, sizeof what, "linear OC=%d dbias", OC);
     EXPECT(gc_check(lin_loss, &c, c.b, db, OC, 100, what) < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 TEST(grad_linear) {
     check_linear(5, 7, 3);
@@ -60,15 +50,15 @@ TEST(grad_rmsnorm) {
     Rng rng; rng_init(&rng, 2);
     NormCtx c = {.N = 4, .C = 6};
     size_t n = 24;
-    c.inp = buf(n); c.w = buf(6); c.out = buf(n); c.rstd = buf(4); c.R = buf(n);
+    c.inp = gc_buf(n); c.w = gc_buf(6); c.out = gc_buf(n); c.rstd = gc_buf(4); c.R = gc_buf(n);
     gc_fill(c.inp, n, &rng, 1); gc_fill(c.w, 6, &rng, 1); gc_fill(c.R, n, &rng, 1);
     norm_loss(&c);
-    real *di = buf(n), *dw = buf(6);
+    real *di = gc_buf(n), *dw = gc_buf(6);
     K->rmsnorm_backward(di, dw, c.R, c.inp, c.w, c.rstd, c.N, c.C);
     EXPECT(gc_check(norm_loss, &c, c.inp, di, n, 100, "rmsnorm dinp") < GC_TOL);
     EXPECT(gc_check(norm_loss, &c, c.w, dw, 6, 100, "rmsnorm dw") < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 
 /* ---- rope: the backward is the inverse rotation ---- */
@@ -84,15 +74,15 @@ TEST(grad_rope) {
     Rng rng; rng_init(&rng, 3);
     RopeCtx c = {.B = 2, .T = 5, .H = 2, .hd = 4, .stride = 10}; /* stride > H*hd: untouched columns */
     size_t n = 2 * 5 * 10;
-    c.x = buf(n); c.y = buf(n); c.R = buf(n); c.cs = buf(5 * 2); c.sn = buf(5 * 2);
+    c.x = gc_buf(n); c.y = gc_buf(n); c.R = gc_buf(n); c.cs = gc_buf(5 * 2); c.sn = gc_buf(5 * 2);
     rope_tables(c.cs, c.sn, 5, 4, 10000);
     gc_fill(c.x, n, &rng, 1); gc_fill(c.R, n, &rng, 1);
-    real *dx = buf(n);
+    real *dx = gc_buf(n);
     memcpy(dx, c.R, n * sizeof(real));
     K->rope(dx, c.B, c.T, c.H, c.hd, c.hd, c.stride, c.cs, c.sn, 1);
     EXPECT(gc_check(rope_loss, &c, c.x, dx, n, 200, "rope dx") < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 
 /* ---- attention: MHA, GQA and MQA, with dk != dv and strided (fused q|k|v) layouts ---- */
@@ -110,19 +100,19 @@ static void check_attention(int H, int Hkv, const char *name) {
     c.s = (AttnShape){.B = B, .T = T, .H = H, .Hkv = Hkv, .dk = dk, .dv = dv, .q_stride = W, .k_stride = W,
                       .v_stride = W, .o_stride = H * dv, .scale = 0.5};
     size_t nqkv = (size_t)B * T * W, no = (size_t)B * T * H * dv, np = (size_t)B * H * T * T;
-    real *qkv = buf(nqkv);
+    real *qkv = gc_buf(nqkv);
     gc_fill(qkv, nqkv, &rng, 1);
     c.q = qkv; c.k = qkv + H * dk; c.v = c.k + Hkv * dk;
-    c.out = buf(no); c.probs = buf(np); c.R = buf(no);
+    c.out = gc_buf(no); c.probs = gc_buf(np); c.R = gc_buf(no);
     gc_fill(c.R, no, &rng, 1);
     att_loss(&c);
-    real *d = buf(nqkv), *scratch = buf(np);
+    real *d = gc_buf(nqkv), *scratch = gc_buf(np);
     K->attention_backward(d, d + H * dk, d + H * dk + Hkv * dk, scratch, c.R, c.probs, c.q, c.k, c.v, &c.s);
     char what[64];
     snprintf(what, sizeof what, "attention %s d(q|k|v)", name);
     EXPECT(gc_check(att_loss, &c, qkv, d, nqkv, 400, what) < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 TEST(grad_attention_mha) { check_attention(2, 2, "MHA"); }
 TEST(grad_attention_gqa) { check_attention(4, 2, "GQA"); }
@@ -138,13 +128,13 @@ static double swi_loss(void *p) {
 TEST(grad_swiglu) {
     Rng rng; rng_init(&rng, 5);
     SwiCtx c = {.N = 3, .F = 5};
-    c.gu = buf(30); c.h = buf(15); c.R = buf(15);
+    c.gu = gc_buf(30); c.h = gc_buf(15); c.R = gc_buf(15);
     gc_fill(c.gu, 30, &rng, 2); gc_fill(c.R, 15, &rng, 1);
-    real *d = buf(30);
+    real *d = gc_buf(30);
     K->swiglu_backward(d, c.R, c.gu, 3, 5);
     EXPECT(gc_check(swi_loss, &c, c.gu, d, 30, 100, "swiglu d(gate|up)") < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 
 /* ---- embedding (repeated tokens accumulate) ---- */
@@ -158,13 +148,13 @@ TEST(grad_embedding) {
     Rng rng; rng_init(&rng, 6);
     int tok[6] = {1, 3, 1, 0, 4, 1};
     EmbCtx c = {.N = 6, .C = 3, .tok = tok};
-    c.table = buf(15); c.out = buf(18); c.R = buf(18);
+    c.table = gc_buf(15); c.out = gc_buf(18); c.R = gc_buf(18);
     gc_fill(c.table, 15, &rng, 1); gc_fill(c.R, 18, &rng, 1);
-    real *d = buf(15);
+    real *d = gc_buf(15);
     K->embedding_backward(d, c.R, tok, 6, 3);
     EXPECT(gc_check(emb_loss, &c, c.table, d, 15, 100, "embedding dtable") < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }
 
 /* ---- cross-entropy with ignored targets ---- */
@@ -180,13 +170,13 @@ TEST(grad_cross_entropy) {
     Rng rng; rng_init(&rng, 7);
     int tg[4] = {2, -1, 0, 4};
     CeCtx c = {.N = 4, .V = 5, .tg = tg};
-    c.logits = buf(20); c.work = buf(20); c.losses = buf(4);
+    c.logits = gc_buf(20); c.work = gc_buf(20); c.losses = gc_buf(4);
     gc_fill(c.logits, 20, &rng, 2);
     ce_loss(&c);
     K->cross_entropy_backward(c.work, tg, 4, 5, (real)(1.0 / 3));
-    real *d = buf(20);
+    real *d = gc_buf(20);
     memcpy(d, c.work, sizeof(real) * 20);
     EXPECT(gc_check(ce_loss, &c, c.logits, d, 20, 100, "cross-entropy dlogits") < GC_TOL);
     rng_free(&rng);
-    free_bufs();
+    gc_free_bufs();
 }

@@ -33,6 +33,18 @@ double gc_check(gc_loss_fn loss, void *ctx, real *x, const real *analytic, size_
     return worst;
 }
 
+static real *bufs[64];
+static int n_bufs;
+
+real *gc_buf(size_t n) {
+    AL_ASSERT(n_bufs < 64);
+    return bufs[n_bufs++] = al_calloc(n, sizeof(real), "test");
+}
+
+void gc_free_bufs(void) {
+    while (n_bufs) al_free(bufs[--n_bufs]);
+}
+
 void gc_fill(real *x, size_t n, Rng *rng, double std) {
     for (size_t i = 0; i < n; i++) x[i] = (real)rng_normal(rng, std);
 }

@@ -16,6 +16,9 @@ typedef double (*gc_loss_fn)(void *ctx);
  * (all if fewer). */
 double gc_check(gc_loss_fn loss, void *ctx, real *x, const real *analytic, size_t n, int samples, const char *what);
 void gc_fill(real *x, size_t n, Rng *rng, double std);
+/* Zeroed test buffers, released together by gc_free_bufs() at the end of a test. */
+real *gc_buf(size_t n);
+void gc_free_bufs(void);
 /* Checks every parameter tensor of a model (sampled entries) against differences of model_forward's loss
  * on the given batch; returns the worst relative error. */
 struct Model;
