@@ -26,7 +26,7 @@ const ConfigField model_config_fields[] = {
     {"residual", FIELD_STRING, F(residual), 0, 0, "residual|hc|mhc", "residual connection family"},
     /* hyper-connections (residual = "hc" | "mhc"): arch/hc.c, arch/mhc.c */
     {"streams", FIELD_INT, F(streams), 1, 8, NULL, "residual streams n (expansion rate); 0 = 1 for residual, 4 for hc/mhc"},
-    {"sinkhorn_iters", FIELD_INT, F(sinkhorn_iters), 1, 1000, NULL, "mHC: Sinkhorn-Knopp iterations t_max"},
+    {"sinkhorn_iters", FIELD_INT, F(sinkhorn_iters), 1, 200, NULL, "mHC: Sinkhorn-Knopp iterations t_max"},
     {"hc_dynamic", FIELD_BOOL, F(hc_dynamic), 0, 1, NULL, "hc/mhc: input-dependent mappings (false: static only)"},
     {"gate_init", FIELD_NUMBER, F(gate_init), 0, 100, NULL, "hc/mhc: initial scale of the dynamic terms (s_a, s_b, a_*)"},
     {"h_pre", FIELD_BOOL, F(h_pre), 0, 1, NULL, "hc/mhc: learn H_pre (false: 1/n)"},

@@ -191,7 +191,7 @@ static void moe_record(const void *self, struct MetricLog *log, int sub, double 
         REC("bias_spread", hi - lo);
     }
     for (int e = 0; e < m->E; e++) {
-        char s[16];
+        char s[24]; /* "load_e" + up to 11 digits */
         snprintf(s, sizeof s, "load_e%d", e);
         REC(s, cnt[e]);
     }

@@ -134,8 +134,9 @@ typedef struct Backend {
     /* dX, dhres, dhpost, df += */
     void (*stream_post_backward)(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
                                  const real *hres, const real *hpost, const real *f, int N, int n, int C);
-    /* H(N,n,n) = Sinkhorn-Knopp(exp(logits)) with `iters` (column, row) normalization pairs; trace keeps
-     * every stage (sinkhorn_trace_size(n, iters) per token) for the exact unrolled backward (dlogits +=). */
+    /* H(N,n,n) = Sinkhorn-Knopp(exp(logits)) with `iters` (column, row) normalization pairs; the trace
+     * (sinkhorn_trace_size(n, iters) per token) lets the backward differentiate the unrolled iterations
+     * exactly (dlogits +=). n <= 8, iters <= 200. */
     void (*sinkhorn_forward)(real *H, real *trace, const real *logits, int N, int n, int iters);
     void (*sinkhorn_backward)(real *dlogits, const real *dH, const real *trace, int N, int n, int iters);
     /* mHC coefficient maps (mHC eqs. 7-8), see core/streams_cpu.c; flags: MIX_PRE | MIX_POST | MIX_RES */

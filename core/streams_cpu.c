@@ -113,52 +113,57 @@ void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const r
     }
 }
 
-size_t sinkhorn_trace_size(int n, int iters) { return (size_t)(2 * iters + 1) * n * n + (size_t)2 * iters * n; }
+/* The trace keeps only M0 = exp(L - max L) per token; the backward recomputes the normalization stages from
+ * it with the same code (so exactly what the forward computed), instead of storing 2 t_max + 1 matrices
+ * per token and layer (3 KB per token at n = 4, t_max = 20). */
+size_t sinkhorn_trace_size(int n, int iters) { return (size_t)n * n; }
 
-/* M0 = exp(L - max L); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). Every stage's
- * matrix and the sums it was divided by are kept in the trace, so the backward differentiates exactly
- * what was computed. */
+/* Stages 1..2 iters into Y ((2 iters) x n x n) and the sums divided by into sm ((2 iters) x n), from M. */
+static void sinkhorn_stages(real *Y, real *sm, const real *M, int n, int iters) {
+    const real *prev = M;
+    for (int s = 0; s < 2 * iters; s++) {
+        real *y = Y + (size_t)s * n * n, *sum = sm + (size_t)s * n, inv[8];
+        int by_col = s % 2 == 0;
+        for (int a = 0; a < n; a++) {
+            real acc = 0;
+            for (int b = 0; b < n; b++) acc += by_col ? prev[b * n + a] : prev[a * n + b];
+            sum[a] = acc;
+            inv[a] = 1 / acc; /* one division per sum, not per entry */
+        }
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++) y[a * n + b] = prev[a * n + b] * inv[by_col ? b : a];
+        prev = y;
+    }
+}
+
+/* M0 = exp(L - max L); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). */
 void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters) {
-    size_t per = sinkhorn_trace_size(n, iters), nn = (size_t)n * n;
+    size_t nn = (size_t)n * n;
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *L = logits + (size_t)t * nn;
-        real *tr = trace + (size_t)t * per;
+        real *M = trace + (size_t)t * nn;
         real mx = L[0];
         for (size_t k = 1; k < nn; k++) mx = L[k] > mx ? L[k] : mx;
-        real *M = tr;
         for (size_t k = 0; k < nn; k++) M[k] = (real)exp(L[k] - mx);
-        real *prev = M;
-        real *sums = tr + (size_t)(2 * iters + 1) * nn;
-        for (int s = 0; s < 2 * iters; s++) {
-            real *Y = tr + (size_t)(s + 1) * nn, *sm = sums + (size_t)s * n;
-            int by_col = s % 2 == 0;
-            real inv[8];
-            for (int a = 0; a < n; a++) {
-                real acc = 0;
-                for (int b = 0; b < n; b++) acc += by_col ? prev[b * n + a] : prev[a * n + b];
-                sm[a] = acc;
-                inv[a] = 1 / acc; /* one division per sum, not per entry */
-            }
-            for (int a = 0; a < n; a++)
-                for (int b = 0; b < n; b++) Y[a * n + b] = prev[a * n + b] * inv[by_col ? b : a];
-            prev = Y;
-        }
-        memcpy(H + (size_t)t * nn, prev, sizeof(real) * nn);
+        real Y[2 * iters * nn], sm[2 * iters * n];
+        sinkhorn_stages(Y, sm, M, n, iters);
+        memcpy(H + (size_t)t * nn, Y + (size_t)(2 * iters - 1) * nn, sizeof(real) * nn);
     }
 }
 
 /* y = x / s (s the column or row sum of x): dx = (dy - sum_k dy_k y_k) / s along the same axis. */
 void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, int n, int iters) {
-    size_t per = sinkhorn_trace_size(n, iters), nn = (size_t)n * n;
+    size_t nn = (size_t)n * n;
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
-        const real *tr = trace + (size_t)t * per;
-        const real *sums = tr + (size_t)(2 * iters + 1) * nn;
+        const real *M = trace + (size_t)t * nn;
+        real Ys[2 * iters * nn], sums[2 * iters * n];
+        sinkhorn_stages(Ys, sums, M, n, iters);
         real g[64], gx[64]; /* n <= 8 */
         memcpy(g, dH + (size_t)t * nn, sizeof(real) * nn);
         for (int s = 2 * iters - 1; s >= 0; s--) {
-            const real *Y = tr + (size_t)(s + 1) * nn, *sm = sums + (size_t)s * n;
+            const real *Y = Ys + (size_t)s * nn, *sm = sums + (size_t)s * n;
             int by_col = s % 2 == 0;
             for (int a = 0; a < n; a++) {
                 real dot = 0;
@@ -174,7 +179,6 @@ void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, 
             }
             memcpy(g, gx, sizeof(real) * nn);
         }
-        const real *M = tr;
         real *d = dlogits + (size_t)t * nn;
         for (size_t k = 0; k < nn; k++) d[k] += g[k] * M[k];
     }
