@@ -188,8 +188,8 @@ static inline real sigm(real z) { return (real)(1.0 / (1.0 + exp(-z))); }
 
 /* mHC eqs. 7-8: raw (N, 2n + n^2) = RMSNorm(vec x) phi, columns [pre | post | res]; NULL raw = static.
  * hpre = sigmoid(a0 raw_pre + b_pre), hpost = 2 sigmoid(a1 raw_post + b_post), res_logits = a2 raw_res + b_res.
- * A mapping switched off (flags) is the constant of the paper's ablation: hpre = 1/n, hpost = 1,
- * res_logits unused (the caller sets hres = I). */
+ * A mapping switched off (flags) is the constant of the paper's ablation: hpre = 1/n, hpost = 1, and for
+ * H_res logits 0 on the diagonal and -inf elsewhere, whose Sinkhorn projection is exactly I. */
 void mhc_coeffs(real *hpre, real *hpost, real *res_logits, const real *raw, const real *a, const real *b_pre,
                 const real *b_post, const real *b_res, int N, int n, int flags) {
     int W = 2 * n + n * n;
