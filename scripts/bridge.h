@@ -26,6 +26,8 @@ void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);
 
 Model *bridge_check_model(lua_State *L, int idx);
+/* Adds methods to archlab.Model (each area of the bridge registers its own: gains, save/load, generate, ...). */
+void bridge_add_model_methods(lua_State *L, const luaL_Reg *methods);
 /* The options every "run the model over some data" method takes: { data =, batch_size = 8, batches = 8,
  * seq_len = model's, split = "val" | "train" }; checks them (errors name fn and the field) and plans the
  * model for the batch. */

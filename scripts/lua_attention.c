@@ -232,10 +232,7 @@ static int l_niah(lua_State *L) {
 
 void bridge_open_attention(lua_State *L) {
     static const luaL_Reg methods[] = {{"generate", l_generate}, {"kv_cache", l_kv_cache}, {"niah", l_niah}, {NULL, NULL}};
-    luaL_getmetatable(L, MODEL_MT);
-    lua_getfield(L, -1, "__index");
-    luaL_setfuncs(L, methods, 0);
-    lua_pop(L, 2);
+    bridge_add_model_methods(L, methods);
     lua_getfield(L, -1, "data");
     lua_pushcfunction(L, l_niah_data);
     lua_setfield(L, -2, "niah");

@@ -21,11 +21,6 @@ static int l_load(lua_State *L) {
 }
 
 void bridge_open_checkpoint(lua_State *L) {
-    luaL_getmetatable(L, MODEL_MT);
-    lua_getfield(L, -1, "__index");
-    lua_pushcfunction(L, l_save);
-    lua_setfield(L, -2, "save");
-    lua_pushcfunction(L, l_load);
-    lua_setfield(L, -2, "load");
-    lua_pop(L, 2);
+    static const luaL_Reg methods[] = {{"save", l_save}, {"load", l_load}, {NULL, NULL}};
+    bridge_add_model_methods(L, methods);
 }

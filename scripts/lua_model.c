@@ -184,6 +184,14 @@ static int l_tostring(lua_State *L) {
     return 1;
 }
 
+void bridge_add_model_methods(lua_State *L, const luaL_Reg *methods) {
+    luaL_getmetatable(L, MODEL_MT);
+    AL_ASSERT(lua_istable(L, -1)); /* bridge_open_model runs first */
+    lua_getfield(L, -1, "__index");
+    luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 2);
+}
+
 void bridge_open_model(lua_State *L) {
     static const luaL_Reg methods[] = {{"params", l_params}, {"summary", l_summary}, {"evaluate", l_evaluate},
                                        {"config", l_config}, {NULL, NULL}};

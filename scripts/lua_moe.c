@@ -96,10 +96,5 @@ static int l_moe_params(lua_State *L) {
 void bridge_open_moe(lua_State *L) {
     static const luaL_Reg methods[] = {{"expert_load", l_expert_load}, {"active_params", l_active_params},
                                        {"moe_params", l_moe_params}, {NULL, NULL}};
-    luaL_getmetatable(L, MODEL_MT);
-    AL_ASSERT(lua_istable(L, -1));
-    lua_getfield(L, -1, "__index");
-    AL_ASSERT(lua_istable(L, -1));
-    luaL_setfuncs(L, methods, 0);
-    lua_pop(L, 2);
+    bridge_add_model_methods(L, methods);
 }

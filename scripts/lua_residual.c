@@ -55,9 +55,6 @@ static int l_gains(lua_State *L) {
 }
 
 void bridge_open_residual(lua_State *L) {
-    luaL_getmetatable(L, MODEL_MT);
-    lua_getfield(L, -1, "__index");
-    lua_pushcfunction(L, l_gains);
-    lua_setfield(L, -2, "gains");
-    lua_pop(L, 2);
+    static const luaL_Reg methods[] = {{"gains", l_gains}, {NULL, NULL}};
+    bridge_add_model_methods(L, methods);
 }
