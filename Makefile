@@ -25,7 +25,7 @@ B32 := build/f32
 B64 := build/f64
 LIB32 := $(ENGINE_SRC:%.c=$(B32)/%.o) $(PLOTS_SRC:%.c=$(B32)/%.o) $(SCRIPTS_SRC:%.c=$(B32)/%.o)
 
-.PHONY: all deps run test sanitize bench clean gallery fuzz
+.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck
 all: $(BIN)/archlab
 
 deps:
@@ -71,6 +71,17 @@ sanitize: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/bench
 	$(BIN)/bench
+
+# Every paper ablation at its default scale (QUICK=1: the tiny scale make test runs), figures and the report
+# in out/figures/ (tools/figures.sh).
+figures: deps
+	@$(MAKE) --no-print-directory $(BIN)/archlab
+	@tools/figures.sh $(if $(QUICK),quick,)
+
+# archlab against the independent PyTorch reference in tests/reference/ (tools/crosscheck.sh).
+crosscheck: deps
+	@$(MAKE) --no-print-directory $(BIN)/archlab
+	@tools/crosscheck.sh
 
 clean:
 	rm -rf build bin
