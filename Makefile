@@ -9,7 +9,7 @@ OPENBLAS_INC := /usr/include/$(MULTIARCH)/openblas-openmp
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 cairo libpng libcjson 2>/dev/null)
 
 WARN := -Wall -Wextra -Wno-unused-parameter
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -I. -I$(OPENBLAS_INC) $(PKG_CFLAGS) -MMD -MP
+BASE_CFLAGS = -std=c11 -ffp-contract=fast -D_GNU_SOURCE $(WARN) -fopenmp -I. -I$(OPENBLAS_INC) $(PKG_CFLAGS) -MMD -MP
 OPT ?= -O3 -march=native
 # OpenBLAS first, then GSL without its reference CBLAS: every cblas_* call must land in OpenBLAS.
 LDLIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lgsl -llua5.4 -lcairo -lpng16 -lcjson -lm -ldl -fopenmp
@@ -31,12 +31,12 @@ all: $(BIN)/archlab
 deps:
 	@tools/deps.sh
 
-$(B32)/%.o: %.c
+$(B32)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS) -c $< -o $@
 # The gradient-check build: the same engine in double precision (AL_DOUBLE), so finite differences are exact
 # enough for tight tolerances.
-$(B64)/%.o: %.c
+$(B64)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS) -DAL_DOUBLE -c $< -o $@
 

@@ -14,17 +14,16 @@ typedef struct Hc {
     size_t w;        /* dynamic: (2 + n, C) rows [W_m | W_b | W_r] */
     size_t s;        /* dynamic: (s_a, s_b) */
     size_t am, bv, ar; /* static: A_m (n), B (n), A_r (n, n) */
-    size_t norm, rstd, raw; /* activations: (N n, C), (N n), (N n, 2 + n) */
+    size_t rstd, raw; /* activations: (N n), (N n, 2 + n) */
 } Hc;
 
 static void hc_plan(void *self, Arena *act, size_t *scratch, int N) {
     Hc *h = self;
     if (!h->dynamic) return;
     size_t rows = (size_t)N * h->n;
-    h->norm = arena_take(act, rows * h->C);
     h->rstd = arena_take(act, rows);
     h->raw = arena_take(act, rows * (2 + h->n));
-    size_t need = rows * (2 + h->n) + rows * h->C; /* draw, dHbar */
+    size_t need = rows * (2 + h->n); /* draw */
     if (need > *scratch) *scratch = need;
 }
 
@@ -33,8 +32,7 @@ static void hc_forward(void *self, Ctx *c, real *hpre, real *hpost, real *hres, 
     const real *raw = NULL;
     if (h->dynamic) {
         int rows = N * h->n;
-        K->rmsnorm_forward(ACT(c, h->norm), ACT(c, h->rstd), X, NULL, rows, h->C, 1e-6f);
-        K->linear_forward(ACT(c, h->raw), ACT(c, h->norm), PW(c, h->w), NULL, rows, h->C, 2 + h->n);
+        K->rms_projection_forward(ACT(c, h->raw), ACT(c, h->rstd), X, PW(c, h->w), rows, h->C, 2 + h->n, 1e-6f);
         raw = ACT(c, h->raw);
     }
     K->hc_coeffs(hpre, hpost, hres, raw, h->dynamic ? PW(c, h->s) : NULL, PW(c, h->am), PW(c, h->bv), PW(c, h->ar),
@@ -51,10 +49,8 @@ static void hc_backward(void *self, Ctx *c, real *dX, real *dhpre, real *dhpost,
                           dhpost, dhres, draw ? ACT(c, h->raw) : NULL, h->dynamic ? PW(c, h->s) : NULL, N, h->n,
                           h->flags);
     if (!draw) return;
-    real *dnorm = draw + rows * (2 + h->n);
-    K->zero(dnorm, rows * h->C);
-    K->linear_backward(dnorm, PG(c, h->w), NULL, draw, ACT(c, h->norm), PW(c, h->w), (int)rows, h->C, 2 + h->n);
-    K->rmsnorm_backward(dX, NULL, dnorm, X, NULL, ACT(c, h->rstd), (int)rows, h->C);
+    K->rms_projection_backward(dX, PG(c, h->w), draw, ACT(c, h->raw), X, PW(c, h->w), ACT(c, h->rstd), (int)rows, h->C,
+                               2 + h->n);
 }
 
 static void hc_destroy(void *self) { free(self); }

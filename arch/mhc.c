@@ -19,22 +19,20 @@ typedef struct Mhc {
     int n, C, dynamic, flags, iters;
     size_t phi, a;                  /* dynamic: (2n + n^2, nC), (3) */
     size_t b_pre, b_post, b_res;    /* (n), (n), (n, n) */
-    size_t norm, rstd, raw, logits, trace; /* activations */
+    size_t rstd, raw, logits, trace; /* activations */
 } Mhc;
 
 static int width(const Mhc *h) { return 2 * h->n + h->n * h->n; }
 
 static void mhc_plan(void *self, Arena *act, size_t *scratch, int N) {
     Mhc *h = self;
-    size_t nC = (size_t)h->n * h->C;
     if (h->dynamic) {
-        h->norm = arena_take(act, (size_t)N * nC);
         h->rstd = arena_take(act, (size_t)N);
         h->raw = arena_take(act, (size_t)N * width(h));
     }
     h->logits = arena_take(act, (size_t)N * h->n * h->n);
     h->trace = arena_take(act, (size_t)N * sinkhorn_trace_size(h->n, h->iters));
-    size_t need = (size_t)N * h->n * h->n + (h->dynamic ? (size_t)N * width(h) + (size_t)N * nC : 0);
+    size_t need = (size_t)N * h->n * h->n + (h->dynamic ? (size_t)N * width(h) : 0);
     if (need > *scratch) *scratch = need;
 }
 
@@ -43,8 +41,7 @@ static void mhc_forward(void *self, Ctx *c, real *hpre, real *hpost, real *hres,
     int nC = h->n * h->C;
     const real *raw = NULL;
     if (h->dynamic) {
-        K->rmsnorm_forward(ACT(c, h->norm), ACT(c, h->rstd), X, NULL, N, nC, 1e-6f);
-        K->linear_forward(ACT(c, h->raw), ACT(c, h->norm), PW(c, h->phi), NULL, N, nC, width(h));
+        K->rms_projection_forward(ACT(c, h->raw), ACT(c, h->rstd), X, PW(c, h->phi), N, nC, width(h), 1e-6f);
         raw = ACT(c, h->raw);
     }
     K->mhc_coeffs(hpre, hpost, ACT(c, h->logits), raw, h->dynamic ? PW(c, h->a) : NULL, PW(c, h->b_pre),
@@ -64,10 +61,8 @@ static void mhc_backward(void *self, Ctx *c, real *dX, real *dhpre, real *dhpost
                            PG(c, h->b_res), dhpre, dhpost, dlogits, h->dynamic ? ACT(c, h->raw) : NULL, hpre, hpost,
                            h->dynamic ? PW(c, h->a) : NULL, N, h->n, h->flags);
     if (!h->dynamic) return;
-    real *dnorm = draw + (size_t)N * width(h);
-    K->zero(dnorm, (size_t)N * nC);
-    K->linear_backward(dnorm, PG(c, h->phi), NULL, draw, ACT(c, h->norm), PW(c, h->phi), N, (int)nC, width(h));
-    K->rmsnorm_backward(dX, NULL, dnorm, X, NULL, ACT(c, h->rstd), N, (int)nC);
+    K->rms_projection_backward(dX, PG(c, h->phi), draw, ACT(c, h->raw), X, PW(c, h->phi), ACT(c, h->rstd), N,
+                               (int)nC, width(h));
 }
 
 static void mhc_destroy(void *self) { free(self); }

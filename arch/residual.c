@@ -114,7 +114,7 @@ void residual_forward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T) {
  * mappings' own dependence on X_l (dynamic forms). */
 real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T) {
     int N = B * T, n = r->n, C = r->C;
-    size_t nc = (size_t)N * C, ns = nc * n;
+    size_t nc = (size_t)N * C;
     real *cur = ACT(c, r->dx[0]), *nxt = ACT(c, r->dx[1]);
     if (r->kind == RESIDUAL_STANDARD) {
         for (int l = r->S - 1; l >= 0; l--) {
@@ -131,11 +131,8 @@ real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T)
         real *X = state(r, c, l), *h = coeffs(r, c, l);
         real *hpre = h, *hpost = h + (size_t)N * n, *hres = hpost + (size_t)N * n;
         real *f = ACT(c, r->f) + (size_t)l * nc;
-        K->zero(nxt, ns);
-        K->zero(dh, (size_t)N * coeff_width(r));
-        K->zero(df, nc);
-        K->stream_post_backward(nxt, dhres, dhpost, df, cur, X, hres, hpost, f, N, n, C);
-        K->stream_pre(u, X, hpre, N, n, C); /* F's input, recomputed rather than stored */
+        /* overwrites nxt, dhres, dhpost, df; recomputes F's input u rather than storing it */
+        K->stream_post_backward(nxt, dhres, dhpost, df, u, cur, X, hres, hpost, hpre, f, N, n, C);
         K->zero(du, nc);
         subs[l].ops->backward(subs[l].self, c, du, df, u, B, T);
         K->stream_pre_backward(nxt, dhpre, du, X, hpre, N, n, C);

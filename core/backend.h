@@ -42,6 +42,14 @@ typedef struct Backend {
     void (*rmsnorm_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int C, real eps);
     void (*rmsnorm_backward)(real *dinp, real *dw, const real *dout, const real *inp, const real *w,
                              const real *rstd, int N, int C);
+    /* out(N,OC) = RMSNorm(inp)(N,IC) w(OC,IC)^T with no learned scale, the normalized input never stored
+     * (the HC/mHC coefficient maps; OC small); rstd(N) saved for backward. */
+    void (*rms_projection_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int IC, int OC,
+                                   real eps);
+    /* dinp(N,IC) +=, dw(OC,IC) += from dout(N,OC), which is used as workspace (scaled in place); out is the
+     * forward's output. dinp may be NULL. */
+    void (*rms_projection_backward)(real *dinp, real *dw, real *dout, const real *out, const real *inp,
+                                    const real *w, const real *rstd, int N, int IC, int OC);
     /* Rotary embedding in place on x: rows (B*T) of `stride`, n_heads heads `head_stride` apart, rotating the
      * first `rot` dims of each head as pairs (i, i + rot/2) by angle pos * theta_i; cos/sin are (T, rot/2).
      * inverse = 1 rotates by -angle: that is the backward pass (rotations are orthogonal). */
@@ -125,15 +133,18 @@ typedef struct Backend {
     void (*streams_sum)(real *x, const real *X, int N, int n, int C, int accumulate);
     /* u(N,C) = sum_i hpre[t,i] X[t,i] */
     void (*stream_pre)(real *u, const real *X, const real *hpre, int N, int n, int C);
-    /* dX +=, dhpre += */
+    /* dX +=; dhpre = (overwritten: H_pre has no other path) */
     void (*stream_pre_backward)(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N,
                                 int n, int C);
     /* Xn[t,i] = sum_j hres[t,i,j] X[t,j] + hpost[t,i] f[t] */
     void (*stream_post)(real *Xn, const real *X, const real *hres, const real *hpost, const real *f, int N, int n,
                         int C);
-    /* dX, dhres, dhpost, df += */
-    void (*stream_post_backward)(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
-                                 const real *hres, const real *hpost, const real *f, int N, int n, int C);
+    /* Unlike other backward kernels it OVERWRITES dX, dhres, dhpost and df (it is their first contribution in a
+     * layer's backward, so nothing needs zeroing); fused: u = stream_pre(X, hpre) from the same reads of X
+     * (u NULL: skipped) */
+    void (*stream_post_backward)(real *dX, real *dhres, real *dhpost, real *df, real *u, const real *dXn,
+                                 const real *X, const real *hres, const real *hpost, const real *hpre, const real *f,
+                                 int N, int n, int C);
     /* H(N,n,n) = Sinkhorn-Knopp(exp(logits)) with `iters` (column, row) normalization pairs; the trace
      * (sinkhorn_trace_size(n, iters) per token) lets the backward differentiate the unrolled iterations
      * exactly (dlogits +=). n <= 8, iters <= 200. */

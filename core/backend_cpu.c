@@ -101,6 +101,45 @@ static void skinny_backward(real *dinp, real *dw, const real *dout, const real *
     }
 }
 
+/* RMSNorm (no learned scale) folded into a projection with few outputs: the HC/mHC coefficient maps (mHC eq. 7).
+ * The normalized input is never written: out = r (x w^T) row by row, r = (mean x^2 + eps)^-1/2. */
+static void rms_projection_forward(real *out, real *rstd, const real *inp, const real *w, int N, int IC, int OC,
+                                   real eps) {
+#pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * IC;
+        real ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (int i = 0; i < IC; i++) ss += x[i] * x[i];
+        rstd[n] = (real)(1.0 / sqrt((double)ss / IC + eps));
+    }
+    cpu_gemm(0, 1, N, OC, IC, 1, inp, IC, w, IC, 0, out, OC);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] *= rstd[n];
+}
+
+/* With g = dout w the gradient of the normalized input, dx = r g - x r^3 / IC (g . x), and
+ * g . x = dout . (w x) = dout . out / r: so with G = r dout (dout is scaled in place),
+ * dx = G w - x (r / IC) (G . out) and dw = G^T x: two GEMMs and one pass for the norm's correction. */
+static void rms_projection_backward(real *dinp, real *dw, real *dout, const real *out, const real *inp, const real *w,
+                                    const real *rstd, int N, int IC, int OC) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) dout[(size_t)n * OC + o] *= rstd[n];
+    cpu_gemm(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dw, IC);
+    if (!dinp) return;
+    cpu_gemm(0, 0, N, IC, OC, 1, dout, OC, w, IC, 1, dinp, IC);
+#pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const real *g = dout + (size_t)n * OC, *y = out + (size_t)n * OC, *x = inp + (size_t)n * IC;
+        double dot = 0;
+        for (int o = 0; o < OC; o++) dot += (double)g[o] * y[o];
+        real c = (real)(dot * rstd[n] / IC);
+        real *dx = dinp + (size_t)n * IC;
+#pragma omp simd
+        for (int i = 0; i < IC; i++) dx[i] -= c * x[i];
+    }
+}
+
 static void linear_forward(real *out, const real *inp, const real *w, const real *bias, int N, int IC, int OC) {
     if (OC <= SKINNY_OC) skinny_forward(out, inp, w, N, IC, OC);
     else cpu_gemm(0, 1, N, OC, IC, 1, inp, IC, w, IC, 0, out, OC);
@@ -633,7 +672,8 @@ const Backend al_backend_cpu = {
     .name = "cpu-openblas",
     .alloc = cpu_alloc, .free = cpu_free, .gemm = cpu_gemm,
     .linear_forward = linear_forward, .linear_backward = linear_backward,
-    .rmsnorm_forward = rmsnorm_forward, .rmsnorm_backward = rmsnorm_backward, .rope = rope,
+    .rmsnorm_forward = rmsnorm_forward, .rmsnorm_backward = rmsnorm_backward,
+    .rms_projection_forward = rms_projection_forward, .rms_projection_backward = rms_projection_backward, .rope = rope,
     .attention_forward = attention_forward, .attention_backward = attention_backward,
     .swiglu_forward = swiglu_forward, .swiglu_backward = swiglu_backward,
     .embedding_forward = embedding_forward, .embedding_backward = embedding_backward,

@@ -47,6 +47,7 @@ void stream_pre(real *u, const real *X, const real *hpre, int N, int n, int C) {
     }
 }
 
+/* dX += hpre du (per stream); dhpre = du . X (overwritten: its only contribution) */
 void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N, int n, int C) {
 #pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
@@ -58,7 +59,7 @@ void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, c
             real dot = 0;
 #pragma omp simd reduction(+ : dot)
             for (int c = 0; c < C; c++) { d[c] += h * g[c]; dot += g[c] * s[c]; }
-            dhpre[(size_t)t * n + i] += dot;
+            dhpre[(size_t)t * n + i] = dot;
         }
     }
 }
@@ -80,8 +81,11 @@ void stream_post(real *Xn, const real *X, const real *hres, const real *hpost, c
     }
 }
 
-void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
-                          const real *hres, const real *hpost, const real *f, int N, int n, int C) {
+/* One pass per token over its streams (they stay in L1 between the loops): the gradients overwrite dX, dhres,
+ * dhpost and df, so the caller zeroes nothing, and F's input u = sum_i hpre_i X_i is recomputed from the same
+ * reads of X (u NULL: not wanted). */
+void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, real *u, const real *dXn, const real *X,
+                          const real *hres, const real *hpost, const real *hpre, const real *f, int N, int n, int C) {
 #pragma omp parallel for schedule(static) if ((size_t)N * n * C > PAR_MIN)
     for (int t = 0; t < N; t++) {
         const real *ft = f + (size_t)t * C;
@@ -90,24 +94,48 @@ void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const r
             const real *g = dXn + ((size_t)t * n + i) * C;
             real hp = hpost[(size_t)t * n + i];
             real dot = 0;
+            if (i == 0) {
 #pragma omp simd reduction(+ : dot)
-            for (int c = 0; c < C; c++) { dft[c] += hp * g[c]; dot += g[c] * ft[c]; }
-            dhpost[(size_t)t * n + i] += dot;
+                for (int c = 0; c < C; c++) { dft[c] = hp * g[c]; dot += g[c] * ft[c]; }
+            } else {
+#pragma omp simd reduction(+ : dot)
+                for (int c = 0; c < C; c++) { dft[c] += hp * g[c]; dot += g[c] * ft[c]; }
+            }
+            dhpost[(size_t)t * n + i] = dot;
             for (int j = 0; j < n; j++) {
                 const real *s = X + ((size_t)t * n + j) * C;
                 real d2 = 0;
 #pragma omp simd reduction(+ : d2)
                 for (int c = 0; c < C; c++) d2 += g[c] * s[c];
-                dhres[((size_t)t * n + i) * n + j] += d2;
+                dhres[((size_t)t * n + i) * n + j] = d2;
             }
         }
-        /* dX[j] += sum_i hres[i][j] dXn[i], written per j so every output row has one writer */
+        /* dX[j] = sum_i hres[i][j] dXn[i], written per j so every output row has one writer */
         for (int j = 0; j < n; j++) {
             real *d = dX + ((size_t)t * n + j) * C;
-            for (int i = 0; i < n; i++) {
+            const real *g0 = dXn + (size_t)t * n * C;
+            real h0 = hres[(size_t)t * n * n + j];
+#pragma omp simd
+            for (int c = 0; c < C; c++) d[c] = h0 * g0[c];
+            for (int i = 1; i < n; i++) {
                 real h = hres[((size_t)t * n + i) * n + j];
                 const real *g = dXn + ((size_t)t * n + i) * C;
+#pragma omp simd
                 for (int c = 0; c < C; c++) d[c] += h * g[c];
+            }
+        }
+        if (u) {
+            real *ut = u + (size_t)t * C;
+            for (int i = 0; i < n; i++) {
+                real h = hpre[(size_t)t * n + i];
+                const real *s = X + ((size_t)t * n + i) * C;
+                if (i == 0) {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) ut[c] = h * s[c];
+                } else {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) ut[c] += h * s[c];
+                }
             }
         }
     }
@@ -136,16 +164,80 @@ static void sinkhorn_stages(real *Y, real *sm, const real *M, int n, int iters) 
     }
 }
 
+/* The same stages for SK_LANES tokens at once, stored lane-minor (entry k of token l at [k * SK_LANES + l]):
+ * every operation of the scalar code becomes one vector operation across tokens (n = 4 has too little work
+ * per token to vectorize within one). The operations and their order per token are those of
+ * sinkhorn_stages, so both paths compute bit-identical results. */
+#define SK_LANES 8
+/* lane path only where its stage storage fits comfortably on a thread's stack (n = 4, t_max = 20: 20 KB) */
+#define SK_LANE_MAX_REALS 16384
+
+static void sinkhorn_stages_lanes(real *Y, real *sm, const real *M, int n, int iters) {
+    const real *prev = M;
+    for (int s = 0; s < 2 * iters; s++) {
+        real *y = Y + (size_t)s * n * n * SK_LANES, *sum = sm + (size_t)s * n * SK_LANES;
+        int by_col = s % 2 == 0;
+        for (int a = 0; a < n; a++) {
+            real acc[SK_LANES] = {0}, inv[SK_LANES];
+            for (int b = 0; b < n; b++) {
+                const real *p = prev + (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
+#pragma omp simd
+                for (int l = 0; l < SK_LANES; l++) acc[l] += p[l];
+            }
+#pragma omp simd
+            for (int l = 0; l < SK_LANES; l++) { sum[a * SK_LANES + l] = acc[l]; inv[l] = 1 / acc[l]; }
+            for (int b = 0; b < n; b++) {
+                size_t k = (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
+#pragma omp simd
+                for (int l = 0; l < SK_LANES; l++) y[k + l] = prev[k + l] * inv[l];
+            }
+        }
+        prev = y;
+    }
+}
+
+static int sk_use_lanes(int n, int iters) { return (size_t)2 * iters * n * n * SK_LANES <= SK_LANE_MAX_REALS; }
+
+static inline real exp_real(real x) {
+#ifdef AL_DOUBLE
+    return exp(x);
+#else
+    return expf(x);
+#endif
+}
+
+/* M0 of one token into trace (its n x n entries) */
+static void sinkhorn_m0(real *M, const real *L, size_t nn) {
+    real mx = L[0];
+    for (size_t k = 1; k < nn; k++) mx = L[k] > mx ? L[k] : mx;
+    for (size_t k = 0; k < nn; k++) M[k] = exp_real(L[k] - mx);
+}
+
 /* M0 = exp(L - max L); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). */
 void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters) {
     size_t nn = (size_t)n * n;
+    if (sk_use_lanes(n, iters)) {
+        int nb = (N + SK_LANES - 1) / SK_LANES;
+#pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
+        for (int blk = 0; blk < nb; blk++) {
+            int t0 = blk * SK_LANES, m = N - t0 < SK_LANES ? N - t0 : SK_LANES;
+            real M[nn * SK_LANES], Y[2 * iters * nn * SK_LANES], sm[2 * iters * n * SK_LANES];
+            for (int l = 0; l < SK_LANES; l++) { /* lanes past the end repeat the last token */
+                real *Mt = trace + (size_t)(t0 + (l < m ? l : m - 1)) * nn;
+                if (l < m) sinkhorn_m0(Mt, logits + (size_t)(t0 + l) * nn, nn);
+                for (size_t k = 0; k < nn; k++) M[k * SK_LANES + l] = Mt[k];
+            }
+            sinkhorn_stages_lanes(Y, sm, M, n, iters);
+            const real *last = Y + (size_t)(2 * iters - 1) * nn * SK_LANES;
+            for (int l = 0; l < m; l++)
+                for (size_t k = 0; k < nn; k++) H[(size_t)(t0 + l) * nn + k] = last[k * SK_LANES + l];
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
-        const real *L = logits + (size_t)t * nn;
         real *M = trace + (size_t)t * nn;
-        real mx = L[0];
-        for (size_t k = 1; k < nn; k++) mx = L[k] > mx ? L[k] : mx;
-        for (size_t k = 0; k < nn; k++) M[k] = (real)exp(L[k] - mx);
+        sinkhorn_m0(M, logits + (size_t)t * nn, nn);
         real Y[2 * iters * nn], sm[2 * iters * n];
         sinkhorn_stages(Y, sm, M, n, iters);
         memcpy(H + (size_t)t * nn, Y + (size_t)(2 * iters - 1) * nn, sizeof(real) * nn);
@@ -153,7 +245,54 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
 }
 
 /* y = x / s (s the column or row sum of x): dx = (dy - sum_k dy_k y_k) / s along the same axis. */
+static void sinkhorn_backward_lanes(real *dlogits, const real *dH, const real *trace, int N, int n, int iters) {
+    size_t nn = (size_t)n * n;
+    int nb = (N + SK_LANES - 1) / SK_LANES;
+#pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
+    for (int blk = 0; blk < nb; blk++) {
+        int t0 = blk * SK_LANES, m = N - t0 < SK_LANES ? N - t0 : SK_LANES;
+        real M[nn * SK_LANES], g[nn * SK_LANES], gx[nn * SK_LANES];
+        real Ys[2 * iters * nn * SK_LANES], sums[2 * iters * n * SK_LANES];
+        for (int l = 0; l < SK_LANES; l++) {
+            size_t t = (size_t)t0 + (l < m ? l : m - 1);
+            for (size_t k = 0; k < nn; k++) {
+                M[k * SK_LANES + l] = trace[t * nn + k];
+                g[k * SK_LANES + l] = dH[t * nn + k];
+            }
+        }
+        sinkhorn_stages_lanes(Ys, sums, M, n, iters);
+        for (int s = 2 * iters - 1; s >= 0; s--) {
+            const real *Y = Ys + (size_t)s * nn * SK_LANES, *sm = sums + (size_t)s * n * SK_LANES;
+            int by_col = s % 2 == 0;
+            for (int a = 0; a < n; a++) {
+                real dot[SK_LANES] = {0}, inv[SK_LANES];
+                for (int b = 0; b < n; b++) {
+                    size_t k = (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
+#pragma omp simd
+                    for (int l = 0; l < SK_LANES; l++) dot[l] += g[k + l] * Y[k + l];
+                }
+#pragma omp simd
+                for (int l = 0; l < SK_LANES; l++) inv[l] = 1 / sm[a * SK_LANES + l];
+                for (int b = 0; b < n; b++) {
+                    size_t k = (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
+#pragma omp simd
+                    for (int l = 0; l < SK_LANES; l++) gx[k + l] = (g[k + l] - dot[l]) * inv[l];
+                }
+            }
+            memcpy(g, gx, sizeof(real) * nn * SK_LANES);
+        }
+        for (int l = 0; l < m; l++) {
+            real *d = dlogits + (size_t)(t0 + l) * nn;
+            for (size_t k = 0; k < nn; k++) d[k] += g[k * SK_LANES + l] * M[k * SK_LANES + l];
+        }
+    }
+}
+
 void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, int n, int iters) {
+    if (sk_use_lanes(n, iters)) {
+        sinkhorn_backward_lanes(dlogits, dH, trace, N, n, iters);
+        return;
+    }
     size_t nn = (size_t)n * n;
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {

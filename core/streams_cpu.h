@@ -8,8 +8,8 @@ void streams_sum(real *x, const real *X, int N, int n, int C, int accumulate);
 void stream_pre(real *u, const real *X, const real *hpre, int N, int n, int C);
 void stream_pre_backward(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N, int n, int C);
 void stream_post(real *Xn, const real *X, const real *hres, const real *hpost, const real *f, int N, int n, int C);
-void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, const real *dXn, const real *X,
-                          const real *hres, const real *hpost, const real *f, int N, int n, int C);
+void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, real *u, const real *dXn, const real *X,
+                          const real *hres, const real *hpost, const real *hpre, const real *f, int N, int n, int C);
 void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters);
 void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, int n, int iters);
 void mhc_coeffs(real *hpre, real *hpost, real *res_logits, const real *raw, const real *a, const real *b_pre,

@@ -61,6 +61,41 @@ TEST(grad_rmsnorm) {
     gc_free_bufs();
 }
 
+/* ---- RMSNorm folded into a projection (HC/mHC coefficient maps) ---- */
+typedef struct { int N, IC, OC; real *inp, *w, *out, *rstd, *R; } RmsProjCtx;
+static double rmsproj_loss(void *p) {
+    RmsProjCtx *c = p;
+    K->rms_projection_forward(c->out, c->rstd, c->inp, c->w, c->N, c->IC, c->OC, 1e-6);
+    return gc_dot(c->out, c->R, (size_t)c->N * c->OC);
+}
+static void check_rms_projection(int N, int IC, int OC) {
+    Rng rng; rng_init(&rng, 3 + OC);
+    RmsProjCtx c = {.N = N, .IC = IC, .OC = OC};
+    size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
+    c.inp = gc_buf(ni); c.w = gc_buf(nw); c.out = gc_buf(no); c.rstd = gc_buf(N); c.R = gc_buf(no);
+    gc_fill(c.inp, ni, &rng, 1); gc_fill(c.w, nw, &rng, 1); gc_fill(c.R, no, &rng, 1);
+    rmsproj_loss(&c);
+    real *di = gc_buf(ni), *dw = gc_buf(nw);
+    gc_fill(di, ni, &rng, 1); /* backward accumulates: start from non-zero and subtract */
+    real *di0 = gc_buf(ni);
+    memcpy(di0, di, sizeof(real) * ni);
+    real *dout = gc_buf(no); /* the kernel scales its dout in place */
+    memcpy(dout, c.R, sizeof(real) * no);
+    K->rms_projection_backward(di, dw, dout, c.out, c.inp, c.w, c.rstd, c.N, c.IC, c.OC);
+    for (size_t k = 0; k < ni; k++) di[k] -= di0[k];
+    char what[64];
+    snprintf(what, sizeof what, "rms_projection OC=%d dinp", OC);
+    EXPECT(gc_check(rmsproj_loss, &c, c.inp, di, ni, 100, what) < GC_TOL);
+    snprintf(what, sizeof what, "rms_projection OC=%d dw", OC);
+    EXPECT(gc_check(rmsproj_loss, &c, c.w, dw, nw, 100, what) < GC_TOL);
+    rng_free(&rng);
+    gc_free_bufs();
+}
+TEST(grad_rms_projection) {
+    check_rms_projection(7, 9, 5);
+    check_rms_projection(8, 37, 24);
+}
+
 /* ---- rope: the backward is the inverse rotation ---- */
 typedef struct { int B, T, H, hd, stride; real *x, *y, *cs, *sn, *R; } RopeCtx;
 static double rope_loss(void *p) {

@@ -19,7 +19,7 @@ static double sk_loss(void *p) {
 static void check_sinkhorn(int n, int iters) {
     Rng rng;
     rng_init(&rng, 21 + iters);
-    int N = 3;
+    int N = 11; /* one block of 8 tokens and a padded tail (core/streams_cpu.c) */
     size_t nn = (size_t)N * n * n;
     SkCtx c = {.N = N, .n = n, .iters = iters};
     c.logits = al_calloc(nn, sizeof(real), "t");
@@ -41,6 +41,7 @@ TEST(grad_sinkhorn) {
     check_sinkhorn(2, 1);
     check_sinkhorn(4, 5);
     check_sinkhorn(4, 20);
+    check_sinkhorn(8, 30); /* beyond the lane path's stack budget: the per-token path */
 }
 
 /* stream_pre then stream_post with an arbitrary f: checks X, hpre, hres, hpost and f paths */
@@ -66,14 +67,24 @@ TEST(grad_stream_mixing) {
     real *dhpre = p; p += N * n; real *dhpost = p; p += N * n; real *dhres = p; p += N * n * n;
     gc_fill(c.X, ns, &rng, 1); gc_fill(c.f, nc, &rng, 1); gc_fill(c.R1, nc, &rng, 1); gc_fill(c.R2, ns, &rng, 1);
     gc_fill(c.hpre, N * n, &rng, 1); gc_fill(c.hpost, N * n, &rng, 1); gc_fill(c.hres, N * n * n, &rng, 1);
-    K->stream_post_backward(dX, dhres, dhpost, df, c.R2, c.X, c.hres, c.hpost, c.f, N, n, C);
+    /* stream_post_backward and stream_pre_backward overwrite dhres/dhpost/df/dhpre and stream_post_backward
+     * dX: garbage in them must not survive */
+    gc_fill(dX, ns, &rng, 5); gc_fill(df, nc, &rng, 5); gc_fill(dhpre, N * n, &rng, 5);
+    gc_fill(dhpost, N * n, &rng, 5); gc_fill(dhres, N * n * n, &rng, 5);
+    real *u2 = gc_buf(nc);
+    K->stream_post_backward(dX, dhres, dhpost, df, u2, c.R2, c.X, c.hres, c.hpost, c.hpre, c.f, N, n, C);
     K->stream_pre_backward(dX, dhpre, c.R1, c.X, c.hpre, N, n, C);
+    K->stream_pre(c.u, c.X, c.hpre, N, n, C);
+    double du_err = 0; /* the fused recomputation of F's input */
+    for (size_t k = 0; k < nc; k++) du_err = fmax(du_err, fabs(u2[k] - c.u[k]));
+    EXPECT(du_err < 1e-12);
     EXPECT(gc_check(st_loss, &c, c.X, dX, ns, 100, "streams dX") < GC_TOL);
     EXPECT(gc_check(st_loss, &c, c.f, df, nc, 100, "streams df") < GC_TOL);
     EXPECT(gc_check(st_loss, &c, c.hpre, dhpre, N * n, 100, "streams dhpre") < GC_TOL);
     EXPECT(gc_check(st_loss, &c, c.hpost, dhpost, N * n, 100, "streams dhpost") < GC_TOL);
     EXPECT(gc_check(st_loss, &c, c.hres, dhres, N * n * n, 100, "streams dhres") < GC_TOL);
     al_free(all);
+    gc_free_bufs();
     rng_free(&rng);
 }
 
