@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/fast_exp.h"
 #include "core/backend_cpu_attn.h"
 #include "core/streams_cpu.h"
 
@@ -250,7 +251,8 @@ static void attention_forward(real *out, real *probs, const real *q, const real 
                 real mx = row[0];
                 for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
                 double sum = 0;
-                for (int j = 0; j <= i; j++) { row[j] = (real)exp(row[j] - mx); sum += row[j]; }
+#pragma omp simd reduction(+ : sum)
+                for (int j = 0; j <= i; j++) { row[j] = al_exp(row[j] - mx); sum += row[j]; }
                 real inv = (real)(1.0 / sum);
                 for (int j = 0; j <= i; j++) row[j] *= inv;
                 for (int j = i + 1; j < T; j++) row[j] = 0;
@@ -290,7 +292,7 @@ static void attention_backward(real *dq, real *dk, real *dv, real *scratch, cons
             }
 }
 
-static inline real sigmoid(real x) { return (real)(1.0 / (1.0 + exp(-x))); }
+static inline real sigmoid(real x) { return 1 / (1 + al_exp(-x)); }
 
 static void swiglu_forward(real *h, const real *gu, int N, int F) {
 #pragma omp parallel for schedule(static) if ((size_t)(N) * (F) > PAR_MIN)
@@ -343,7 +345,8 @@ static double cross_entropy_forward(real *losses, real *logits, const int *targe
         /* loss = log-sum-exp - logit, not -log(prob), which underflows for confident wrong answers */
         double zt = targets[n] >= 0 ? (double)row[targets[n]] - mx : 0;
         double sum = 0;
-        for (int i = 0; i < V; i++) { row[i] = (real)exp(row[i] - mx); sum += row[i]; }
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < V; i++) { row[i] = al_exp(row[i] - mx); sum += row[i]; }
         real inv = (real)(1.0 / sum);
         for (int i = 0; i < V; i++) row[i] *= inv;
         losses[n] = targets[n] >= 0 ? (real)(log(sum) - zt) : 0;
@@ -455,7 +458,7 @@ static void moe_scores_forward(real *s, const real *logits, int N, int E, int si
             real mx = l[0];
             for (int e = 1; e < E; e++) if (l[e] > mx) mx = l[e];
             double z = 0;
-            for (int e = 0; e < E; e++) { o[e] = (real)exp(l[e] - mx); z += o[e]; }
+            for (int e = 0; e < E; e++) { o[e] = al_exp(l[e] - mx); z += o[e]; }
             for (int e = 0; e < E; e++) o[e] = (real)(o[e] / z);
         }
     }

@@ -1,5 +1,6 @@
 /* CPU kernels for decoding and the attention families; see core/backend.h for the contracts. */
 #include "core/backend_cpu_attn.h"
+#include "core/fast_exp.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -33,7 +34,8 @@ static void softmax_row(real *row, int n, int len) {
     real mx = row[0];
     for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
     double sum = 0;
-    for (int j = 0; j < n; j++) { row[j] = (real)exp(row[j] - mx); sum += row[j]; }
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) { row[j] = al_exp(row[j] - mx); sum += row[j]; }
     real inv = (real)(1.0 / sum);
     for (int j = 0; j < n; j++) row[j] *= inv;
     for (int j = n; j < len; j++) row[j] = 0;

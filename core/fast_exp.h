@@ -1,0 +1,39 @@
+/* exp for the hot elementwise loops (SwiGLU's sigmoid, softmax rows): libm's exp is a call per element that
+ * the compiler cannot vectorize without -ffast-math; this one is branch-free, so loops over it vectorize.
+ * Float build: Cody-Waite range reduction x = k ln2 + r, |r| <= ln2/2, and the Cephes expf polynomial; max
+ * relative error 2 ulp against expf over [-87, 88] (tests/test_kernels.c), 0 below -87.3 (exp(-inf) = 0 as
+ * masked logits need), +inf above 88.7. The double build (gradient checks) uses libm's exp. */
+#ifndef AL_FAST_EXP_H
+#define AL_FAST_EXP_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/common.h"
+
+static inline float al_expf(float x) {
+    float xc = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
+    float k = floorf(xc * 1.44269504088896341f + 0.5f);
+    float r = xc - k * 0.693359375f + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)k + 127) << 23; /* 2^k, k in [-126, 128) after the clamp */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float y = p * scale;
+    return x < -87.3f ? 0.0f : x > 88.7f ? INFINITY : y;
+}
+
+static inline real al_exp(real x) {
+#ifdef AL_DOUBLE
+    return exp(x);
+#else
+    return al_expf(x);
+#endif
+}
+#endif
