@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
 PY=${PYTHON:-/usr/bin/python3}
 DIR=build/crosscheck
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
     echo "############################################################################"
