@@ -54,26 +54,42 @@ end
 targets[1][5] = -1
 targets[2][T] = -1
 
+-- beyond the grid: the mHC paper's component ablation (a disabled mapping is 1/n, 1 or I), one stream
+-- (mHC reduces to the residual), and a batch shorter than seq_len
+local extras = {
+  { "mhc-abl-nopre-nores", { residual = "mhc", streams = 4, gate_init = 0.3, h_pre = false, h_res = false } },
+  { "hc-abl-nopost", { residual = "hc", streams = 2, gate_init = 0.3, h_post = false, attention = "gqa", n_kv_heads = 2 } },
+  { "mhc-n1", { residual = "mhc", streams = 1, gate_init = 0.3 } },
+  { "hc-mla-moe-shortT", { residual = "hc", streams = 4, gate_init = 0.3, seq_len = 24 }, { a = 4, f = 2 } },
+}
+
 local manifest = assert(io.open(dir .. "/manifest.txt", "w"))
 local count = 0
+local function run(name, parts, toks, tgts)
+  if filter and not name:find(filter, 1, true) then return end
+  local cfg = {}
+  for _, part in ipairs(parts) do
+    for k, v in pairs(part) do cfg[k] = v end
+  end
+  local m = archlab.model(cfg)
+  m:perturb{ std = 0.05, seed = count + 1 }
+  m:save(dir .. "/" .. name .. ".weights.safetensors")
+  m:dump_grads{ tokens = toks, targets = tgts, file = dir .. "/" .. name .. ".dump.safetensors" }
+  manifest:write(name, "\n")
+  count = count + 1
+end
 for _, r in ipairs(residuals) do
   for _, a in ipairs(attentions) do
     for _, f in ipairs(ffns) do
-      local name = r[1] .. "-" .. a[1] .. "-" .. f[1]
-      if not filter or name:find(filter, 1, true) then
-        local cfg = {}
-        for _, part in ipairs({ base, r[2], a[2], f[2] }) do
-          for k, v in pairs(part) do cfg[k] = v end
-        end
-        local m = archlab.model(cfg)
-        m:perturb{ std = 0.05, seed = count + 1 }
-        m:save(dir .. "/" .. name .. ".weights.safetensors")
-        m:dump_grads{ tokens = tokens, targets = targets, file = dir .. "/" .. name .. ".dump.safetensors" }
-        manifest:write(name, "\n")
-        count = count + 1
-      end
+      run(r[1] .. "-" .. a[1] .. "-" .. f[1], { base, r[2], a[2], f[2] }, tokens, targets)
     end
   end
+end
+for _, e in ipairs(extras) do
+  local parts = { base }
+  if e[3] then parts[#parts + 1] = attentions[e[3].a][2]; parts[#parts + 1] = ffns[e[3].f][2] end
+  parts[#parts + 1] = e[2]
+  run(e[1], parts, tokens, targets)
 end
 manifest:close()
 print(string.format("crosscheck: %d configs dumped to %s", count, dir))
