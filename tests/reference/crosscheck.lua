@@ -74,6 +74,8 @@ local function run(name, parts, toks, tgts)
   local m = archlab.model(cfg)
   m:perturb{ std = 0.05, seed = count + 1 }
   m:save(dir .. "/" .. name .. ".weights.safetensors")
+  m:load(dir .. "/" .. name .. ".weights.safetensors") -- exactly the float32 values the reference reads (a no-op
+                                                       -- in archlab's float32 build; rounds a float64 build)
   m:dump_grads{ tokens = toks, targets = tgts, file = dir .. "/" .. name .. ".dump.safetensors" }
   manifest:write(name, "\n")
   count = count + 1
