@@ -4,7 +4,7 @@
  *       bias), so that no init symmetry (HC's identity A_r, zero dynamic weights, one-hot A_m, zero bias)
  *       can hide a wrong index or a missing term.
  *   model:dump_grads{ tokens = {{...}, ...}, targets = {{...}, ...}, file = "x.safetensors" } -> loss
- *       one forward and backward on the B x T batch (targets < 0 are ignored) and a safetensors file with
+ *       one forward and backward on the B x T batch (a target of -1 is not counted) and a safetensors file with
  *         tokens, targets (I32, (B, T)), logits (F32, (B, T, V)), loss, ce_loss, aux_loss (F64, (1)),
  *         grad.<parameter name> (F32, the parameter's shape) for every parameter,
  *       and metadata "archlab.config" (the config as JSON, as model:save writes it). loss = ce_loss + aux_loss
