@@ -49,6 +49,11 @@ $(BIN)/test_archlab: $(LIB32) $(TEST_SRC:%.c=$(B32)/%.o)
 $(BIN)/gradcheck: $(ENGINE_SRC:%.c=$(B64)/%.o) $(GRAD_SRC:%.c=$(B64)/%.o)
 	@mkdir -p $(BIN)
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+# archlab itself in double precision: make crosscheck compares it with the float64 PyTorch reference at a
+# tolerance float32 cannot meet, so any disagreement there is a bug and not rounding.
+$(BIN)/archlab64: $(ENGINE_SRC:%.c=$(B64)/%.o) $(PLOTS_SRC:%.c=$(B64)/%.o) $(SCRIPTS_SRC:%.c=$(B64)/%.o) $(B64)/scripts/main.o
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
 $(BIN)/bench: $(LIB32) $(B32)/tools/bench.o
 	@mkdir -p $(BIN)
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
@@ -80,8 +85,8 @@ figures: deps
 
 # archlab against the independent PyTorch reference in tests/reference/ (tools/crosscheck.sh).
 crosscheck: deps
-	@$(MAKE) --no-print-directory $(BIN)/archlab
-	@tools/crosscheck.sh
+	@$(MAKE) --no-print-directory $(BIN)/archlab $(BIN)/archlab64
+	@BIN=$(BIN) tools/crosscheck.sh
 
 clean:
 	rm -rf build bin

@@ -40,6 +40,7 @@ static int l_help(lua_State *L) {
                    "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
                    "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single)\n"
                    "  model:save(path), model:load(path)                weights as safetensors\n"
+                   "  model:perturb{ std =, seed = }, model:dump_grads{ tokens =, targets =, file = }  for make crosscheck\n"
                    "  archlab.train{ ..., checkpoint = DIR, checkpoint_every = N, resume = DIR | true }\n"
                    "  archlab.cost{ preset = NAME, context = T }       params, FLOPs, KV and memory on paper\n"
                    "  archlab.sweep{ dir =, data =, base =, train =, vary = } cross product over seeds, resumable\n"
@@ -65,6 +66,7 @@ int luaopen_archlab(lua_State *L) {
     bridge_open_checkpoint(L); /* model:save(), model:load() */
     bridge_open_util(L);       /* archlab.read_json, archlab.stats */
     bridge_open_cost(L);       /* archlab.cost */
+    bridge_open_crosscheck(L); /* model:perturb(), model:dump_grads() (tests/reference/) */
     bridge_open_moe(L); /* model:expert_load(), active_params(), moe_params() */
     bridge_open_data(L);
     bridge_open_train(L);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/safetensors.h"
 #include "tests/harness.h"
 
 static const char *archlab_bin(void) {
@@ -119,4 +120,59 @@ TEST(cli_sigint_checkpoints_and_exits) {
 
 TEST(cli_out_of_range_option) {
     expect_error("tests/lua/bad_range.lua", "bad_range.lua:1:", "field 'lr' = 1000 is out of range [1e-12, 100]");
+}
+
+/* model:dump_grads (scripts/lua_crosscheck.c), what make crosscheck compares with the PyTorch reference:
+ * the file holds the batch, the logits, loss = ce_loss + aux_loss and one gradient per parameter, and the
+ * dynamic mHC weights (zero at init, perturbed here) get a non-zero gradient. */
+TEST(cli_dump_grads) {
+    char out[4096], err[4096];
+    const char *path = "/tmp/archlab_dump_grads_test.safetensors";
+    remove(path);
+    int rc = run_archlab("tests/lua/ok_dump_grads.lua /tmp/archlab_dump_grads_test.safetensors", out, sizeof out, err,
+                         sizeof err);
+    EXPECT(rc == 0);
+    if (rc) { th_note("stderr: %s", err); return; }
+    StFile f;
+    if (!EXPECT(st_read(&f, path) == 0)) return;
+    const StTensor *lg = st_find(&f, "logits"), *tk = st_find(&f, "tokens"), *tg = st_find(&f, "targets");
+    const StTensor *l = st_find(&f, "loss"), *ce = st_find(&f, "ce_loss"), *aux = st_find(&f, "aux_loss");
+    EXPECT(lg && lg->ndim == 3 && lg->shape[0] == 2 && lg->shape[1] == 8 && lg->shape[2] == 32);
+    EXPECT(tk && !strcmp(tk->dtype, "I32") && tg && tk->shape[0] == 2 && tk->shape[1] == 8);
+    if (l && ce && aux && tg) {
+        double lv, cv, av;
+        int t7;
+        memcpy(&lv, f.data + l->begin, 8);
+        memcpy(&cv, f.data + ce->begin, 8);
+        memcpy(&av, f.data + aux->begin, 8);
+        memcpy(&t7, f.data + tg->begin + 7 * 4, 4);
+        EXPECT_NEAR(lv, cv + av, 1e-12);
+        EXPECT(av > 0 && cv > 1 && cv < 10);
+        EXPECT(t7 == -1);
+        char want[64];
+        snprintf(want, sizeof want, "loss %.6f", lv);
+        EXPECT(strstr(out, want) != NULL);
+    } else {
+        EXPECT(!"loss, ce_loss, aux_loss and targets present");
+    }
+    EXPECT(st_meta(&f, "archlab.config") != NULL);
+    int grads = 0;
+    for (int i = 0; i < f.n; i++) grads += !strncmp(f.t[i].name, "grad.", 5);
+    EXPECT(grads > 20);
+    const StTensor *phi = st_find(&f, "grad.model.layers.1.attn_mhc_phi");
+    if (EXPECT(phi && !strcmp(phi->dtype, "F32"))) {
+        double s = 0;
+        for (size_t i = phi->begin; i < phi->end; i += 4) {
+            float v;
+            memcpy(&v, f.data + i, 4);
+            s += fabs(v);
+        }
+        EXPECT(s > 0);
+    }
+    st_free(&f);
+    remove(path);
+}
+
+TEST(cli_dump_grads_bad_input) {
+    expect_error("tests/lua/bad_dump_grads.lua", "bad_dump_grads.lua:2:", "field 'targets[1]' has 3 tokens, 'tokens[1]' has 4");
 }

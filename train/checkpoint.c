@@ -30,7 +30,7 @@ char *config_to_json(const ModelConfig *c) {
 }
 
 /* the parameters as safetensors entries (float32 on disk whatever the build's precision) */
-static float *params_f32(const Model *m, const real *src, StWriteTensor *t, const char *prefix, char **names) {
+float *params_f32(const Model *m, const real *src, StWriteTensor *t, const char *prefix, char **names) {
     float *buf = malloc(sizeof(float) * (m->ps.total ? m->ps.total : 1));
     AL_ASSERT(buf);
     for (size_t i = 0; i < m->ps.total; i++) buf[i] = (float)src[i];

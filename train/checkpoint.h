@@ -28,6 +28,11 @@ int checkpoint_exists(const char *dir);
 /* The model config as JSON (a malloc'ed string). */
 char *config_to_json(const ModelConfig *c);
 
+/* Safetensors entries t[0 .. ps.n) for one parameter-shaped buffer src (weights, gradients, AdamW moments):
+ * returns the float32 copy they point into (free it); names[i] = prefix + parameter name (free each). */
+struct StWriteTensor;
+float *params_f32(const Model *m, const real *src, struct StWriteTensor *t, const char *prefix, char **names);
+
 /* Weights only, one safetensors file (atomic write). */
 int weights_save(const char *path, const Model *m);
 int weights_load(const char *path, Model *m);
