@@ -299,6 +299,7 @@ static void swiglu_forward(real *h, const real *gu, int N, int F) {
     for (int n = 0; n < N; n++) {
         const real *a = gu + (size_t)n * 2 * F, *b = a + F;
         real *o = h + (size_t)n * F;
+#pragma omp simd
         for (int i = 0; i < F; i++) o[i] = a[i] * sigmoid(a[i]) * b[i];
     }
 }
@@ -309,6 +310,7 @@ static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, in
     for (int n = 0; n < N; n++) {
         const real *a = gu + (size_t)n * 2 * F, *b = a + F, *g = dh + (size_t)n * F;
         real *da = dgu + (size_t)n * 2 * F, *db = da + F;
+#pragma omp simd
         for (int i = 0; i < F; i++) {
             real sg = sigmoid(a[i]);
             da[i] += g[i] * b[i] * sg * (1 + a[i] * (1 - sg));

@@ -206,14 +206,20 @@ static inline real exp_real(real x) {
 #endif
 }
 
-/* M0 of one token into trace (its n x n entries) */
-static void sinkhorn_m0(real *M, const real *L, size_t nn) {
-    real mx = L[0];
-    for (size_t k = 1; k < nn; k++) mx = L[k] > mx ? L[k] : mx;
-    for (size_t k = 0; k < nn; k++) M[k] = exp_real(L[k] - mx);
+/* M0 of one token into trace (its n x n entries): exp(L - max of L's column), column by column. The first
+ * normalization divides each column by its sum, so a per-column shift changes nothing in exact arithmetic, and
+ * every column keeps an entry of 1: with one max over the whole matrix, a column whose logits all sat ~87 below
+ * it underflowed to a sum of ~1e-38, and its reciprocal overflowed in the backward (a NaN gradient, found
+ * training mHC at lr 3e-2; tests/test_residual.c keeps that case). */
+static void sinkhorn_m0(real *M, const real *L, int n) {
+    for (int b = 0; b < n; b++) {
+        real mx = L[b];
+        for (int a = 1; a < n; a++) mx = L[a * n + b] > mx ? L[a * n + b] : mx;
+        for (int a = 0; a < n; a++) M[a * n + b] = exp_real(L[a * n + b] - mx);
+    }
 }
 
-/* M0 = exp(L - max L); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). */
+/* M0 = exp(L - column max); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). */
 void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters) {
     size_t nn = (size_t)n * n;
     if (sk_use_lanes(n, iters)) {
@@ -224,7 +230,7 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
             real M[nn * SK_LANES], Y[2 * iters * nn * SK_LANES], sm[2 * iters * n * SK_LANES];
             for (int l = 0; l < SK_LANES; l++) { /* lanes past the end repeat the last token */
                 real *Mt = trace + (size_t)(t0 + (l < m ? l : m - 1)) * nn;
-                if (l < m) sinkhorn_m0(Mt, logits + (size_t)(t0 + l) * nn, nn);
+                if (l < m) sinkhorn_m0(Mt, logits + (size_t)(t0 + l) * nn, n);
                 for (size_t k = 0; k < nn; k++) M[k * SK_LANES + l] = Mt[k];
             }
             sinkhorn_stages_lanes(Y, sm, M, n, iters);
@@ -237,7 +243,7 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
         real *M = trace + (size_t)t * nn;
-        sinkhorn_m0(M, logits + (size_t)t * nn, nn);
+        sinkhorn_m0(M, logits + (size_t)t * nn, n);
         real Y[2 * iters * nn], sm[2 * iters * n];
         sinkhorn_stages(Y, sm, M, n, iters);
         memcpy(H + (size_t)t * nn, Y + (size_t)(2 * iters - 1) * nn, sizeof(real) * nn);
