@@ -11,10 +11,11 @@
 -- time). Numbers are written with 17 significant digits; NaN and infinities become null.
 local E = {}
 
--- arg -> { quick = bool, scale = "quick"|"default", out = "DIR/", pos = { numbers and other words } }
-function E.args(name, argv)
-  argv = argv or arg or {}
-  local o = { quick = false, scale = "default", out = "out/" .. name .. "/", pos = {}, name = name }
+-- arg -> { quick = bool, scale = "quick"|"default", out = "DIR/", pos = { numbers and other words } };
+-- default_out (optional) replaces out/NAME/ as the directory used without out=DIR.
+function E.args(name, default_out)
+  local argv = arg or {}
+  local o = { quick = false, scale = "default", out = default_out or ("out/" .. name .. "/"), pos = {}, name = name }
   for i = 1, #argv do
     local a = argv[i]
     if a == "quick" then
