@@ -10,8 +10,9 @@
 # FIGURES_THREADS (threads per experiment, default 1: the machine is shared), FORCE=1 (re-run experiments
 # whose results are up to date).
 #
-# An experiment whose results.json is newer than its script and the Lua library it uses is not run again:
-# an interrupted `make figures` resumes where it stopped. Every experiment runs even when one fails; the
+# An experiment whose results.json (of the same scale) is newer than its script is not run again: an
+# interrupted `make figures` resumes where it stopped. After changing the engine or the Lua library, FORCE=1.
+# The quick scale (a smoke test) always runs everything. Every experiment runs even when one fails; the
 # report says which are missing, and the exit status is 1 if any failed.
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,8 +40,8 @@ for name in "${names[@]}"; do
     fi
     dir="$OUT/$name"
     res="$dir/results.json"
-    if [ "${FORCE:-0}" != 1 ] && [ -f "$res" ] && [ "$res" -nt "$script" ] \
-       && [ "$res" -nt "$HERE/scripts/lib/archlab/experiment.lua" ] && grep -q "\"scale_name\": \"$scale\"" "$res"; then
+    if [ "${FORCE:-0}" != 1 ] && [ "$scale" != quick ] && [ -f "$res" ] && [ "$res" -nt "$script" ] \
+       && grep -q "\"scale_name\": \"$scale\"" "$res"; then
         echo "figures: $name: up to date ($res), not run again (FORCE=1 re-runs it)"
         continue
     fi
