@@ -134,8 +134,8 @@ para("Every experiment of experiments/ at its ", any_quick and "quick" or "defau
      "byte-level Debian fortunes corpus unless stated), against the published numbers of the papers: HC = Hyper-Connections ",
      "(arXiv 2409.19606), mHC = Manifold-Constrained Hyper-Connections (arXiv 2512.24880), V2 = DeepSeek-V2 (arXiv 2405.04434), ",
      "V3 = DeepSeek-V3 (arXiv 2412.19437). All measured numbers are read from the experiments' results.json files; ",
-     "the papers' numbers are quoted with their source. Our models are 10^5 to 10^7 times smaller than the papers' ",
-     "and trained on 10^5 to 10^6 tokens instead of 10^11 to 10^13, with one seed: a claim about loss at scale ",
+     "the papers' numbers are quoted with their source. Our models have 10^5 to 10^6 parameters (the papers' 10^9 to 10^11) ",
+     "and train on at most a few hundred thousand tokens, with one seed: a claim about loss at scale ",
      "cannot be confirmed here, only its direction checked, against a measured seed-to-seed noise floor where we have one.")
 do
   local rows = {}
@@ -260,7 +260,7 @@ if not S then missing("mhc_stability") else
           "mHC reaches a lower loss than the baseline and HC at 27B (mHC paper; table 1 puts full HC 0.027 below the baseline).",
           "Validation loss (nats/byte): " .. table.concat(lines, "; ") .. ".",
           best_ok and "Direction reproduced at this scale (one seed)."
-                  or string.format("Not reproduced at this scale: after %s tokens mHC is not the best of the three (one seed; the paper trains ~10^6 times longer).", si(sc.tokens)))
+                  or string.format("Not reproduced at this scale: after %s tokens mHC is not the best of the three (one seed; the paper trains a 27B model for many billions of tokens).", si(sc.tokens)))
   end
 end
 
@@ -349,7 +349,7 @@ if not A then missing("mhc_ablations") else
           return table.concat(t, ", ") end)(), fixed(A.noise_floor)),
         (order_ok and beyond and all.gap < 0) and "Reproduced in direction and order at this scale."
           or (all.gap < 0 and not beyond) and "Direction only, within the noise floor: not a finding at this scale."
-          or (all.gap >= 0) and string.format("Not reproduced at this scale: enabling the mappings raised the loss here (all three %s), %s the seed-to-seed noise floor %s (one seed, about 10^6 times fewer tokens than the paper).",
+          or (all.gap >= 0) and string.format("Not reproduced at this scale: enabling the mappings raised the loss here (all three %s), %s the seed-to-seed noise floor %s (one seed, far fewer tokens than the paper).",
                                               signed(all.gap), beyond and "beyond" or "within", fixed(A.noise_floor))
           or "Not reproduced at this scale: the mappings do not lower the loss monotonically (one seed).")
 end
