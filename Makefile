@@ -81,7 +81,7 @@ bench: deps
 # in out/figures/ (tools/figures.sh).
 figures: deps
 	@$(MAKE) --no-print-directory $(BIN)/archlab
-	@tools/figures.sh $(if $(QUICK),quick,)
+	@AL_BIN=$(abspath $(BIN))/archlab tools/figures.sh $(if $(QUICK),quick,)
 
 # archlab against the independent PyTorch reference in tests/reference/ (tools/crosscheck.sh).
 crosscheck: deps

@@ -4,9 +4,12 @@
 -- of the composite mapping prod H_res over the full depth, every `record_every` steps; HC is also run at a
 -- rising learning rate to look for the instability the paper reports at 27B scale.
 --
--- Usage: bin/archlab experiments/mhc_stability.lua [quick]      figures and summary land in out/mhc_stability/
-local quick = arg[1] == "quick"
-local out = "out/mhc_stability/"
+-- Usage: bin/archlab experiments/mhc_stability.lua [quick] [out=DIR]   figures, summary.md and results.json land
+-- in DIR (default out/mhc_stability/)
+local E = require("archlab.experiment")
+local opt = E.args("mhc_stability")
+local quick = opt.quick
+local out = opt.out
 local data = archlab.data.text()
 
 local base = { d_model = 64, n_layers = quick and 4 or 30, n_heads = 4, d_ff = 192, seq_len = 64, seed = 1 }
@@ -24,7 +27,7 @@ local function train(kind, lr)
     model = model, data = data, steps = steps, batch_size = 8, lr = lr, warmup = math.floor(steps / 10),
     schedule = "cosine", grad_clip = 1.0, log_every = quick and 4 or 10, record_every = quick and 4 or 10,
     eval_batches = 8, label = label, seed = 1,
-    metrics = out .. label:gsub("[ =]", "_") .. ".jsonl",
+    metrics = out .. label:gsub("[ =]", "_") .. ".jsonl", quiet = quick,
   }
   runs[label] = { run = run, model = model, kind = kind, lr = lr }
   order[#order + 1] = label
@@ -113,17 +116,22 @@ end
 local all = function() return true end
 archlab.plot.panels{
   file = out .. "training.png", title = string.format("residual vs HC vs mHC, %d sub-layers", 2 * base.n_layers), cols = 2,
-  width = 900, height = 640,
+  width = 900, height = 900,
   plots = {
     { kind = "lines", title = "training loss", xlabel = "step", ylabel = "loss (nats/byte)", series = series_of("loss", all) },
     { kind = "lines", title = "gradient norm (before clipping)", xlabel = "step", log_y = true, series = series_of("grad_norm", all) },
-    { kind = "lines", title = "Amax gain, forward (composite, full depth)", xlabel = "step", log_y = true, series = series_of("amax_gain_fwd", all) },
-    { kind = "lines", title = "Amax gain, backward (composite, full depth)", xlabel = "step", log_y = true, series = series_of("amax_gain_bwd", all) },
+    { kind = "lines", title = "Amax gain, forward (composite, full depth)", xlabel = "step", ylabel = "Amax gain", log_y = true, series = series_of("amax_gain_fwd", all) },
+    { kind = "lines", title = "Amax gain, backward (composite, full depth)", xlabel = "step", ylabel = "Amax gain", log_y = true, series = series_of("amax_gain_bwd", all) },
+    { kind = "lines", title = "largest single-layer gain, forward", xlabel = "step", ylabel = "Amax gain", log_y = true,
+      series = series_of("max_single_gain_fwd", function(r) return r.kind ~= "residual" end) },
+    { kind = "lines", title = "largest single-layer gain, backward", xlabel = "step", ylabel = "Amax gain", log_y = true,
+      series = series_of("max_single_gain_bwd", function(r) return r.kind ~= "residual" end) },
   },
 }
 -- gain against depth at the end of training: composite (from layer l to the top) forward and backward, and the
 -- single-layer gains, one panel each, for every HC and mHC run that did not diverge
-local comp_f, comp_b, single = {}, {}, {}
+local comp_f, comp_b, single, single_b = {}, {}, {}, {}
+local depth = {}
 for _, label in ipairs(order) do
   local r = runs[label]
   if r.kind ~= "residual" and not r.run.diverged then
@@ -131,16 +139,47 @@ for _, label in ipairs(order) do
     comp_f[#comp_f + 1] = { name = label, x = g.layer, y = g.composite_fwd }
     comp_b[#comp_b + 1] = { name = label, x = g.layer, y = g.composite_bwd }
     single[#single + 1] = { name = label, x = g.layer, y = g.single_fwd }
+    single_b[#single_b + 1] = { name = label, x = g.layer, y = g.single_bwd }
+    depth[label] = g
   end
 end
 archlab.plot.panels{
   file = out .. "gain_vs_depth.png", title = "Amax gain of the residual mappings against depth, end of training",
-  cols = 3, width = 1200, height = 420,
+  cols = 2, width = 900, height = 680,
   plots = {
-    { kind = "lines", title = "composite l -> top, forward", xlabel = "layer l (sub-layer)", log_y = true, series = comp_f },
-    { kind = "lines", title = "composite l -> top, backward", xlabel = "layer l (sub-layer)", log_y = true, series = comp_b },
-    { kind = "lines", title = "single layer, forward", xlabel = "layer l (sub-layer)", log_y = true, series = single },
+    { kind = "lines", title = "composite l -> top, forward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = comp_f },
+    { kind = "lines", title = "composite l -> top, backward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = comp_b },
+    { kind = "lines", title = "single layer H_res, forward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = single },
+    { kind = "lines", title = "single layer H_res, backward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = single_b },
   },
 }
 print("figures: " .. out .. "training.png, " .. out .. "gain_vs_depth.png; table: " .. out .. "summary.md")
+
+-- everything measured, for the report (experiments/report.lua)
+local res = { scale = { n_layers = base.n_layers, sub_layers = 2 * base.n_layers, d_model = base.d_model,
+                        n_heads = base.n_heads, d_ff = base.d_ff, seq_len = base.seq_len, batch_size = 8, steps = steps,
+                        tokens = steps * 8 * base.seq_len },
+              runs = {}, figures = { "training.png", "gain_vs_depth.png" } }
+for i, s in ipairs(summary) do
+  local r = runs[s.label]
+  local rec = { label = s.label, kind = s.kind, lr = s.lr, train_loss = s.train_loss, val_loss = s.val_loss,
+                max_grad_norm = s.max_grad_norm, worst_spike = s.spike, diverged = s.diverged and true or false,
+                diverged_step = r.run.diverged and r.run.diverged_step or nil,
+                gain_fwd_end = s.gain_fwd_end, gain_fwd_max = s.gain_fwd_max, gain_bwd_end = s.gain_bwd_end,
+                gain_bwd_max = s.gain_bwd_max, seconds = r.run.seconds, series = {} }
+  for _, name in ipairs{ "loss", "grad_norm", "amax_gain_fwd", "amax_gain_bwd", "max_single_gain_fwd",
+                         "max_single_gain_bwd", "composite_spectral_norm" } do
+    if r.kind ~= "residual" or name == "loss" or name == "grad_norm" then
+      if r.run.steps > 0 then rec.series[name] = E.series(r.run, name) end
+    end
+  end
+  local g = depth[s.label]
+  if g then
+    rec.depth = { layer = g.layer, composite_fwd = g.composite_fwd, composite_bwd = g.composite_bwd,
+                  single_fwd = g.single_fwd, single_bwd = g.single_bwd }
+    rec.max_single_fwd_end, rec.max_single_bwd_end = E.max(g.single_fwd), E.max(g.single_bwd)
+  end
+  res.runs[i] = rec
+end
+E.finish(opt, res)
 return summary

@@ -5,9 +5,13 @@
 --   fine:           32 routed experts of 32,  top-8
 --   coarse+shared:   1 shared of 128 + 7 routed of 128, top-1
 --   fine+shared:     2 shared of 32 + 30 routed of 32, top-6
--- Usage: bin/archlab experiments/moe_granularity.lua [steps]
-local steps = tonumber(arg[1]) or 400
-os.execute("mkdir -p out") -- the figures below are written before anything else creates it
+-- Usage: bin/archlab experiments/moe_granularity.lua [steps] [quick] [out=DIR]
+--   default 400 steps; quick: 5. Figures and results.json land in DIR (default out/moe_granularity/).
+local E = require("archlab.experiment")
+local opt = E.args("moe_granularity")
+local out = opt.out
+local steps = tonumber(opt.pos[1]) or (opt.quick and 5 or 400)
+local nb = opt.quick and 2 or 16
 local data = archlab.data.text()
 local base = { preset = "tiny", seq_len = 64, ffn = "moe", scoring_func = "softmax", balance = "aux",
                aux_alpha = 0.01, seed = 1 }
@@ -17,7 +21,7 @@ local variants = {
   { name = "coarse+shared", cfg = { n_routed_experts = 7,  num_experts_per_tok = 1, n_shared_experts = 1, moe_intermediate_size = 128 } },
   { name = "fine+shared",   cfg = { n_routed_experts = 30, num_experts_per_tok = 6, n_shared_experts = 2, moe_intermediate_size = 32 } },
 }
-local rows, series, names, vals = {}, {}, {}, {}
+local rows, series, names, vals, recs = {}, {}, {}, {}, {}
 for _, v in ipairs(variants) do
   local cfg = {}
   for k, x in pairs(base) do cfg[k] = x end
@@ -25,8 +29,9 @@ for _, v in ipairs(variants) do
   local m = archlab.model(cfg)
   local p = m:moe_params()
   local run = archlab.train{ model = m, data = data, steps = steps, batch_size = 16, lr = 3e-3, warmup = 20,
-                             eval_batches = 16, seed = 1, log_every = 10, label = "moe " .. v.name }
-  local el = m:expert_load{ data = data, batches = 16, batch_size = 16 }
+                             eval_batches = nb, seed = 1, log_every = opt.quick and 1 or 10, label = "moe " .. v.name,
+                             quiet = true }
+  local el = m:expert_load{ data = data, batches = nb, batch_size = 16 }
   rows[#rows + 1] = string.format("%-14s total %7d active %7d   val loss %.4f   val MaxVio (worst layer) %.3f   %.0f tokens/s",
                                   v.name, p.total, p.active, run.val_loss, el.maxvio_max, run.tokens_per_s)
   local s = run:series("loss")
@@ -34,11 +39,22 @@ for _, v in ipairs(variants) do
   series[#series + 1] = s
   names[#names + 1] = v.name
   vals[#vals + 1] = run.val_loss
+  recs[#recs + 1] = { name = v.name, routed = v.cfg.n_routed_experts, top_k = v.cfg.num_experts_per_tok,
+                      shared = v.cfg.n_shared_experts, expert_width = v.cfg.moe_intermediate_size, total_params = p.total,
+                      active_params = p.active, val_loss = run.val_loss, train_loss = run.train_loss,
+                      maxvio_val_worst = el.maxvio_max, tokens_per_s = run.tokens_per_s, seconds = run.seconds,
+                      loss = E.series(run, "loss") }
 end
 print(string.format("\nmoe_granularity: %d steps, equal total and activated parameters", steps))
 for _, r in ipairs(rows) do print(r) end
-archlab.plot.lines{ file = "out/moe_granularity_loss.png", title = "training loss: expert granularity and shared experts",
-                    xlabel = "step", ylabel = "loss (nats/byte)", series = series }
-archlab.plot.bars{ file = "out/moe_granularity_val.png", title = "validation loss", categories = names, values = vals,
-                   labels = true }
-print("figures: out/moe_granularity_loss.png, out/moe_granularity_val.png")
+archlab.plot.panels{ file = out .. "granularity.png", cols = 2, width = 900, height = 380,
+                     title = string.format("DeepSeekMoE granularity and shared experts (equal total and active parameters, %d steps)", steps),
+                     plots = {
+                       { kind = "lines", title = "training loss", xlabel = "step", ylabel = "loss (nats/byte)", series = series },
+                       { kind = "bars", title = "validation loss", ylabel = "loss (nats/byte)", categories = names, values = vals,
+                         labels = true },
+                     } }
+print("figures: " .. out .. "granularity.png")
+E.finish(opt, { scale = { steps = steps, preset = "tiny", seq_len = base.seq_len, batch_size = 16, val_batches = nb,
+                          capacity = "8 x 128 SwiGLU columns per layer, 256 active" },
+                variants = recs, figures = { "granularity.png" } })

@@ -164,4 +164,23 @@ int plot_panels(const char *path, const plot_panels_spec *spec, const plot_outpu
 /* The rectangle panel i is drawn into (its own title and axes included). */
 int plot_panel_rect(const plot_panels_spec *spec, const plot_output *out, size_t i, plot_rect *r);
 
+/* ---- documents (document.c): text and figures in one multi-page PDF ---- */
+typedef struct {
+    const char *title;   /* heading at the top of the page; NULL = none */
+    const char *text;    /* body: "# " / "## " headings, "- " bullets, blank-line paragraphs, verbatim lines
+                            (starting with '|' or four spaces) in monospace; wrapped, continued on new pages */
+    const char *image;   /* a PNG file drawn below the text, scaled to fit; NULL = none */
+    const char *caption; /* under the image */
+} plot_page;
+
+typedef struct {
+    const char *title;   /* PDF metadata and the footer of every page */
+    const plot_page *pages;
+    size_t n_pages;      /* each starts a new PDF page; long text adds pages */
+} plot_document_spec;
+
+/* A .pdf only (A4 unless out->width/height are set, in points; dpi unused). *n_pages (may be NULL) receives
+ * the number of PDF pages written. */
+int plot_document(const char *path, const plot_document_spec *spec, const plot_output *out, int *n_pages);
+
 #endif

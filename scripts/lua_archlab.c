@@ -38,7 +38,8 @@ static int l_help(lua_State *L) {
                    "  archlab.data.copy{ alphabet = 16 }                synthetic copy task\n"
                    "  archlab.data.recall{ keys = 16, pairs = 8 }       synthetic associative recall\n"
                    "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
-                   "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single)\n"
+                   "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single),\n"
+                   "                                                    H_res column/row-sum error (col_sum_err, ...)\n"
                    "  model:save(path), model:load(path)                weights as safetensors\n"
                    "  model:perturb{ std =, seed = }, model:dump_grads{ tokens =, targets =, file = }  for make crosscheck\n"
                    "  archlab.train{ ..., checkpoint = DIR, checkpoint_every = N, resume = DIR | true }\n"
@@ -46,6 +47,8 @@ static int l_help(lua_State *L) {
                    "  archlab.sweep{ dir =, data =, base =, train =, vary = } cross product over seeds, resumable\n"
                    "  archlab.threads([n])                              get/set the thread count\n"
                    "  archlab.plot.lines / heatmap / bars / panels{...} figures (PNG, SVG, PDF by extension)\n"
+                   "  archlab.plot.document{ file = \"r.pdf\", pages = {{ title =, text =, image =, caption = }} }\n"
+                   "                                                    text and PNG figures in one multi-page PDF\n"
                    "config fields:\n");
     for (int i = 0; i < model_config_n_fields; i++) {
         char line[256];

@@ -513,6 +513,57 @@ static int l_panels(lua_State *L) {
     return done(&c, plot_panels(file, &ps, &o), file);
 }
 
+/* archlab.plot.document{ file = "r.pdf", title = "...", pages = { { title =, text =, image =, caption = }, ... } }
+ * -> file, number of PDF pages: text and PNG figures in one multi-page PDF (plots/document.c). */
+static const char *const DOC_KEYS[] = {"file", "width", "height", "title", "pages", NULL};
+static const char *const PAGE_KEYS[] = {"title", "text", "image", "caption", NULL};
+
+static int l_document(lua_State *L) {
+    ctx c;
+    begin(L, &c, "archlab.plot.document");
+    check_keys(&c, 1, "", DOC_KEYS);
+    const char *file = need_file(&c, 1);
+    plot_output o;
+    memset(&o, 0, sizeof o);
+    opt_num(&c, 1, "", "width", &o.width);
+    opt_num(&c, 1, "", "height", &o.height);
+    plot_document_spec ds;
+    memset(&ds, 0, sizeof ds);
+    ds.title = opt_str(&c, 1, "", "title");
+    if (!get(&c, 1, "pages")) lerr(&c, "pages", "missing (a list of {title=, text=, image=, caption=} tables)");
+    if (!lua_istable(L, -1)) lerr(&c, "pages", "expected a list of page tables, got %s", tname(L, -1));
+    size_t n = (size_t)lua_rawlen(L, -1);
+    if (n == 0) lerr(&c, "pages", "no pages given (an empty list)");
+    plot_page *pg = scratch(&c, n * sizeof *pg);
+    char f[64];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(f, sizeof f, "pages[%zu]", i + 1);
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t)) lerr(&c, f, "expected a page table {title=, text=, image=, caption=}, got %s", tname(L, t));
+        check_keys(&c, t, f, PAGE_KEYS);
+        pg[i].title = opt_str(&c, t, f, "title");
+        pg[i].text = opt_str(&c, t, f, "text");
+        pg[i].image = opt_str(&c, t, f, "image");
+        pg[i].caption = opt_str(&c, t, f, "caption");
+        if (!pg[i].title && !pg[i].text && !pg[i].image) lerr(&c, f, "an empty page (give title, text or image)");
+        if (pg[i].caption && !pg[i].image) {
+            char cf[80];
+            snprintf(cf, sizeof cf, "%s.caption", f);
+            lerr(&c, cf, "a caption needs an image on the same page");
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    ds.pages = pg;
+    ds.n_pages = n;
+    int pages = 0;
+    if (plot_document(file, &ds, &o, &pages)) lerr(&c, NULL, "%s", plot_last_error());
+    lua_pushstring(L, file);
+    lua_pushinteger(L, pages);
+    return 2;
+}
+
 /* archlab.plot.colormap(name, t) -> r, g, b in [0, 1]: the colours the heatmaps use, for scripts that
  * want to match them. */
 static int l_colormap(lua_State *L) {
@@ -527,7 +578,8 @@ static int l_colormap(lua_State *L) {
 
 int al_lua_plot_open(lua_State *L) {
     static const luaL_Reg fns[] = {{"lines", l_lines},   {"heatmap", l_heatmap}, {"bars", l_bars},
-                                   {"panels", l_panels}, {"colormap", l_colormap}, {NULL, NULL}};
+                                   {"panels", l_panels}, {"colormap", l_colormap},
+                                   {"document", l_document}, {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "analysis/gain.h"
+#include "analysis/stochastic.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/trainer.h"
@@ -17,8 +18,10 @@ static void push_array(lua_State *L, const double *v, int n, const char *name) {
 
 /* model:gains{ data = d, batch_size = 4, tokens = 512 } runs a forward pass on validation batch 0 of d and
  * returns per layer (1 = first sub-layer) the token-mean gains: composite_fwd, composite_bwd (mapping from
- * that layer to the top), composite_spectral, single_fwd, single_bwd, and `layer` = {1..S}. Without data it
- * uses the model's last forward pass. */
+ * that layer to the top), composite_spectral, single_fwd, single_bwd, and `layer` = {1..S}; and how far each
+ * layer's H_res is from doubly stochastic (analysis/stochastic.c): col_sum_err, row_sum_err (token means of
+ * max |column/row sum - 1|), min_entry, and col_sum_err_max / row_sum_err_max (worst token and layer).
+ * Without data it uses the model's last forward pass. */
 static int l_gains(lua_State *L) {
     static const char *fn = "model:gains";
     Model *m = bridge_check_model(L, 1);
@@ -51,6 +54,16 @@ static int l_gains(lua_State *L) {
     }
     lua_setfield(L, -2, "layer");
     gain_profile_free(&g);
+    HresStochastic st;
+    if (hres_stochastic(&st, m, tokens)) opts_raise_engine_error(L, fn);
+    push_array(L, st.col_err, st.S, "col_sum_err");
+    push_array(L, st.row_err, st.S, "row_sum_err");
+    push_array(L, st.min_entry, st.S, "min_entry");
+    lua_pushnumber(L, st.col_err_max);
+    lua_setfield(L, -2, "col_sum_err_max");
+    lua_pushnumber(L, st.row_err_max);
+    lua_setfield(L, -2, "row_sum_err_max");
+    hres_stochastic_free(&st);
     return 1;
 }
 

@@ -1,8 +1,13 @@
-/* Every experiment script runs end to end at a tiny scale, so none of them rots between the long runs. */
+/* Every experiment script runs end to end at its quick scale, so none of them rots between the long runs:
+ * `make figures QUICK=1` (tools/figures.sh quick) runs once, into a scratch directory, and each experiment
+ * is one test that checks its results.json and figures; the report (report.md and a multi-page report.pdf)
+ * is one more. A failing experiment fails its test and so fails make test. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -27,8 +32,130 @@ static int run_quiet(const char *script_and_args) {
 }
 
 TEST(experiment_quickstart) { EXPECT(run_quiet("quickstart.lua 5") == 0); }
-TEST(experiment_mhc_stability) { EXPECT(run_quiet("mhc_stability.lua quick") == 0); }
-TEST(experiment_kv_tradeoff) { EXPECT(run_quiet("kv_tradeoff.lua 3 3 1 quick") == 0); }
-TEST(experiment_moe_balance) { EXPECT(run_quiet("moe_balance.lua 5") == 0); }
-TEST(experiment_moe_granularity) { EXPECT(run_quiet("moe_granularity.lua 5") == 0); }
-TEST(experiment_config_table) { EXPECT(run_quiet("config_table.lua") == 0); }
+
+/* ---- make figures QUICK=1, once ---- */
+static char fig_dir[64];
+static int fig_rc = -1;
+static double fig_seconds;
+
+static void fig_cleanup(void) {
+    if (!fig_dir[0]) return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fig_dir);
+    if (system(cmd) != 0) { /* a leftover scratch directory in /tmp is harmless */ }
+}
+
+static void figures_quick(void) {
+    if (fig_dir[0]) return;
+    snprintf(fig_dir, sizeof fig_dir, "/tmp/archlab_figures_XXXXXX");
+    if (!mkdtemp(fig_dir)) { fig_dir[0] = 0; fig_rc = -1; return; }
+    atexit(fig_cleanup);
+    const char *b = getenv("AL_BIN");
+    char bin[4096], cmd[9000];
+    if (!realpath(b && *b ? b : "bin/archlab", bin)) { fig_rc = -1; return; }
+    snprintf(cmd, sizeof cmd, "AL_BIN=%s FIGURES_OUT=%s/figures tools/figures.sh quick > %s/figures_log.txt 2>&1", bin,
+             fig_dir, fig_dir);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int st = system(cmd);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fig_seconds = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    fig_rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    if (fig_rc) {
+        char path[256], buf[3000] = "";
+        snprintf(path, sizeof path, "%s/figures_log.txt", fig_dir);
+        FILE *f = fopen(path, "r");
+        if (f) { size_t n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
+        th_note("tools/figures.sh quick failed (%d): %s", fig_rc, buf);
+    }
+}
+
+static int exists(const char *rel) {
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/figures/%s", fig_dir, rel);
+    int ok = stat(p, &st) == 0 && st.st_size > 0;
+    if (!ok) th_note("missing or empty: %s", p);
+    return ok;
+}
+
+static int contains(const char *rel, const char *needle) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/figures/%s", fig_dir, rel);
+    FILE *f = fopen(p, "rb");
+    if (!f) return 0;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, needle) != NULL;
+}
+
+/* results.json of one experiment at quick scale, and each of its figures */
+static void check_experiment(const char *name, const char *const *figures) {
+    figures_quick();
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/results.json", name);
+    EXPECT(exists(rel));
+    EXPECT(contains(rel, "\"scale_name\": \"quick\""));
+    for (const char *const *f = figures; *f; f++) {
+        snprintf(rel, sizeof rel, "%s/%s", name, *f);
+        EXPECT(exists(rel));
+    }
+}
+
+TEST(figures_quick_mhc_stability) {
+    static const char *const f[] = {"training.png", "gain_vs_depth.png", "summary.md", NULL};
+    check_experiment("mhc_stability", f);
+}
+TEST(figures_quick_mhc_ablations) {
+    static const char *const f[] = {"sinkhorn.png", "expansion.png", "components.png", NULL};
+    check_experiment("mhc_ablations", f);
+    EXPECT(contains("mhc_ablations/results.json", "\"col_sum_err_mean\""));
+}
+TEST(figures_quick_kv_tradeoff) {
+    static const char *const f[] = {"tradeoff.png", "niah.png", "niah_mla.png", NULL};
+    check_experiment("kv_tradeoff", f);
+}
+TEST(figures_quick_moe_balance) {
+    static const char *const f[] = {"maxvio.png", "load.png", NULL};
+    check_experiment("moe_balance", f);
+}
+TEST(figures_quick_moe_granularity) {
+    static const char *const f[] = {"granularity.png", NULL};
+    check_experiment("moe_granularity", f);
+}
+TEST(figures_quick_config_table) {
+    static const char *const f[] = {"kv_cache.png", "config_table.md", "config_table.csv", NULL};
+    check_experiment("config_table", f);
+}
+
+/* PDF page objects ("/Type /Page", not "/Type /Pages") */
+static int pdf_pages(const char *rel) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/figures/%s", fig_dir, rel);
+    FILE *f = fopen(p, "rb");
+    if (!f) return -1;
+    static char buf[1 << 24];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    int count = 0;
+    for (size_t i = 0; i + 11 < n; i++)
+        if (!memcmp(buf + i, "/Type /Page", 11) && buf[i + 11] != 's') count++;
+    return count;
+}
+
+TEST(figures_quick_report) {
+    figures_quick();
+    EXPECT(fig_rc == 0);
+    EXPECT(exists("report.md") && exists("report.pdf"));
+    EXPECT(contains("report.md", "QUICK SCALE"));
+    EXPECT(contains("report.md", "](mhc_stability/training.png)"));
+    EXPECT(!contains("report.md", "Not available"));
+    int pages = pdf_pages("report.pdf");
+    if (pages < 8) th_note("report.pdf has %d pages", pages);
+    EXPECT(pages >= 8);
+    /* the issue asks for under a minute in total; a loaded machine gets some slack before this fails */
+    th_note("make figures QUICK=1 took %.1f s", fig_seconds);
+    EXPECT(fig_seconds < 120);
+}

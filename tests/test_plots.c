@@ -851,3 +851,83 @@ TEST(plots_cmd_plot_jsonl) {
     EXPECT(file_size(out) < 0);
     rm_dir(tmpdir);
 }
+
+/* ---- documents: one multi-page PDF ---- */
+
+/* PDF page objects ("/Type /Page", not "/Type /Pages") in the file */
+static int pdf_pages(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    int count = 0;
+    for (size_t i = 0; i + 10 < n; i++)
+        if (!memcmp(buf + i, "/Type /Page", 11) && buf[i + 11] != 's') count++;
+    return count;
+}
+
+TEST(plots_document_three_pages) {
+    EXPECT(fresh_dir() != NULL);
+    /* bad input: a clear message, nothing written */
+    plot_page text_only = {.text = "x"};
+    plot_document_spec dt = {.pages = &text_only, .n_pages = 1};
+    EXPECT(fails_cleanly(plot_document(in_dir("r.png"), &dt, NULL, NULL), ".pdf only"));
+    plot_page missing = {.image = "/nonexistent-archlab/x.png"};
+    plot_document_spec dm = {.pages = &missing, .n_pages = 1};
+    EXPECT(fails_cleanly(plot_document(in_dir("m.pdf"), &dm, NULL, NULL), "page 1: image '/nonexistent-archlab/x.png'"));
+    plot_page empty = {0};
+    plot_document_spec de = {.pages = &empty, .n_pages = 1};
+    EXPECT(fails_cleanly(plot_document(in_dir("e.pdf"), &de, NULL, NULL), "page 1 is empty"));
+    double y[3] = {1, 10, 100};
+    plot_series s = {"s", NULL, 0, y, 3, 0};
+    plot_lines_spec sp = {.title = "a figure", .series = &s, .n_series = 1, .log_y = 1};
+    EXPECT(plot_lines(in_dir("fig.png"), &sp, NULL) == 0);
+    char img_path[256];
+    snprintf(img_path, sizeof img_path, "%s", in_dir("fig.png"));
+    plot_page pages[3] = {
+        {.title = "Report", .text = "# Heading\n\nA paragraph long enough to be wrapped over more than one line of the "
+                                    "page, which the document code does at word boundaries.\n\n- a bullet\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"},
+        {.title = "A figure", .image = img_path, .caption = "The caption."},
+        {.text = "The last page."},
+    };
+    plot_document_spec ds = {.title = "test report", .pages = pages, .n_pages = 3};
+    int n = 0;
+    EXPECT(plot_document(in_dir("r.pdf"), &ds, NULL, &n) == 0);
+    EXPECT(n == 3);
+    EXPECT(pdf_pages(in_dir("r.pdf")) == 3);
+    EXPECT(starts_with(in_dir("r.pdf"), "%PDF-", 5) && contains(in_dir("r.pdf"), "/MediaBox [ 0 0 595 842 ]"));
+    /* text longer than a page continues on new pages */
+    char *longtext = malloc(40000);
+    longtext[0] = 0;
+    for (int i = 0; i < 800; i++) strcat(longtext, "Many words in a row. ");
+    plot_page lp = {.title = "long", .text = longtext};
+    plot_document_spec dl = {.pages = &lp, .n_pages = 1};
+    EXPECT(plot_document(in_dir("long.pdf"), &dl, NULL, &n) == 0);
+    EXPECT(n > 1 && pdf_pages(in_dir("long.pdf")) == n);
+    free(longtext);
+    EXPECT(dir_entries(tmpdir) == 3); /* fig.png, r.pdf, long.pdf: no temporary files left */
+    rm_dir(tmpdir);
+}
+
+TEST(plots_lua_document) {
+    EXPECT(fresh_dir() != NULL);
+    lua_State *L = lua_with_plot();
+    const char *e = run_lua(L,
+        "archlab.plot.bars{ file = DIR .. '/b.png', categories = {'a', 'b'}, values = {1, 2} }\n"
+        "local f, n = archlab.plot.document{ file = DIR .. '/r.pdf', title = 'lua report', pages = {\n"
+        "  { title = 'one', text = 'text' }, { image = DIR .. '/b.png', caption = 'bars' }, { text = 'three' } } }\n"
+        "assert(f == DIR .. '/r.pdf' and n == 3, 'pages: ' .. tostring(n))\n"
+        "local ok, err = pcall(archlab.plot.document, { file = DIR .. '/x.pdf', pages = { { text = 'a' }, { caption = 'c' } } })\n"
+        "assert(not ok and err:find(\"field 'pages%[2%]'\"), err)\n"
+        "ok, err = pcall(archlab.plot.document, { file = DIR .. '/x.pdf', pages = { { text = 'a', captoin = 'c' } } })\n"
+        "assert(not ok and err:find(\"did you mean 'caption'\"), err)\n"
+        "ok, err = pcall(archlab.plot.document, { file = DIR .. '/x.pdf', pages = {} })\n"
+        "assert(not ok and err:find(\"field 'pages': no pages\"), err)\n");
+    if (e) th_note("%s", e);
+    EXPECT(e == NULL);
+    EXPECT(pdf_pages(in_dir("r.pdf")) == 3);
+    lua_close(L);
+    rm_dir(tmpdir);
+}

@@ -1,0 +1,48 @@
+#include "analysis/stochastic.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hres_stochastic(HresStochastic *s, const Model *m, int max_tokens) {
+    memset(s, 0, sizeof *s);
+    const ResidualStream *r = &m->res;
+    if (r->kind == RESIDUAL_STANDARD)
+        return al_errorf("the doubly-stochastic error needs residual = \"hc\" or \"mhc\" (the standard residual has no H_res)");
+    if (!m->act.base || !r->N_last) return al_errorf("the doubly-stochastic error needs a forward pass first (train or evaluate the model)");
+    int S = r->S, n = r->n, N = r->N_last;
+    int tokens = max_tokens > 0 && max_tokens < N ? max_tokens : N;
+    s->S = S; s->n = n; s->tokens = tokens;
+    double *buf = calloc((size_t)3 * S, sizeof(double));
+    AL_ASSERT(buf);
+    s->col_err = buf; s->row_err = buf + S; s->min_entry = buf + 2 * S;
+    Ctx *c = (Ctx *)&m->ctx;
+    for (int l = 0; l < S; l++) {
+        const real *h0 = residual_hres(r, c, l);
+        for (int t = 0; t < tokens; t++) {
+            const real *h = h0 + (size_t)t * n * n;
+            double ce = 0, re = 0, mn = INFINITY;
+            for (int i = 0; i < n; i++) {
+                double rs = 0, cs = 0;
+                for (int j = 0; j < n; j++) {
+                    rs += h[i * n + j];
+                    cs += h[j * n + i];
+                    mn = fmin(mn, h[i * n + j]);
+                }
+                re = fmax(re, fabs(rs - 1));
+                ce = fmax(ce, fabs(cs - 1));
+            }
+            s->col_err[l] += ce / tokens;
+            s->row_err[l] += re / tokens;
+            s->min_entry[l] += mn / tokens;
+            s->col_err_max = fmax(s->col_err_max, ce);
+            s->row_err_max = fmax(s->row_err_max, re);
+        }
+    }
+    return 0;
+}
+
+void hres_stochastic_free(HresStochastic *s) {
+    free(s->col_err);
+    memset(s, 0, sizeof *s);
+}
