@@ -103,41 +103,61 @@ static void skinny_backward(real *dinp, real *dw, const real *dout, const real *
 }
 
 /* RMSNorm (no learned scale) folded into a projection with few outputs: the HC/mHC coefficient maps (mHC eq. 7).
- * The normalized input is never written: out = r (x w^T) row by row, r = (mean x^2 + eps)^-1/2. */
+ * The normalized input is never written: out = r (x w^T) row by row, r = (mean x^2 + eps)^-1/2.
+ * Rows go in blocks of RP_ROWS, each thread its own blocks, each block's GEMM single-threaded (OpenBLAS runs
+ * one thread inside our parallel region): the block is still in L2 for the norm's pass, and OpenBLAS's own
+ * threading of such skinny shapes mostly duplicated packing work (+50% step overhead at 2 threads). */
+#define RP_ROWS 128
+
 static void rms_projection_forward(real *out, real *rstd, const real *inp, const real *w, int N, int IC, int OC,
                                    real eps) {
+    int nb = (N + RP_ROWS - 1) / RP_ROWS;
 #pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const real *x = inp + (size_t)n * IC;
-        real ss = 0;
+    for (int blk = 0; blk < nb; blk++) {
+        int n0 = blk * RP_ROWS, m = N - n0 < RP_ROWS ? N - n0 : RP_ROWS;
+        for (int n = n0; n < n0 + m; n++) {
+            const real *x = inp + (size_t)n * IC;
+            real ss = 0;
 #pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < IC; i++) ss += x[i] * x[i];
-        rstd[n] = (real)(1.0 / sqrt((double)ss / IC + eps));
+            for (int i = 0; i < IC; i++) ss += x[i] * x[i];
+            rstd[n] = (real)(1.0 / sqrt((double)ss / IC + eps));
+        }
+        cpu_gemm(0, 1, m, OC, IC, 1, inp + (size_t)n0 * IC, IC, w, IC, 0, out + (size_t)n0 * OC, OC);
+        for (int n = n0; n < n0 + m; n++)
+            for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] *= rstd[n];
     }
-    cpu_gemm(0, 1, N, OC, IC, 1, inp, IC, w, IC, 0, out, OC);
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] *= rstd[n];
 }
 
 /* With g = dout w the gradient of the normalized input, dx = r g - x r^3 / IC (g . x), and
  * g . x = dout . (w x) = dout . out / r: so with G = r dout (dout is scaled in place),
- * dx = G w - x (r / IC) (G . out) and dw = G^T x: two GEMMs and one pass for the norm's correction. */
+ * dx = G w - x (r / IC) (G . out) and dw = G^T x: per row block one GEMM and the correction while the block
+ * is in cache; dw by column slices, one per thread (no reduction, fixed order). */
 static void rms_projection_backward(real *dinp, real *dw, real *dout, const real *out, const real *inp, const real *w,
                                     const real *rstd, int N, int IC, int OC) {
+    int nb = (N + RP_ROWS - 1) / RP_ROWS;
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) dout[(size_t)n * OC + o] *= rstd[n];
-    cpu_gemm(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dw, IC);
-    if (!dinp) return;
-    cpu_gemm(0, 0, N, IC, OC, 1, dout, OC, w, IC, 1, dinp, IC);
-#pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const real *g = dout + (size_t)n * OC, *y = out + (size_t)n * OC, *x = inp + (size_t)n * IC;
-        double dot = 0;
-        for (int o = 0; o < OC; o++) dot += (double)g[o] * y[o];
-        real c = (real)(dot * rstd[n] / IC);
-        real *dx = dinp + (size_t)n * IC;
+#pragma omp parallel if ((size_t)N * IC > PAR_MIN)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int c0 = (int)((long)IC * id / nt), c1 = (int)((long)IC * (id + 1) / nt);
+        if (c1 > c0) cpu_gemm(1, 0, OC, c1 - c0, N, 1, dout, OC, inp + c0, IC, 1, dw + c0, IC);
+        if (dinp) {
+#pragma omp for schedule(static)
+            for (int blk = 0; blk < nb; blk++) {
+                int n0 = blk * RP_ROWS, m = N - n0 < RP_ROWS ? N - n0 : RP_ROWS;
+                cpu_gemm(0, 0, m, IC, OC, 1, dout + (size_t)n0 * OC, OC, w, IC, 1, dinp + (size_t)n0 * IC, IC);
+                for (int n = n0; n < n0 + m; n++) {
+                    const real *g = dout + (size_t)n * OC, *y = out + (size_t)n * OC, *x = inp + (size_t)n * IC;
+                    double dot = 0;
+                    for (int o = 0; o < OC; o++) dot += (double)g[o] * y[o];
+                    real c = (real)(dot * rstd[n] / IC);
+                    real *dx = dinp + (size_t)n * IC;
 #pragma omp simd
-        for (int i = 0; i < IC; i++) dx[i] -= c * x[i];
+                    for (int i = 0; i < IC; i++) dx[i] -= c * x[i];
+                }
+            }
+        }
     }
 }
 
@@ -204,11 +224,22 @@ static void rmsnorm_backward(real *dinp, real *dw, const real *dout, const real 
         for (int i = 0; i < C; i++) dx[i] += r * (w ? w[i] : 1) * g[i] - x[i] * c;
     }
     if (!dw) return;
-#pragma omp parallel for schedule(static) if ((size_t)(C) * (N) > PAR_MIN)
-    for (int i = 0; i < C; i++) {
-        double s = 0;
-        for (int n = 0; n < N; n++) s += (double)dout[(size_t)n * C + i] * inp[(size_t)n * C + i] * rstd[n];
-        dw[i] += (real)s;
+    /* dw: each thread owns a slice of channels and walks the rows in order (contiguous reads, a fixed order of
+     * additions), accumulating in double */
+#pragma omp parallel if ((size_t)(C) * (N) > PAR_MIN)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        for (int c0 = (int)((long)C * id / nt), c1 = (int)((long)C * (id + 1) / nt); c0 < c1; c0 += 256) {
+            int w = c1 - c0 < 256 ? c1 - c0 : 256;
+            double acc[256] = {0};
+            for (int n = 0; n < N; n++) {
+                const real *g = dout + (size_t)n * C + c0, *x = inp + (size_t)n * C + c0;
+                double r = rstd[n];
+#pragma omp simd
+                for (int i = 0; i < w; i++) acc[i] += (double)g[i] * x[i] * r;
+            }
+            for (int i = 0; i < w; i++) dw[c0 + i] += (real)acc[i];
+        }
     }
 }
 

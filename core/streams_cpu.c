@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/fast_exp.h"
 #include "core/streams_cpu.h"
 
 /* Below this much work a kernel runs on one thread: an OpenMP fork/join costs microseconds, and on a
@@ -198,14 +199,6 @@ static void sinkhorn_stages_lanes(real *Y, real *sm, const real *M, int n, int i
 
 static int sk_use_lanes(int n, int iters) { return (size_t)2 * iters * n * n * SK_LANES <= SK_LANE_MAX_REALS; }
 
-static inline real exp_real(real x) {
-#ifdef AL_DOUBLE
-    return exp(x);
-#else
-    return expf(x);
-#endif
-}
-
 /* M0 of one token into trace (its n x n entries): exp(L - max of L's column), column by column. The first
  * normalization divides each column by its sum, so a per-column shift changes nothing in exact arithmetic, and
  * every column keeps an entry of 1: with one max over the whole matrix, a column whose logits all sat ~87 below
@@ -215,7 +208,7 @@ static void sinkhorn_m0(real *M, const real *L, int n) {
     for (int b = 0; b < n; b++) {
         real mx = L[b];
         for (int a = 1; a < n; a++) mx = L[a * n + b] > mx ? L[a * n + b] : mx;
-        for (int a = 0; a < n; a++) M[a * n + b] = exp_real(L[a * n + b] - mx);
+        for (int a = 0; a < n; a++) M[a * n + b] = al_exp(L[a * n + b] - mx);
     }
 }
 
@@ -228,11 +221,28 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
         for (int blk = 0; blk < nb; blk++) {
             int t0 = blk * SK_LANES, m = N - t0 < SK_LANES ? N - t0 : SK_LANES;
             real M[nn * SK_LANES], Y[2 * iters * nn * SK_LANES], sm[2 * iters * n * SK_LANES];
-            for (int l = 0; l < SK_LANES; l++) { /* lanes past the end repeat the last token */
-                real *Mt = trace + (size_t)(t0 + (l < m ? l : m - 1)) * nn;
-                if (l < m) sinkhorn_m0(Mt, logits + (size_t)(t0 + l) * nn, n);
-                for (size_t k = 0; k < nn; k++) M[k * SK_LANES + l] = Mt[k];
+            /* M0 = exp(L - column max) across the lanes; lanes past the end repeat the last token */
+            real Lg[nn * SK_LANES];
+            for (int l = 0; l < SK_LANES; l++) {
+                const real *Lt = logits + (size_t)(t0 + (l < m ? l : m - 1)) * nn;
+                for (size_t k = 0; k < nn; k++) Lg[k * SK_LANES + l] = Lt[k];
             }
+            for (int b = 0; b < n; b++) {
+                real mx[SK_LANES];
+                for (int l = 0; l < SK_LANES; l++) mx[l] = Lg[b * SK_LANES + l];
+                for (int a = 1; a < n; a++) {
+                    const real *p = Lg + (size_t)(a * n + b) * SK_LANES;
+#pragma omp simd
+                    for (int l = 0; l < SK_LANES; l++) mx[l] = p[l] > mx[l] ? p[l] : mx[l];
+                }
+                for (int a = 0; a < n; a++) {
+                    size_t k = (size_t)(a * n + b) * SK_LANES;
+#pragma omp simd
+                    for (int l = 0; l < SK_LANES; l++) M[k + l] = al_exp(Lg[k + l] - mx[l]);
+                }
+            }
+            for (int l = 0; l < m; l++)
+                for (size_t k = 0; k < nn; k++) trace[(size_t)(t0 + l) * nn + k] = M[k * SK_LANES + l];
             sinkhorn_stages_lanes(Y, sm, M, n, iters);
             const real *last = Y + (size_t)(2 * iters - 1) * nn * SK_LANES;
             for (int l = 0; l < m; l++)

@@ -46,19 +46,27 @@ static double norm_loss(void *p) {
     K->rmsnorm_forward(c->out, c->rstd, c->inp, c->w, c->N, c->C, 1e-6);
     return gc_dot(c->out, c->R, (size_t)c->N * c->C);
 }
-TEST(grad_rmsnorm) {
-    Rng rng; rng_init(&rng, 2);
-    NormCtx c = {.N = 4, .C = 6};
-    size_t n = 24;
-    c.inp = gc_buf(n); c.w = gc_buf(6); c.out = gc_buf(n); c.rstd = gc_buf(4); c.R = gc_buf(n);
-    gc_fill(c.inp, n, &rng, 1); gc_fill(c.w, 6, &rng, 1); gc_fill(c.R, n, &rng, 1);
+static void check_rmsnorm(int N, int C) {
+    Rng rng; rng_init(&rng, 2 + C);
+    NormCtx c = {.N = N, .C = C};
+    size_t n = (size_t)N * C;
+    c.inp = gc_buf(n); c.w = gc_buf(C); c.out = gc_buf(n); c.rstd = gc_buf(N); c.R = gc_buf(n);
+    gc_fill(c.inp, n, &rng, 1); gc_fill(c.w, C, &rng, 1); gc_fill(c.R, n, &rng, 1);
     norm_loss(&c);
-    real *di = gc_buf(n), *dw = gc_buf(6);
+    real *di = gc_buf(n), *dw = gc_buf(C);
     K->rmsnorm_backward(di, dw, c.R, c.inp, c.w, c.rstd, c.N, c.C);
-    EXPECT(gc_check(norm_loss, &c, c.inp, di, n, 100, "rmsnorm dinp") < GC_TOL);
-    EXPECT(gc_check(norm_loss, &c, c.w, dw, 6, 100, "rmsnorm dw") < GC_TOL);
+    char what[64];
+    snprintf(what, sizeof what, "rmsnorm C=%d dinp", C);
+    EXPECT(gc_check(norm_loss, &c, c.inp, di, n, 100, what) < GC_TOL);
+    snprintf(what, sizeof what, "rmsnorm C=%d dw", C);
+    EXPECT(gc_check(norm_loss, &c, c.w, dw, C, 100, what) < GC_TOL);
     rng_free(&rng);
     gc_free_bufs();
+}
+/* C = 300: the weight gradient's channel slices of 256 and a partial one (core/backend_cpu.c) */
+TEST(grad_rmsnorm) {
+    check_rmsnorm(4, 6);
+    check_rmsnorm(3, 300);
 }
 
 /* ---- RMSNorm folded into a projection (HC/mHC coefficient maps) ---- */

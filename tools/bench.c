@@ -49,29 +49,52 @@ static double sgemm_gflops(void) {
 
 typedef struct { const char *name; int C, L, H, F, T, B; } BenchModel;
 
-/* Median step time over `steps` steps after 3 warm-up steps: forward, backward, AdamW (the full step). */
-static double train_tokens_per_s(Model *m, int B, int T, int steps) {
-    DataSource d;
-    data_copy_init(&d, 200);
-    Rng rng;
-    rng_init(&rng, 1);
-    int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
+/* One model being trained for timing: a full step is forward, backward and AdamW. */
+typedef struct { Model *m; DataSource d; Rng rng; int *in, *tg, B, T, s; } BenchRun;
+
+static void bench_run_init(BenchRun *r, Model *m, int B, int T) {
+    r->m = m; r->B = B; r->T = T; r->s = 0;
+    data_copy_init(&r->d, 200);
+    rng_init(&r->rng, 1);
+    r->in = malloc(sizeof(int) * B * T);
+    r->tg = malloc(sizeof(int) * B * T);
     model_plan(m, B, T);
     ps_allocate_adam(&m->ps);
+}
+
+static double bench_run_step(BenchRun *r) { /* seconds */
+    Model *m = r->m;
+    data_batch(&r->d, &r->rng, SPLIT_TRAIN, r->s, r->B, r->T, r->in, r->tg);
+    double t = now_s();
+    K->zero(m->ps.grad, m->ps.total);
+    model_forward(m, r->in, r->tg, r->B, r->T);
+    model_backward(m, r->in, r->tg, r->B, r->T);
+    r->s++;
+    K->adamw(m->ps.data, m->ps.grad, m->ps.adam_m, m->ps.adam_v, m->ps.total, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, r->s);
+    return now_s() - t;
+}
+
+static void bench_run_free(BenchRun *r) {
+    free(r->in); free(r->tg);
+    rng_free(&r->rng);
+}
+
+static double median(double *x, int n) {
+    qsort(x, n, sizeof(double), cmp_d);
+    return x[n / 2];
+}
+
+/* Median step time over `steps` steps after 3 warm-up steps */
+static double train_tokens_per_s(Model *m, int B, int T, int steps) {
+    BenchRun r;
+    bench_run_init(&r, m, B, T);
     double times[64];
     for (int s = 0; s < steps + 3; s++) {
-        data_batch(&d, &rng, SPLIT_TRAIN, s, B, T, in, tg);
-        double t = now_s();
-        K->zero(m->ps.grad, m->ps.total);
-        model_forward(m, in, tg, B, T);
-        model_backward(m, in, tg, B, T);
-        K->adamw(m->ps.data, m->ps.grad, m->ps.adam_m, m->ps.adam_v, m->ps.total, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, s + 1);
-        if (s >= 3) times[s - 3] = now_s() - t;
+        double t = bench_run_step(&r);
+        if (s >= 3) times[s - 3] = t;
     }
-    qsort(times, steps, sizeof(double), cmp_d);
-    free(in); free(tg);
-    rng_free(&rng);
-    return (double)B * T / times[steps / 2];
+    bench_run_free(&r);
+    return (double)B * T / median(times, steps);
 }
 
 /* ---- MoE vs dense at equal active parameters (DeepSeekMoE, arch/moe.c) ----
@@ -115,32 +138,45 @@ static void bench_moe(FILE *json, int steps) {
 /* ---- end of MoE vs dense ---- */
 
 /* ---- residual families: per-step overhead of HC / mHC (n = 4) over the standard residual ----
- * The same model (d 256, 4 blocks, T 128, 16 x 128 tokens/step) with each residual kind; the time of a full
- * training step, median of `steps`, side by side in this process. mHC reports 6.7% on GPU with fused
- * kernels; our target is below 15% at d_model 256. */
+ * The same model (d 256, 4 blocks, T 128, 16 x 128 tokens/step) with each residual kind; full training steps
+ * INTERLEAVED (residual, hc, mhc, residual, ...) so a change in the machine's load hits all three alike; the
+ * overhead is the ratio of median step times. mHC reports 6.7% on GPU with fused kernels; our target is below
+ * 15% at d_model 256. */
 static void bench_residual(FILE *json, int steps) {
-    printf("\nresidual families (d 256, 4 blocks, T 128, 16 x 128 tokens/step), n = 4 streams\n");
+    printf("\nresidual families (d 256, 4 blocks, T 128, 16 x 128 tokens/step), n = 4 streams, steps interleaved\n");
     printf("%-26s %7s %8s %12s %10s\n", "residual", "threads", "params", "tokens/s", "overhead");
     const char *kinds[3] = {"residual", "hc", "mhc"};
     for (int threads = 1; threads <= 2; threads++) {
         al_set_threads(threads);
-        double base = 0;
+        Model *m[3];
+        BenchRun r[3];
+        double times[3][64];
         for (int k = 0; k < 3; k++) {
             ModelConfig c;
             config_defaults(&c);
             c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.d_ff = 704; c.seq_len = 128;
             snprintf(c.residual, sizeof c.residual, "%s", kinds[k]);
-            Model *m = model_create(&c, 0);
-            if (!m) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
-            double tps = train_tokens_per_s(m, 16, 128, steps);
+            m[k] = model_create(&c, 0);
+            if (!m[k]) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
+            bench_run_init(&r[k], m[k], 16, 128);
+        }
+        for (int s = 0; s < steps + 3; s++)
+            for (int k = 0; k < 3; k++) {
+                double t = bench_run_step(&r[k]);
+                if (s >= 3) times[k][s - 3] = t;
+            }
+        double base = 0;
+        for (int k = 0; k < 3; k++) {
+            double tps = 16.0 * 128 / median(times[k], steps);
             if (k == 0) base = tps;
-            printf("%-26s %7d %7.2fM %12.0f %9.1f%%\n", kinds[k], threads, m->ps.total / 1e6, tps, 100 * (base / tps - 1));
+            printf("%-26s %7d %7.2fM %12.0f %9.1f%%\n", kinds[k], threads, m[k]->ps.total / 1e6, tps, 100 * (base / tps - 1));
             if (json)
                 fprintf(json, ",\n  {\"residual\": \"%s\", \"threads\": %d, \"params\": %zu, \"tokens_per_s\": %.1f, "
-                              "\"step_time_overhead\": %.4f}", kinds[k], threads, m->ps.total, tps, base / tps - 1);
-            fflush(stdout);
-            model_free(m);
+                              "\"step_time_overhead\": %.4f}", kinds[k], threads, m[k]->ps.total, tps, base / tps - 1);
+            bench_run_free(&r[k]);
+            model_free(m[k]);
         }
+        fflush(stdout);
     }
 }
 /* ---- end of residual families ---- */
@@ -293,15 +329,17 @@ int main(int argc, char **argv) {
     };
     int steps = argc > 1 ? atoi(argv[1]) : 15;
     if (steps < 1 || steps > 64) steps = 15;
-    /* bin/bench [STEPS] [pytorch]: the second form runs only the PyTorch comparison (out/bench_pytorch.json) */
-    int only_pytorch = argc > 2 && !strcmp(argv[2], "pytorch");
-    const char *jpath = only_pytorch ? "out/bench_pytorch.json" : "out/bench.json";
+    /* bin/bench [STEPS] [pytorch | residual]: the second form runs only the PyTorch comparison
+     * (out/bench_pytorch.json) or the residual families (out/bench_residual.json) */
+    int only_pytorch = argc > 2 && !strcmp(argv[2], "pytorch"), only_residual = argc > 2 && !strcmp(argv[2], "residual");
+    const char *jpath = only_pytorch ? "out/bench_pytorch.json" : only_residual ? "out/bench_residual.json" : "out/bench.json";
     FILE *json = NULL;
     if (!make_parent_dirs(jpath)) json = fopen(jpath, "w");
     if (json) fprintf(json, "[\n");
-    if (only_pytorch) {
+    if (only_pytorch || only_residual) {
         if (json) fprintf(json, "  {\"steps\": %d}", steps);
-        bench_pytorch(json, steps);
+        if (only_pytorch) bench_pytorch(json, steps);
+        else bench_residual(json, steps);
         if (json) { fprintf(json, "\n]\n"); fclose(json); printf("written: %s\n", jpath); }
         return 0;
     }
