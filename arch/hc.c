@@ -39,9 +39,10 @@ static void hc_forward(void *self, Ctx *c, real *hpre, real *hpost, real *hres, 
                  N, h->n, h->flags);
 }
 
-static void hc_backward(void *self, Ctx *c, real *dX, real *dhpre, real *dhpost, real *dhres, const real *X,
-                        const real *hpre, const real *hpost, int N) {
+static void hc_backward(void *self, Ctx *c, real *dX, const real *du, real *dhpre, real *dhpost, real *dhres,
+                        const real *X, const real *hpre, const real *hpost, int N) {
     Hc *h = self;
+    K->stream_pre_backward(dX, dhpre, du, X, hpre, N, h->n, h->C);
     size_t rows = (size_t)N * h->n;
     real *draw = h->dynamic ? c->scratch : NULL;
     if (draw) K->zero(draw, rows * (2 + h->n));

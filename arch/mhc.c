@@ -32,7 +32,7 @@ static void mhc_plan(void *self, Arena *act, size_t *scratch, int N) {
     }
     h->logits = arena_take(act, (size_t)N * h->n * h->n);
     h->trace = arena_take(act, (size_t)N * sinkhorn_trace_size(h->n, h->iters));
-    size_t need = (size_t)N * h->n * h->n + (h->dynamic ? (size_t)N * width(h) : 0);
+    size_t need = mhc_backward_work_size(N, h->n);
     if (need > *scratch) *scratch = need;
 }
 
@@ -49,20 +49,21 @@ static void mhc_forward(void *self, Ctx *c, real *hpre, real *hpost, real *hres,
     K->sinkhorn_forward(hres, ACT(c, h->trace), ACT(c, h->logits), N, h->n, h->iters);
 }
 
-static void mhc_backward(void *self, Ctx *c, real *dX, real *dhpre, real *dhpost, real *dhres, const real *X,
-                         const real *hpre, const real *hpost, int N) {
+/* One fused kernel (core/streams_cpu.c): H_pre's backward, Sinkhorn, the coefficient maps and the projection,
+ * block by block of tokens */
+static void mhc_backward(void *self, Ctx *c, real *dX, const real *du, real *dhpre, real *dhpost, real *dhres,
+                         const real *X, const real *hpre, const real *hpost, int N) {
     Mhc *h = self;
-    size_t nn = (size_t)h->n * h->n, nC = (size_t)h->n * h->C;
-    real *dlogits = c->scratch, *draw = dlogits + (size_t)N * nn;
-    K->zero(dlogits, (size_t)N * nn);
-    if (h->flags & MIX_RES) K->sinkhorn_backward(dlogits, dhres, ACT(c, h->trace), N, h->n, h->iters);
-    if (h->dynamic) K->zero(draw, (size_t)N * width(h));
-    K->mhc_coeffs_backward(h->dynamic ? draw : NULL, h->dynamic ? PG(c, h->a) : NULL, PG(c, h->b_pre), PG(c, h->b_post),
-                           PG(c, h->b_res), dhpre, dhpost, dlogits, h->dynamic ? ACT(c, h->raw) : NULL, hpre, hpost,
-                           h->dynamic ? PW(c, h->a) : NULL, N, h->n, h->flags);
-    if (!h->dynamic) return;
-    K->rms_projection_backward(dX, PG(c, h->phi), draw, ACT(c, h->raw), X, PW(c, h->phi), ACT(c, h->rstd), N,
-                               (int)nC, width(h));
+    MhcBackward p = {
+        .dX = dX, .du = du, .X = X, .hpre = hpre, .hpost = hpost, .dhpre = dhpre, .dhpost = dhpost, .dhres = dhres,
+        .trace = ACT(c, h->trace), .db_pre = PG(c, h->b_pre), .db_post = PG(c, h->b_post), .db_res = PG(c, h->b_res),
+        .work = c->scratch, .N = N, .n = h->n, .C = h->C, .iters = h->iters, .flags = h->flags,
+    };
+    if (h->dynamic) {
+        p.raw = ACT(c, h->raw); p.rstd = ACT(c, h->rstd); p.phi = PW(c, h->phi); p.a = PW(c, h->a);
+        p.dphi = PG(c, h->phi); p.da = PG(c, h->a);
+    }
+    K->mhc_backward_fused(&p);
 }
 
 static void mhc_destroy(void *self) { free(self); }

@@ -11,10 +11,11 @@ typedef struct MixingOps {
     void (*plan)(void *self, Arena *act, size_t *scratch, int N);
     /* X (N, n, C) -> hpre (N, n), hpost (N, n), hres (N, n, n) */
     void (*forward)(void *self, Ctx *c, real *hpre, real *hpost, real *hres, const real *X, int N);
-    /* given the gradients of the coefficients: parameter gradients +=, dX += (the dynamic paths). The dh*
-     * buffers may be modified (used as workspace). */
-    void (*backward)(void *self, Ctx *c, real *dX, real *dhpre, real *dhpost, real *dhres, const real *X,
-                     const real *hpre, const real *hpost, int N);
+    /* Everything below F's input u = sum_i hpre_i X_i: given du and the gradients of H_post and H_res, dX +=
+     * (through H_pre's application and the mappings' dependence on X, the dynamic forms) and the parameter
+     * gradients +=. dhpre is workspace for H_pre's gradient; dhpost and dhres may be modified too. */
+    void (*backward)(void *self, Ctx *c, real *dX, const real *du, real *dhpre, real *dhpost, real *dhres,
+                     const real *X, const real *hpre, const real *hpost, int N);
     void (*destroy)(void *self);
 } MixingOps;
 

@@ -135,8 +135,7 @@ real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T)
         K->stream_post_backward(nxt, dhres, dhpost, df, u, cur, X, hres, hpost, hpre, f, N, n, C);
         K->zero(du, nc);
         subs[l].ops->backward(subs[l].self, c, du, df, u, B, T);
-        K->stream_pre_backward(nxt, dhpre, du, X, hpre, N, n, C);
-        r->mix[l].ops->backward(r->mix[l].self, c, nxt, dhpre, dhpost, dhres, X, hpre, hpost, N);
+        r->mix[l].ops->backward(r->mix[l].self, c, nxt, du, dhpre, dhpost, dhres, X, hpre, hpost, N);
         real *t = cur; cur = nxt; nxt = t;
     }
     real *din = ACT(c, r->du); /* reuse: dL/d(input) */

@@ -24,6 +24,20 @@ typedef struct MoeRouteSpec {
     real scale;            /* routed_scaling_factor, applied to the gate values last */
 } MoeRouteSpec;
 
+/* Arguments of mhc_backward_fused (arch/mhc.c): N tokens, n streams of width C, W = 2n + n^2 coefficients. */
+typedef struct MhcBackward {
+    real *dX;                        /* (N, n, C) += */
+    const real *du;                  /* (N, C): gradient of F's input u = sum_i hpre_i X_i */
+    const real *X, *hpre, *hpost;    /* (N, n, C), (N, n), (N, n) */
+    real *dhpre;                     /* (N, n) workspace: H_pre's gradient is computed here */
+    real *dhpost, *dhres;            /* (N, n), (N, n, n): gradients of H_post, H_res (used as workspace) */
+    const real *trace;               /* the forward's Sinkhorn trace */
+    const real *raw, *rstd, *phi, *a; /* dynamic: (N, W) projection output, (N), (W, nC), (3); NULL: static */
+    real *dphi, *da, *db_pre, *db_post, *db_res; /* parameter gradients += (dphi, da unused when static) */
+    real *work;                      /* mhc_backward_work_size(N, n) reals */
+    int N, n, C, iters, flags;
+} MhcBackward;
+
 typedef struct Backend {
     const char *name;
     /* memory: device buffers (host memory on the CPU backend), zero-filled */
@@ -46,10 +60,12 @@ typedef struct Backend {
      * (the HC/mHC coefficient maps; OC small); rstd(N) saved for backward. */
     void (*rms_projection_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int IC, int OC,
                                    real eps);
-    /* dinp(N,IC) +=, dw(OC,IC) += from dout(N,OC), which is used as workspace (scaled in place); out is the
-     * forward's output. dinp may be NULL. */
+    /* dinp(N,IC) +=, dw(OC,IC) += from dout(N,OC), which is used as workspace (scaled in place by rstd: G);
+     * out is the forward's output. dinp or dw may be NULL. */
     void (*rms_projection_backward)(real *dinp, real *dw, real *dout, const real *out, const real *inp,
                                     const real *w, const real *rstd, int N, int IC, int OC);
+    /* dw(OC,IC) += g^T inp, g (N,OC) already scaled (the G that rms_projection_backward left in its dout) */
+    void (*rms_projection_weight_grad)(real *dw, const real *g, const real *inp, int N, int IC, int OC);
     /* Rotary embedding in place on x: rows (B*T) of `stride`, n_heads heads `head_stride` apart, rotating the
      * first `rot` dims of each head as pairs (i, i + rot/2) by angle pos * theta_i; cos/sin are (T, rot/2).
      * inverse = 1 rotates by -angle: that is the backward pass (rotations are orthogonal). */
@@ -156,6 +172,10 @@ typedef struct Backend {
     void (*mhc_coeffs_backward)(real *draw, real *da, real *db_pre, real *db_post, real *db_res, const real *dhpre,
                                 const real *dhpost, const real *dres_logits, const real *raw, const real *hpre,
                                 const real *hpost, const real *a, int N, int n, int flags);
+    /* mHC's whole backward below F, fused per block of tokens while the block's streams are in cache:
+     * H_pre's backward (dX += hpre du, dhpre), Sinkhorn's and the coefficient maps' backward, and (dynamic)
+     * the projection's input gradient; then phi's gradient. See MhcBackward in core/streams_cpu.h. */
+    void (*mhc_backward_fused)(const MhcBackward *p);
     /* HC coefficient maps (HC eqs. 10-13) */
     void (*hc_coeffs)(real *hpre, real *hpost, real *hres, const real *raw, const real *s, const real *Am,
                       const real *Bv, const real *Ar, int N, int n, int flags);
@@ -186,6 +206,7 @@ typedef struct Backend {
  * (H_pre = 1/n, H_post = 1, H_res = I). */
 enum { MIX_PRE = 1, MIX_POST = 2, MIX_RES = 4, MIX_ALL = 7 };
 size_t sinkhorn_trace_size(int n, int iters);
+size_t mhc_backward_work_size(int N, int n);
 
 extern const Backend al_backend_cpu;
 /* The active backend; arch/ calls kernels as K->op(...). */

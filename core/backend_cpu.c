@@ -132,31 +132,34 @@ static void rms_projection_forward(real *out, real *rstd, const real *inp, const
  * g . x = dout . (w x) = dout . out / r: so with G = r dout (dout is scaled in place),
  * dx = G w - x (r / IC) (G . out) and dw = G^T x: per row block one GEMM and the correction while the block
  * is in cache; dw by column slices, one per thread (no reduction, fixed order). */
+static void rms_projection_weight_grad(real *dw, const real *g, const real *inp, int N, int IC, int OC) {
+#pragma omp parallel if ((size_t)N * IC > PAR_MIN)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int c0 = (int)((long)IC * id / nt), c1 = (int)((long)IC * (id + 1) / nt);
+        if (c1 > c0) cpu_gemm(1, 0, OC, c1 - c0, N, 1, g, OC, inp + c0, IC, 1, dw + c0, IC);
+    }
+}
+
 static void rms_projection_backward(real *dinp, real *dw, real *dout, const real *out, const real *inp, const real *w,
                                     const real *rstd, int N, int IC, int OC) {
     int nb = (N + RP_ROWS - 1) / RP_ROWS;
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) dout[(size_t)n * OC + o] *= rstd[n];
-#pragma omp parallel if ((size_t)N * IC > PAR_MIN)
-    {
-        int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        int c0 = (int)((long)IC * id / nt), c1 = (int)((long)IC * (id + 1) / nt);
-        if (c1 > c0) cpu_gemm(1, 0, OC, c1 - c0, N, 1, dout, OC, inp + c0, IC, 1, dw + c0, IC);
-        if (dinp) {
-#pragma omp for schedule(static)
-            for (int blk = 0; blk < nb; blk++) {
-                int n0 = blk * RP_ROWS, m = N - n0 < RP_ROWS ? N - n0 : RP_ROWS;
-                cpu_gemm(0, 0, m, IC, OC, 1, dout + (size_t)n0 * OC, OC, w, IC, 1, dinp + (size_t)n0 * IC, IC);
-                for (int n = n0; n < n0 + m; n++) {
-                    const real *g = dout + (size_t)n * OC, *y = out + (size_t)n * OC, *x = inp + (size_t)n * IC;
-                    double dot = 0;
-                    for (int o = 0; o < OC; o++) dot += (double)g[o] * y[o];
-                    real c = (real)(dot * rstd[n] / IC);
-                    real *dx = dinp + (size_t)n * IC;
+    if (dw) rms_projection_weight_grad(dw, dout, inp, N, IC, OC);
+    if (!dinp) return;
+#pragma omp parallel for schedule(static) if ((size_t)N * IC > PAR_MIN)
+    for (int blk = 0; blk < nb; blk++) {
+        int n0 = blk * RP_ROWS, m = N - n0 < RP_ROWS ? N - n0 : RP_ROWS;
+        cpu_gemm(0, 0, m, IC, OC, 1, dout + (size_t)n0 * OC, OC, w, IC, 1, dinp + (size_t)n0 * IC, IC);
+        for (int n = n0; n < n0 + m; n++) {
+            const real *g = dout + (size_t)n * OC, *y = out + (size_t)n * OC, *x = inp + (size_t)n * IC;
+            double dot = 0;
+            for (int o = 0; o < OC; o++) dot += (double)g[o] * y[o];
+            real c = (real)(dot * rstd[n] / IC);
+            real *dx = dinp + (size_t)n * IC;
 #pragma omp simd
-                    for (int i = 0; i < IC; i++) dx[i] -= c * x[i];
-                }
-            }
+            for (int i = 0; i < IC; i++) dx[i] -= c * x[i];
         }
     }
 }
@@ -709,7 +712,8 @@ const Backend al_backend_cpu = {
     .alloc = cpu_alloc, .free = cpu_free, .gemm = cpu_gemm,
     .linear_forward = linear_forward, .linear_backward = linear_backward,
     .rmsnorm_forward = rmsnorm_forward, .rmsnorm_backward = rmsnorm_backward,
-    .rms_projection_forward = rms_projection_forward, .rms_projection_backward = rms_projection_backward, .rope = rope,
+    .rms_projection_forward = rms_projection_forward, .rms_projection_backward = rms_projection_backward,
+    .rms_projection_weight_grad = rms_projection_weight_grad, .mhc_backward_fused = mhc_backward_fused, .rope = rope,
     .attention_forward = attention_forward, .attention_backward = attention_backward,
     .swiglu_forward = swiglu_forward, .swiglu_backward = swiglu_backward,
     .embedding_forward = embedding_forward, .embedding_backward = embedding_backward,

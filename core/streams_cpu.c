@@ -392,6 +392,51 @@ void mhc_coeffs_backward(real *draw, real *da, real *db_pre, real *db_post, real
     if (raw) for (int k = 0; k < 3; k++) da[k] += (real)sa[k];
 }
 
+/* ---- mHC's backward below F, fused per block of MHC_BLOCK tokens ----
+ * Unfused, H_pre's backward, the Sinkhorn and coefficient backward and the projection's input gradient were
+ * three passes over the (N, n, C) state and its gradient; per block they happen while the block's streams
+ * (MHC_BLOCK x n x C reals: 256 KB at n = 4, C = 256) are in L2. Everything a block does is per token except
+ * the parameter gradients, which each block sums into its own slot, reduced in block order afterwards:
+ * deterministic for any thread count. phi's gradient (a GEMM over all tokens) comes last. */
+#define MHC_BLOCK 64
+#define MHC_PARTIALS(n) (3 + 2 * (n) + (n) * (n)) /* da, db_pre, db_post, db_res of one block */
+
+size_t mhc_backward_work_size(int N, int n) {
+    size_t nb = (size_t)(N + MHC_BLOCK - 1) / MHC_BLOCK, W = (size_t)2 * n + (size_t)n * n;
+    return (size_t)N * n * n + (size_t)N * W + nb * MHC_PARTIALS(n);
+}
+
+void mhc_backward_fused(const MhcBackward *p) {
+    int N = p->N, n = p->n, C = p->C, nC = n * C, W = 2 * n + n * n, nn = n * n, P = MHC_PARTIALS(n);
+    int nb = (N + MHC_BLOCK - 1) / MHC_BLOCK, dynamic = p->raw != NULL;
+    real *dlogits = p->work, *draw = dlogits + (size_t)N * nn, *part = draw + (size_t)N * W;
+    memset(part, 0, sizeof(real) * (size_t)nb * P);
+#pragma omp parallel for schedule(static) if ((size_t)N * nC > PAR_MIN)
+    for (int blk = 0; blk < nb; blk++) {
+        int t0 = blk * MHC_BLOCK, m = N - t0 < MHC_BLOCK ? N - t0 : MHC_BLOCK;
+        real *pa = part + (size_t)blk * P, *pb_pre = pa + 3, *pb_post = pb_pre + n, *pb_res = pb_post + n;
+        real *dX = p->dX + (size_t)t0 * nC, *dl = dlogits + (size_t)t0 * nn, *dr = draw + (size_t)t0 * W;
+        const real *X = p->X + (size_t)t0 * nC;
+        /* nested parallel regions and OpenBLAS inside this one run on this thread */
+        stream_pre_backward(dX, p->dhpre + (size_t)t0 * n, p->du + (size_t)t0 * C, X, p->hpre + (size_t)t0 * n, m, n, C);
+        memset(dl, 0, sizeof(real) * (size_t)m * nn);
+        if (p->flags & MIX_RES) sinkhorn_backward(dl, p->dhres + (size_t)t0 * nn, p->trace + (size_t)t0 * nn, m, n, p->iters);
+        if (dynamic) memset(dr, 0, sizeof(real) * (size_t)m * W);
+        mhc_coeffs_backward(dynamic ? dr : NULL, pa, pb_pre, pb_post, pb_res, p->dhpre + (size_t)t0 * n,
+                            p->dhpost + (size_t)t0 * n, dl, dynamic ? p->raw + (size_t)t0 * W : NULL,
+                            p->hpre + (size_t)t0 * n, p->hpost + (size_t)t0 * n, p->a, m, n, p->flags);
+        if (dynamic) /* scales dr in place to G = r draw, then dX += G phi - correction */
+            K->rms_projection_backward(dX, NULL, dr, p->raw + (size_t)t0 * W, X, p->phi, p->rstd + t0, m, nC, W);
+    }
+    for (int blk = 0; blk < nb; blk++) {
+        const real *pa = part + (size_t)blk * P;
+        if (dynamic) for (int k = 0; k < 3; k++) p->da[k] += pa[k];
+        for (int i = 0; i < n; i++) { p->db_pre[i] += pa[3 + i]; p->db_post[i] += pa[3 + n + i]; }
+        for (int k = 0; k < nn; k++) p->db_res[k] += pa[3 + 2 * n + k];
+    }
+    if (dynamic) K->rms_projection_weight_grad(p->dphi, draw, p->X, N, nC, W);
+}
+
 /* HC eqs. 10-13 in mHC notation. raw (N, n, 2 + n) = norm(stream j) [W_m | W_b | W_r], NULL = static HC.
  * hpre[j] = s_a tanh(raw[j][0]) + A_m[j];  hpost[j] = s_b tanh(raw[j][1]) + B[j];
  * hres[i][j] = A_r(H)[j][i] = s_a tanh(raw[j][2 + i]) + A_r[j][i]  (H_res = A_r^T). s = (s_a, s_b). */

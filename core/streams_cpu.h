@@ -21,4 +21,5 @@ void hc_coeffs(real *hpre, real *hpost, real *hres, const real *raw, const real 
                const real *Ar, int N, int n, int flags);
 void hc_coeffs_backward(real *draw, real *ds, real *dAm, real *dBv, real *dAr, const real *dhpre, const real *dhpost,
                         const real *dhres, const real *raw, const real *s, int N, int n, int flags);
+void mhc_backward_fused(const MhcBackward *p);
 #endif

@@ -88,10 +88,10 @@ TEST(grad_stream_mixing) {
     rng_free(&rng);
 }
 
-static void check_family(const char *residual, int streams, int dynamic, int pre, int post, int res_on) {
+static void check_family_bt(const char *residual, int streams, int dynamic, int pre, int post, int res_on, int B, int T) {
     ModelConfig c;
     config_defaults(&c);
-    c.vocab_size = 11; c.d_model = 8; c.n_layers = 2; c.n_heads = 2; c.d_ff = 12; c.seq_len = 5;
+    c.vocab_size = 11; c.d_model = 8; c.n_layers = 2; c.n_heads = 2; c.d_ff = 12; c.seq_len = T;
     c.init_std = 0.3;
     snprintf(c.residual, sizeof c.residual, "%s", residual);
     c.streams = streams; c.hc_dynamic = dynamic; c.h_pre = pre; c.h_post = post; c.h_res = res_on;
@@ -103,16 +103,24 @@ static void check_family(const char *residual, int streams, int dynamic, int pre
     rng_init(&rng, 41);
     /* move every parameter off its structured init (zeros, one-hots, identities) */
     for (size_t i = 0; i < m->ps.total; i++) m->ps.data[i] += (real)rng_normal(&rng, 0.3);
-    int B = 2, T = 5, tok[10], tg[10];
-    for (int i = 0; i < 10; i++) { tok[i] = (int)rng_below(&rng, 11); tg[i] = (int)rng_below(&rng, 11); }
+    int tok[B * T], tg[B * T];
+    for (int i = 0; i < B * T; i++) { tok[i] = (int)rng_below(&rng, 11); tg[i] = (int)rng_below(&rng, 11); }
     char label[96];
-    snprintf(label, sizeof label, "%s n=%d %s%s%s%s", residual, streams, dynamic ? "dyn" : "static",
-             pre ? "" : " -pre", post ? "" : " -post", res_on ? "" : " -res");
+    snprintf(label, sizeof label, "%s n=%d %s%s%s%s %d tokens", residual, streams, dynamic ? "dyn" : "static",
+             pre ? "" : " -pre", post ? "" : " -post", res_on ? "" : " -res", B * T);
     EXPECT(gc_check_model(m, tok, tg, B, T, 10, label) < GC_TOL);
     rng_free(&rng);
     model_free(m);
 }
 
+static void check_family(const char *residual, int streams, int dynamic, int pre, int post, int res_on) {
+    check_family_bt(residual, streams, dynamic, pre, post, res_on, 2, 5);
+}
+/* 90 tokens: mHC's fused backward works in blocks of 64 tokens (core/streams_cpu.c), a full one and a tail */
+TEST(grad_model_mhc_blocks) {
+    check_family_bt("mhc", 3, 1, 1, 1, 1, 3, 30);
+    check_family_bt("mhc", 2, 0, 1, 1, 1, 3, 30);
+}
 TEST(grad_model_hc_dynamic) { check_family("hc", 3, 1, 1, 1, 1); }
 TEST(grad_model_hc_static) { check_family("hc", 2, 0, 1, 1, 1); }
 TEST(grad_model_mhc_dynamic) { check_family("mhc", 3, 1, 1, 1, 1); }

@@ -264,6 +264,39 @@ static double reference_tokens_per_s(const ModelConfig *cfg, int threads, int B,
     return tps;
 }
 
+/* The GEMM ceiling of a dense residual/MHA model's training step: every sgemm of one step (projections,
+ * head, the per-head attention products, forward and both backward products) timed alone at its exact shape
+ * (best of 10, the current thread count), summed. No fp32 engine built on OpenBLAS trains faster than
+ * B*T tokens per that time; it shows how far a ratio against PyTorch (which uses the same sgemm) can go. */
+static double gemm_ceiling_tokens_per_s(int C, int F, int V, int T, int B, int L, int H) {
+    int Nt = B * T, hd = C / H, BH = B * H;
+    struct { int ta, tb, M, N, K, count; } gs[] = {
+        {0, 1, Nt, 3 * C, C, L}, {0, 1, Nt, C, C, L}, {0, 1, Nt, 2 * F, C, L}, {0, 1, Nt, C, F, L}, {0, 1, Nt, V, C, 1},
+        {0, 0, Nt, C, 3 * C, L}, {0, 0, Nt, C, C, L}, {0, 0, Nt, C, 2 * F, L}, {0, 0, Nt, F, C, L}, {0, 0, Nt, C, V, 1},
+        {1, 0, 3 * C, C, Nt, L}, {1, 0, C, C, Nt, L}, {1, 0, 2 * F, C, Nt, L}, {1, 0, C, F, Nt, L}, {1, 0, V, C, Nt, 1},
+        {0, 1, T, T, hd, L * BH}, {0, 0, T, hd, T, L * BH},                              /* scores, P V */
+        {0, 1, T, T, hd, L * BH}, {1, 0, T, hd, T, L * BH}, {0, 0, T, hd, T, L * BH}, {1, 0, T, hd, T, L * BH}, /* dP dV dQ dK */
+    };
+    size_t need = (size_t)Nt * (3 * C > 2 * F ? 3 * C : 2 * F);
+    if ((size_t)Nt * V > need) need = (size_t)Nt * V;
+    float *a = al_calloc(need, 4, "bench"), *b = al_calloc(need, 4, "bench"), *c = al_calloc(need, 4, "bench");
+    double secs = 0;
+    for (size_t g = 0; g < sizeof gs / sizeof *gs; g++) {
+        double best = 1e9;
+        for (int rep = 0; rep < 10; rep++) {
+            double t = now_s();
+            cblas_sgemm(CblasRowMajor, gs[g].ta ? CblasTrans : CblasNoTrans, gs[g].tb ? CblasTrans : CblasNoTrans,
+                        gs[g].M, gs[g].N, gs[g].K, 1, a, gs[g].ta ? gs[g].M : gs[g].K, b, gs[g].tb ? gs[g].K : gs[g].N,
+                        0, c, gs[g].N);
+            t = now_s() - t;
+            if (t < best) best = t;
+        }
+        secs += best * gs[g].count;
+    }
+    al_free(a); al_free(b); al_free(c);
+    return Nt / secs;
+}
+
 static void bench_pytorch(FILE *json, int steps) {
     printf("\narchlab vs the PyTorch reference (%s, float32, torch.optim.AdamW), training tokens/s\n", REF_SCRIPT);
     if (access(REF_SCRIPT, R_OK) || system(REF_PY " -c 'import torch' >/dev/null 2>&1") != 0) {
@@ -278,8 +311,8 @@ static void bench_pytorch(FILE *json, int steps) {
     };
     /* the reference is several times slower per step: fewer steps keep the section in minutes */
     int ref_steps = steps < 6 ? steps : 6;
-    printf("%-26s %7s %8s %8s %14s %14s %8s\n", "config", "threads", "params", "tokens", "archlab tok/s", "PyTorch tok/s",
-           "ratio");
+    printf("%-26s %7s %8s %8s %14s %14s %8s %14s\n", "config", "threads", "params", "tokens", "archlab tok/s",
+           "PyTorch tok/s", "ratio", "GEMM ceiling");
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++)
         for (int threads = 1; threads <= 2; threads++) {
             ModelConfig c;
@@ -303,9 +336,14 @@ static void bench_pytorch(FILE *json, int steps) {
             double tps = train_tokens_per_s(m, cfgs[i].B, cfgs[i].T, steps);
             char why[256];
             double ref = reference_tokens_per_s(&m->cfg, threads, cfgs[i].B, cfgs[i].T, ref_steps, why, sizeof why);
+            /* dense configs only: the ceiling's GEMM list is that of a residual/MHA/dense model */
+            double ceil = cfgs[i].small_mhc ? 0 : gemm_ceiling_tokens_per_s(c.d_model, c.d_ff, c.vocab_size, cfgs[i].T,
+                                                                           cfgs[i].B, c.n_layers, c.n_heads);
+            char ceil_s[32] = "-";
+            if (ceil > 0) snprintf(ceil_s, sizeof ceil_s, "%.0f", ceil);
             if (ref > 0)
-                printf("%-26s %7d %7.2fM %8d %14.0f %14.0f %7.2fx\n", cfgs[i].name, threads, m->ps.total / 1e6,
-                       cfgs[i].B * cfgs[i].T, tps, ref, tps / ref);
+                printf("%-26s %7d %7.2fM %8d %14.0f %14.0f %7.2fx %14s\n", cfgs[i].name, threads, m->ps.total / 1e6,
+                       cfgs[i].B * cfgs[i].T, tps, ref, tps / ref, ceil_s);
             else
                 printf("%-26s %7d %7.2fM %8d %14.0f %14s   (reference failed: %s)\n", cfgs[i].name, threads,
                        m->ps.total / 1e6, cfgs[i].B * cfgs[i].T, tps, "-", why);
@@ -313,6 +351,7 @@ static void bench_pytorch(FILE *json, int steps) {
                 fprintf(json, ",\n  {\"vs_pytorch\": \"%s\", \"threads\": %d, \"params\": %zu, \"batch_tokens\": %d, "
                               "\"archlab_tokens_per_s\": %.1f, ", cfgs[i].name, threads, m->ps.total,
                         cfgs[i].B * cfgs[i].T, tps);
+                if (ceil > 0) fprintf(json, "\"gemm_ceiling_tokens_per_s\": %.1f, ", ceil);
                 if (ref > 0) fprintf(json, "\"pytorch_tokens_per_s\": %.1f, \"ratio\": %.4f}", ref, tps / ref);
                 else fprintf(json, "\"pytorch_tokens_per_s\": null, \"ratio\": null}");
             }
