@@ -52,10 +52,11 @@ static double st_loss(void *p) {
     K->stream_post(c->Xn, c->X, c->hres, c->hpost, c->f, c->N, c->n, c->C);
     return gc_dot(c->u, c->R1, (size_t)c->N * c->C) + gc_dot(c->Xn, c->R2, (size_t)c->N * c->n * c->C);
 }
-TEST(grad_stream_mixing) {
+/* n = 3 takes the general loops, n = 4 the one-pass kernels (core/streams_cpu.c) */
+static void check_stream_mixing(int n) {
     Rng rng;
-    rng_init(&rng, 31);
-    int N = 3, n = 3, C = 4;
+    rng_init(&rng, 31 + n);
+    int N = 3, C = 5;
     size_t ns = (size_t)N * n * C, nc = (size_t)N * C;
     StCtx c = {.N = N, .n = n, .C = C};
     real *all = al_calloc(6 * ns + 4 * nc + 3 * (size_t)N * n * n, sizeof(real), "t"), *p = all;
@@ -86,6 +87,10 @@ TEST(grad_stream_mixing) {
     al_free(all);
     gc_free_bufs();
     rng_free(&rng);
+}
+TEST(grad_stream_mixing) {
+    check_stream_mixing(3);
+    check_stream_mixing(4);
 }
 
 static void check_family_bt(const char *residual, int streams, int dynamic, int pre, int post, int res_on, int B, int T) {
@@ -118,6 +123,8 @@ static void check_family(const char *residual, int streams, int dynamic, int pre
 }
 /* 90 tokens: mHC's fused backward works in blocks of 64 tokens (core/streams_cpu.c), a full one and a tail */
 TEST(grad_model_mhc_blocks) {
+    check_family_bt("mhc", 4, 1, 1, 1, 1, 3, 30);
+    check_family_bt("hc", 4, 1, 1, 1, 1, 2, 5);
     check_family_bt("mhc", 3, 1, 1, 1, 1, 3, 30);
     check_family_bt("mhc", 2, 0, 1, 1, 1, 3, 30);
 }
