@@ -1,8 +1,10 @@
 /* exp for the hot elementwise loops (SwiGLU's sigmoid, softmax rows): libm's exp is a call per element that
  * the compiler cannot vectorize without -ffast-math; this one is branch-free, so loops over it vectorize.
  * Float build: Cody-Waite range reduction x = k ln2 + r, |r| <= ln2/2, and the Cephes expf polynomial; max
- * relative error 2 ulp against expf over [-87, 88] (tests/test_kernels.c), 0 below -87.3 (exp(-inf) = 0 as
- * masked logits need), +inf above 88.7. The double build (gradient checks) uses libm's exp. */
+ * relative error 2 ulp against expf over [-87, 88.3] (tests/test_kernels.c), 0 below -87.3 (exp(-inf) = 0 as
+ * masked logits need), +inf above 88.3 (expf itself overflows at 88.72; the callers only take exp of
+ * non-positive numbers or of -x inside a sigmoid, where either is 1 / (1 + huge) = 0). The double build
+ * (gradient checks) uses libm's exp. */
 #ifndef AL_FAST_EXP_H
 #define AL_FAST_EXP_H
 #include <math.h>
@@ -11,7 +13,8 @@
 #include "core/common.h"
 
 static inline float al_expf(float x) {
-    float xc = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
+    float xc = x > -87.3f ? x : -87.3f; /* NaN -> -87.3 here (so the integer conversion below stays defined) */
+    xc = xc < 88.3f ? xc : 88.3f;
     /* k = round(x / ln2) by the 1.5 * 2^23 trick: floorf does not vectorize under -fopenmp's trapping math */
     float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - k * 0.693359375f + k * 2.12194440e-4f;
@@ -22,10 +25,10 @@ static inline float al_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    /* 2^k, k in [-126, 128) after the clamp; a union (not memcpy) so the loop still vectorizes */
-    union { int32_t i; float f; } scale = {((int32_t)k + 127) << 23};
+    /* 2^k, k in [-126, 127] after the clamp; a union (not memcpy) so the loop still vectorizes */
+    union { uint32_t i; float f; } scale = {(uint32_t)((int32_t)k + 127) << 23};
     float y = p * scale.f;
-    return x < -87.3f ? 0.0f : x > 88.7f ? INFINITY : y;
+    return x < -87.3f ? 0.0f : x > 88.3f ? INFINITY : x != x ? x : y; /* NaN stays NaN */
 }
 
 static inline real al_exp(real x) {
