@@ -93,7 +93,9 @@ TEST(summary_27b_fast_and_allocation_free) {
     th_note("summary mhc-27b: %.3f s, peak RSS %.1f MB", secs, ru.ru_maxrss / 1024.0);
     EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     EXPECT(secs < 1.0 || getenv("AL_SANITIZE")); /* sanitizers slow everything down several times */
-    EXPECT(ru.ru_maxrss < 200 * 1024); /* kB */
+    /* An upper bound: the child's count starts from the test process's pages that fork copied before exec.
+     * Under the sanitizers that process alone is over 200 MB, so there the bound says nothing. */
+    EXPECT(ru.ru_maxrss < 200 * 1024 || getenv("AL_SANITIZE")); /* kB */
 }
 
 TEST(hf_config_import_matches_preset) {
