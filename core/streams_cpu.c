@@ -260,14 +260,15 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
     }
 }
 
-/* y = x / s (s the column or row sum of x): dx = (dy - sum_k dy_k y_k) / s along the same axis. */
+/* y = x / s (s the column or row sum of x): dx = (dy - sum_k dy_k y_k) / s along the same axis. Each column (row)
+ * of the gradient depends only on the same column (row): updated in place. */
 static void sinkhorn_backward_lanes(real *dlogits, const real *dH, const real *trace, int N, int n, int iters) {
     size_t nn = (size_t)n * n;
     int nb = (N + SK_LANES - 1) / SK_LANES;
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int blk = 0; blk < nb; blk++) {
         int t0 = blk * SK_LANES, m = N - t0 < SK_LANES ? N - t0 : SK_LANES;
-        real M[nn * SK_LANES], g[nn * SK_LANES], gx[nn * SK_LANES];
+        real M[nn * SK_LANES], g[nn * SK_LANES];
         real Ys[2 * iters * nn * SK_LANES], sums[2 * iters * n * SK_LANES];
         for (int l = 0; l < SK_LANES; l++) {
             size_t t = (size_t)t0 + (l < m ? l : m - 1);
@@ -292,10 +293,9 @@ static void sinkhorn_backward_lanes(real *dlogits, const real *dH, const real *t
                 for (int b = 0; b < n; b++) {
                     size_t k = (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
 #pragma omp simd
-                    for (int l = 0; l < SK_LANES; l++) gx[k + l] = (g[k + l] - dot[l]) * inv[l];
+                    for (int l = 0; l < SK_LANES; l++) g[k + l] = (g[k + l] - dot[l]) * inv[l];
                 }
             }
-            memcpy(g, gx, sizeof(real) * nn * SK_LANES);
         }
         for (int l = 0; l < m; l++) {
             real *d = dlogits + (size_t)(t0 + l) * nn;
@@ -315,7 +315,7 @@ void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, 
         const real *M = trace + (size_t)t * nn;
         real Ys[2 * iters * nn], sums[2 * iters * n];
         sinkhorn_stages(Ys, sums, M, n, iters);
-        real g[64], gx[64]; /* n <= 8 */
+        real g[64]; /* n <= 8 */
         memcpy(g, dH + (size_t)t * nn, sizeof(real) * nn);
         for (int s = 2 * iters - 1; s >= 0; s--) {
             const real *Y = Ys + (size_t)s * nn, *sm = sums + (size_t)s * n;
@@ -329,10 +329,9 @@ void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, int N, 
                 real inv = 1 / sm[a];
                 for (int b = 0; b < n; b++) {
                     int k = by_col ? b * n + a : a * n + b;
-                    gx[k] = (g[k] - dot) * inv;
+                    g[k] = (g[k] - dot) * inv;
                 }
             }
-            memcpy(g, gx, sizeof(real) * nn);
         }
         real *d = dlogits + (size_t)t * nn;
         for (size_t k = 0; k < nn; k++) d[k] += g[k] * M[k];
