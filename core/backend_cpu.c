@@ -141,7 +141,12 @@ static void rms_projection_weight_grad(real *dw, const real *g, const real *inp,
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int c0 = (int)((long)IC * id / nt), c1 = (int)((long)IC * (id + 1) / nt);
-        if (c1 > c0) cpu_gemm(1, 0, OC, c1 - c0, N, 1, g, OC, inp + c0, IC, 1, dw + c0, IC);
+        /* in blocks of RP_FWD_ROWS tokens: small-matrix products that do not pack the state (one GEMM over all N
+         * packed all of it: 1.6 vs 1.0 ms for N 2048, nC 1024, 24 outputs) */
+        for (int n0 = 0; c1 > c0 && n0 < N; n0 += RP_FWD_ROWS) {
+            int m = N - n0 < RP_FWD_ROWS ? N - n0 : RP_FWD_ROWS;
+            cpu_gemm(1, 0, OC, c1 - c0, m, 1, g + (size_t)n0 * OC, OC, inp + (size_t)n0 * IC + c0, IC, 1, dw + c0, IC);
+        }
     }
 }
 
