@@ -34,13 +34,20 @@ double spectral_norm(const double *P, int n) {
     return sv[0]; /* singular values come sorted, largest first */
 }
 
+int hres_recorded_tokens(const Model *m, int max_tokens, const char *what) {
+    const ResidualStream *r = &m->res;
+    if (r->kind == RESIDUAL_STANDARD)
+        return al_errorf("%s needs residual = \"hc\" or \"mhc\" (the standard residual has no H_res: its mapping is the identity)", what);
+    if (!m->act.base || !r->N_last) return al_errorf("%s needs a forward pass first (train or evaluate the model)", what);
+    return max_tokens > 0 && max_tokens < r->N_last ? max_tokens : r->N_last;
+}
+
 int gain_profile(GainProfile *g, const Model *m, int max_tokens) {
     memset(g, 0, sizeof *g);
     const ResidualStream *r = &m->res;
-    if (r->kind == RESIDUAL_STANDARD) return al_errorf("gains need residual = \"hc\" or \"mhc\" (the standard residual is the identity)");
-    if (!m->act.base || !r->N_last) return al_errorf("gains need a forward pass first (train or evaluate the model)");
-    int S = r->S, n = r->n, N = r->N_last;
-    int tokens = max_tokens > 0 && max_tokens < N ? max_tokens : N;
+    int tokens = hres_recorded_tokens(m, max_tokens, "the gain analysis");
+    if (tokens < 0) return -1;
+    int S = r->S, n = r->n;
     g->S = S; g->n = n; g->tokens = tokens;
     double *buf = calloc((size_t)5 * S, sizeof(double));
     AL_ASSERT(buf);

@@ -11,6 +11,10 @@ double gain_forward(const double *P, int n);  /* max_i |sum_j P_ij| */
 double gain_backward(const double *P, int n); /* max_j |sum_i P_ij| */
 double spectral_norm(const double *P, int n); /* largest singular value */
 
+/* How many tokens of the last forward's recorded H_res an analysis reads: max_tokens (0 = all) capped at the
+ * batch; -1 + message "<what> needs ..." when the model has no multi-stream residual or no forward has run. */
+int hres_recorded_tokens(const Model *m, int max_tokens, const char *what);
+
 typedef struct GainProfile {
     int S, n, tokens;
     /* per layer l (S entries), token means */

@@ -1,5 +1,7 @@
 #include "analysis/stochastic.h"
 
+#include "analysis/gain.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,11 +9,9 @@
 int hres_stochastic(HresStochastic *s, const Model *m, int max_tokens) {
     memset(s, 0, sizeof *s);
     const ResidualStream *r = &m->res;
-    if (r->kind == RESIDUAL_STANDARD)
-        return al_errorf("the doubly-stochastic error needs residual = \"hc\" or \"mhc\" (the standard residual has no H_res)");
-    if (!m->act.base || !r->N_last) return al_errorf("the doubly-stochastic error needs a forward pass first (train or evaluate the model)");
-    int S = r->S, n = r->n, N = r->N_last;
-    int tokens = max_tokens > 0 && max_tokens < N ? max_tokens : N;
+    int tokens = hres_recorded_tokens(m, max_tokens, "the doubly-stochastic error");
+    if (tokens < 0) return -1;
+    int S = r->S, n = r->n;
     s->S = S; s->n = n; s->tokens = tokens;
     double *buf = calloc((size_t)3 * S, sizeof(double));
     AL_ASSERT(buf);
