@@ -54,6 +54,7 @@ $(BIN)/gradcheck: $(ENGINE_SRC:%.c=$(B64)/%.o) $(GRAD_SRC:%.c=$(B64)/%.o)
 $(BIN)/archlab64: $(ENGINE_SRC:%.c=$(B64)/%.o) $(PLOTS_SRC:%.c=$(B64)/%.o) $(SCRIPTS_SRC:%.c=$(B64)/%.o) $(B64)/scripts/main.o
 	@mkdir -p $(BIN)
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+$(B32)/tools/bench.o: EXTRA_CFLAGS += -DAL_OPENBLAS_DIR='"$(OPENBLAS_DIR)"'
 $(BIN)/bench: $(LIB32) $(B32)/tools/bench.o
 	@mkdir -p $(BIN)
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)

@@ -8,12 +8,14 @@ static int qkv_width(const Attention *a) { return (a->H + 2 * a->Hkv) * a->hd; }
 
 static void attn_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     Attention *a = self;
-    size_t N = (size_t)B * T, P = (size_t)B * a->H * T * T;
+    size_t N = (size_t)B * T;
     rmsnorm_plan(&a->norm, act, (int)N);
     a->qkv = arena_take(act, N * qkv_width(a));
-    a->probs = arena_take(act, P);
+    a->lse = arena_take(act, (size_t)B * a->H * T);
     a->y = arena_take(act, N * a->H * a->hd);
-    size_t need = N * qkv_width(a) + N * a->H * a->hd + N * a->C + P;
+    /* backward: dqkv, dy, dln, then the attention workspace (alone at the scratch's start in the forward) */
+    a->work_n = attention_work_size(B, a->H, T);
+    size_t need = N * qkv_width(a) + N * a->H * a->hd + N * a->C + a->work_n;
     if (need > *scratch) *scratch = need;
 }
 
@@ -51,7 +53,7 @@ static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, 
     K->rope(k, B, T, a->Hkv, a->hd, a->hd, W, cs, sn, 0);
     AttnShape s = shape_of(a, B, T);
     if (c->kv) { attn_decode(a, c, out, q, k, v, &s); return; }
-    K->attention_forward(ACT(c, a->y), ACT(c, a->probs), q, k, v, &s);
+    K->attention_forward(ACT(c, a->y), ACT(c, a->lse), c->scratch, a->work_n, q, k, v, &s);
     K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, a->H * a->hd, a->C);
 }
 
@@ -59,14 +61,14 @@ static void attn_backward(void *self, Ctx *c, real *dinp, const real *dout, cons
     Attention *a = self;
     size_t N = (size_t)B * T;
     int W = qkv_width(a), Y = a->H * a->hd;
-    real *dqkv = c->scratch, *dy = dqkv + N * W, *dln = dy + N * Y, *dP = dln + N * a->C;
+    real *dqkv = c->scratch, *dy = dqkv + N * W, *dln = dy + N * Y, *work = dln + N * a->C;
     K->zero(dy, N * Y);
     K->linear_backward(dy, PG(c, a->w_o), NULL, dout, ACT(c, a->y), PW(c, a->w_o), (int)N, Y, a->C);
     K->zero(dqkv, N * W);
     real *qkv = ACT(c, a->qkv);
     int ko = a->H * a->hd, vo = ko + a->Hkv * a->hd;
     AttnShape s = shape_of(a, B, T);
-    K->attention_backward(dqkv, dqkv + ko, dqkv + vo, dP, dy, ACT(c, a->probs), qkv, qkv + ko, qkv + vo, &s);
+    K->attention_backward(dqkv, dqkv + ko, dqkv + vo, work, a->work_n, dy, ACT(c, a->lse), qkv, qkv + ko, qkv + vo, &s);
     /* q and k were rotated in place; the rotation's transpose maps their gradients back */
     K->rope(dqkv, B, T, a->H, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 1);
     K->rope(dqkv + ko, B, T, a->Hkv, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 1);

@@ -12,7 +12,8 @@ typedef struct Attention {
     int C, H, Hkv, hd;
     size_t w_qkv; /* q_proj (H*hd, C), k_proj (Hkv*hd, C), v_proj (Hkv*hd, C): adjacent, one GEMM */
     size_t w_o;   /* o_proj (C, H*hd) */
-    size_t qkv, probs, y; /* activations */
+    size_t qkv, lse, y; /* activations (lse: each attention row's log-sum-exp, B*H*T) */
+    size_t work_n;      /* attention kernels' workspace, planned */
     int planB, planT;
     int layer; /* block index: this layer's slot in a KV cache */
 } Attention;

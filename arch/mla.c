@@ -8,7 +8,7 @@ static int dqk(const Mla *a) { return a->dn + a->dr; }
 
 static void mla_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     Mla *a = self;
-    size_t N = (size_t)B * T, H = a->H, P = (size_t)B * H * T * T;
+    size_t N = (size_t)B * T, H = a->H;
     rmsnorm_plan(&a->norm, act, (int)N);
     if (a->dq) {
         a->cq = arena_take(act, N * a->dq);
@@ -21,10 +21,12 @@ static void mla_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     a->kv = arena_take(act, N * H * (a->dn + a->dv));
     a->kf = arena_take(act, N * H * dqk(a));
     a->vf = arena_take(act, N * H * a->dv);
-    a->probs = arena_take(act, P);
+    a->lse = arena_take(act, (size_t)B * H * T);
     a->y = arena_take(act, N * H * a->dv);
-    /* dy, dq, dK, dV, dP, dkv, dkr, dc_KV (normed and raw), dln, dc_Q (normed and raw) */
-    size_t need = N * H * a->dv * 2 + N * H * dqk(a) * 2 + P + N * H * (a->dn + a->dv) + N * a->dr +
+    /* dy, dq, dK, dV, attention workspace (alone at the scratch's start in the forward), dkv, dkr, dc_KV (normed
+     * and raw), dln, dc_Q (normed and raw) */
+    a->work_n = attention_work_size(B, a->H, T);
+    size_t need = N * H * a->dv * 2 + N * H * dqk(a) * 2 + a->work_n + N * H * (a->dn + a->dv) + N * a->dr +
                   2 * N * a->dc + N * a->C + 2 * N * a->dq;
     if (need > *scratch) *scratch = need;
 }
@@ -127,7 +129,7 @@ static void mla_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     K->copy_strided(kf + a->dn, ACT(c, a->kr), N, H, a->dr, (size_t)H * D, D, a->dr, 0, 0);
     K->copy_strided(vf, kv + a->dn, N, H, a->dv, (size_t)H * a->dv, a->dv, KV, a->dn + a->dv, 0);
     AttnShape s = train_shape(a, B, T);
-    K->attention_forward(ACT(c, a->y), ACT(c, a->probs), ACT(c, a->q), kf, vf, &s);
+    K->attention_forward(ACT(c, a->y), ACT(c, a->lse), c->scratch, a->work_n, ACT(c, a->q), kf, vf, &s);
     K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, H * a->dv, a->C);
 }
 
@@ -136,14 +138,15 @@ static void mla_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     size_t N = (size_t)B * T, H = a->H, D = dqk(a), KV = H * (a->dn + a->dv);
     int n = (int)N, Q = (int)(H * D);
     real *dy = c->scratch, *dq = dy + N * H * a->dv, *dK = dq + N * H * D, *dV = dK + N * H * D;
-    real *dP = dV + N * H * a->dv, *dkv = dP + (size_t)B * H * T * T, *dkr = dkv + N * KV, *dcn = dkr + N * a->dr;
+    real *work = dV + N * H * a->dv, *dkv = work + a->work_n, *dkr = dkv + N * KV, *dcn = dkr + N * a->dr;
     real *dcraw = dcn + N * a->dc, *dln = dcraw + N * a->dc, *dqn = dln + N * a->C, *dqraw = dqn + N * a->dq;
     const real *ln = ACT(c, a->norm.out);
     K->zero(dy, N * H * a->dv);
     K->linear_backward(dy, PG(c, a->w_o), NULL, dout, ACT(c, a->y), PW(c, a->w_o), n, (int)H * a->dv, a->C);
     K->zero(dq, N * H * D * 2 + N * H * a->dv); /* dq, dK, dV */
     AttnShape s = train_shape(a, B, T);
-    K->attention_backward(dq, dK, dV, dP, dy, ACT(c, a->probs), ACT(c, a->q), ACT(c, a->kf), ACT(c, a->vf), &s);
+    K->attention_backward(dq, dK, dV, work, a->work_n, dy, ACT(c, a->lse), ACT(c, a->q), ACT(c, a->kf), ACT(c, a->vf),
+                          &s);
     /* undo the assembly: k_C and v gradients back into kv_b's output layout, k_R's summed over heads */
     K->zero(dkv, N * KV + N * a->dr);
     K->copy_strided(dkv, dK, n, (int)H, a->dn, KV, a->dn + a->dv, H * D, D, 1);

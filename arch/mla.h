@@ -25,7 +25,8 @@ typedef struct Mla {
     size_t w_kva; /* kv_a_proj_with_mqa (dc + dr, C) */
     size_t w_kvb; /* kv_b_proj (H*(dn+dv), dc) */
     size_t w_o;   /* o_proj (C, H*dv) */
-    size_t cq, q, ckv, kr, kv, kf, vf, probs, y; /* activations */
+    size_t cq, q, ckv, kr, kv, kf, vf, lse, y; /* activations (lse: attention rows' log-sum-exp, B*H*T) */
+    size_t work_n;                             /* attention kernels' workspace, planned */
     real *w_o_abs; /* absorbed o_proj (C, H*dc), rebuilt at the start of each decoded sequence */
 } Mla;
 

@@ -14,7 +14,8 @@ struct KVCache;
 typedef struct Ctx {
     ParamStore *ps;
     Arena *act;
-    real *scratch;                 /* shared backward workspace, sized by the largest sub-layer's need */
+    real *scratch;                 /* shared workspace, sized by the largest sub-layer's need: the backward's,
+                                    * and the attention kernels' in the forward (nothing else uses it there) */
     const real *rope_cos, *rope_sin; /* (seq_len, rot/2) tables */
     /* Decoding (arch/kv_cache.h): with kv set, a forward pass runs on T NEW tokens per sequence at positions
      * pos .. pos+T-1; attention sub-layers append their keys/values (or latents) to kv at pos and attend over

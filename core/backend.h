@@ -71,13 +71,15 @@ typedef struct Backend {
      * inverse = 1 rotates by -angle: that is the backward pass (rotations are orthogonal). */
     void (*rope)(real *x, int B, int T, int n_heads, int head_stride, int rot, int stride, const real *cos,
                  const real *sin, int inverse);
-    /* Causal softmax attention. probs (B,H,T,T) is saved for backward. */
-    void (*attention_forward)(real *out, real *probs, const real *q, const real *k, const real *v,
-                              const AttnShape *s);
-    /* dq, dk, dv (strided like q, k, v) +=; scratch is (B,H,T,T). */
-    void (*attention_backward)(real *dq, real *dk, real *dv, real *scratch, const real *dout,
-                               const real *probs, const real *q, const real *k, const real *v,
-                               const AttnShape *s);
+    /* Causal softmax attention for training, in blocks of query rows (core/backend_cpu_attn.c): only lse
+     * (B,H,T), each row's log-sum-exp of its scaled scores, is saved for the backward, which recomputes the
+     * probabilities block by block; no (B,H,T,T) tensor exists. work: attention_work_size(B, H, T) reals
+     * (work_n of them; fewer threads run when it was sized for fewer than are running now). */
+    void (*attention_forward)(real *out, real *lse, real *work, size_t work_n, const real *q, const real *k,
+                              const real *v, const AttnShape *s);
+    /* dq, dk, dv (strided like q, k, v) +=, from dout (like out) and the forward's lse */
+    void (*attention_backward)(real *dq, real *dk, real *dv, real *work, size_t work_n, const real *dout,
+                               const real *lse, const real *q, const real *k, const real *v, const AttnShape *s);
     /* h(N,F) = silu(gu[:, :F]) * gu[:, F:], gu is (N, 2F) */
     void (*swiglu_forward)(real *h, const real *gu, int N, int F);
     /* dgu(N,2F) += from dh(N,F) */
@@ -207,6 +209,9 @@ typedef struct Backend {
 enum { MIX_PRE = 1, MIX_POST = 2, MIX_RES = 4, MIX_ALL = 7 };
 size_t sinkhorn_trace_size(int n, int iters);
 size_t mhc_backward_work_size(int N, int n);
+/* workspace of attention_forward/backward for B sequences of T tokens and H query heads at the current
+ * thread count */
+size_t attention_work_size(int B, int H, int T);
 
 extern const Backend al_backend_cpu;
 /* The active backend; arch/ calls kernels as K->op(...). */

@@ -273,68 +273,6 @@ static void rope(real *x, int B, int T, int n_heads, int head_stride, int rot, i
     }
 }
 
-/* Per (batch, head): scores = scale * Q K^T by GEMM (OpenBLAS runs single-threaded inside the OpenMP
- * region), causal softmax row by row, out = P V by GEMM. The full T x T product is computed and the upper
- * triangle masked: simpler than blocked triangular GEMMs, at most 2x the (small) attention FLOPs. */
-static void attention_forward(real *out, real *probs, const real *q, const real *k, const real *v,
-                              const AttnShape *s) {
-    int B = s->B, T = s->T, H = s->H, group = s->H / s->Hkv;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            int g = h / group;
-            const real *Q = q + (size_t)b * T * s->q_stride + (size_t)h * s->dk;
-            const real *Kh = k + (size_t)b * T * s->k_stride + (size_t)g * s->dk;
-            const real *V = v + (size_t)b * T * s->v_stride + (size_t)g * s->dv;
-            real *P = probs + ((size_t)b * H + h) * T * T;
-            real *O = out + (size_t)b * T * s->o_stride + (size_t)h * s->dv;
-            cpu_gemm(0, 1, T, T, s->dk, s->scale, Q, s->q_stride, Kh, s->k_stride, 0, P, T);
-            for (int i = 0; i < T; i++) {
-                real *row = P + (size_t)i * T;
-                real mx = row[0];
-                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-                double sum = 0;
-#pragma omp simd reduction(+ : sum)
-                for (int j = 0; j <= i; j++) { row[j] = al_exp(row[j] - mx); sum += row[j]; }
-                real inv = (real)(1.0 / sum);
-                for (int j = 0; j <= i; j++) row[j] *= inv;
-                for (int j = i + 1; j < T; j++) row[j] = 0;
-            }
-            cpu_gemm(0, 0, T, s->dv, T, 1, P, T, V, s->v_stride, 0, O, s->o_stride);
-        }
-}
-
-/* dP = dO V^T; dV += P^T dO; dS = P * (dP - rowsum(P * dP)); dQ += scale dS K; dK += scale dS^T Q.
- * Parallel over (batch, kv head): the query heads sharing a kv head accumulate into it one after another,
- * so there are no races and the order is fixed. */
-static void attention_backward(real *dq, real *dk, real *dv, real *scratch, const real *dout, const real *probs,
-                               const real *q, const real *k, const real *v, const AttnShape *s) {
-    int B = s->B, T = s->T, H = s->H, Hkv = s->Hkv, group = H / Hkv;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < Hkv; g++)
-            for (int h = g * group; h < (g + 1) * group; h++) {
-                size_t qo = (size_t)b * T * s->q_stride + (size_t)h * s->dk;
-                size_t ko = (size_t)b * T * s->k_stride + (size_t)g * s->dk;
-                size_t vo = (size_t)b * T * s->v_stride + (size_t)g * s->dv;
-                const real *dO = dout + (size_t)b * T * s->o_stride + (size_t)h * s->dv;
-                const real *P = probs + ((size_t)b * H + h) * T * T;
-                real *dP = scratch + ((size_t)b * H + h) * T * T;
-                cpu_gemm(0, 1, T, T, s->dv, 1, dO, s->o_stride, v + vo, s->v_stride, 0, dP, T);
-                cpu_gemm(1, 0, T, s->dv, T, 1, P, T, dO, s->o_stride, 1, dv + vo, s->v_stride);
-                for (int i = 0; i < T; i++) {
-                    const real *p = P + (size_t)i * T;
-                    real *d = dP + (size_t)i * T;
-                    double dot = 0;
-                    for (int j = 0; j <= i; j++) dot += (double)p[j] * d[j];
-                    for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - (real)dot);
-                    for (int j = i + 1; j < T; j++) d[j] = 0;
-                }
-                cpu_gemm(0, 0, T, s->dk, T, s->scale, dP, T, k + ko, s->k_stride, 1, dq + qo, s->q_stride);
-                cpu_gemm(1, 0, T, s->dk, T, s->scale, dP, T, q + qo, s->q_stride, 1, dk + ko, s->k_stride);
-            }
-}
-
 static inline real sigmoid(real x) { return 1 / (1 + al_exp(-x)); }
 
 static void swiglu_forward(real *h, const real *gu, int N, int F) {
@@ -723,7 +661,7 @@ const Backend al_backend_cpu = {
     .rmsnorm_forward = rmsnorm_forward, .rmsnorm_backward = rmsnorm_backward,
     .rms_projection_forward = rms_projection_forward, .rms_projection_backward = rms_projection_backward,
     .rms_projection_weight_grad = rms_projection_weight_grad, .mhc_backward_fused = mhc_backward_fused, .rope = rope,
-    .attention_forward = attention_forward, .attention_backward = attention_backward,
+    .attention_forward = cpu_attention_forward, .attention_backward = cpu_attention_backward,
     .swiglu_forward = swiglu_forward, .swiglu_backward = swiglu_backward,
     .embedding_forward = embedding_forward, .embedding_backward = embedding_backward,
     .cross_entropy_forward = cross_entropy_forward, .cross_entropy_backward = cross_entropy_backward,

@@ -129,37 +129,40 @@ TEST(grad_rope) {
 }
 
 /* ---- attention: MHA, GQA and MQA, with dk != dv and strided (fused q|k|v) layouts ---- */
-typedef struct { AttnShape s; real *q, *k, *v, *out, *probs, *R; } AttCtx;
+typedef struct { AttnShape s; real *q, *k, *v, *out, *lse, *work, *R; size_t work_n; } AttCtx;
 static double att_loss(void *p) {
     AttCtx *c = p;
-    K->attention_forward(c->out, c->probs, c->q, c->k, c->v, &c->s);
+    K->attention_forward(c->out, c->lse, c->work, c->work_n, c->q, c->k, c->v, &c->s);
     return gc_dot(c->out, c->R, (size_t)c->s.B * c->s.T * c->s.o_stride);
 }
-static void check_attention(int H, int Hkv, const char *name) {
+/* T 37: two query blocks of the kernel (32 + 5), so the recomputed probabilities of a later block, its
+ * skipped upper triangle and the partial last block are all checked */
+static void check_attention(int H, int Hkv, int T, const char *name) {
     Rng rng; rng_init(&rng, 4 + H * 10 + Hkv);
-    int B = 2, T = 5, dk = 4, dv = 3;
+    int B = 2, dk = 4, dv = 3;
     int W = H * dk + Hkv * dk + Hkv * dv;
     AttCtx c;
     c.s = (AttnShape){.B = B, .T = T, .H = H, .Hkv = Hkv, .dk = dk, .dv = dv, .q_stride = W, .k_stride = W,
                       .v_stride = W, .o_stride = H * dv, .scale = 0.5};
-    size_t nqkv = (size_t)B * T * W, no = (size_t)B * T * H * dv, np = (size_t)B * H * T * T;
+    size_t nqkv = (size_t)B * T * W, no = (size_t)B * T * H * dv;
     real *qkv = gc_buf(nqkv);
     gc_fill(qkv, nqkv, &rng, 1);
     c.q = qkv; c.k = qkv + H * dk; c.v = c.k + Hkv * dk;
-    c.out = gc_buf(no); c.probs = gc_buf(np); c.R = gc_buf(no);
+    c.work_n = attention_work_size(B, H, T);
+    c.out = gc_buf(no); c.lse = gc_buf((size_t)B * H * T); c.work = gc_buf(c.work_n); c.R = gc_buf(no);
     gc_fill(c.R, no, &rng, 1);
     att_loss(&c);
-    real *d = gc_buf(nqkv), *scratch = gc_buf(np);
-    K->attention_backward(d, d + H * dk, d + H * dk + Hkv * dk, scratch, c.R, c.probs, c.q, c.k, c.v, &c.s);
+    real *d = gc_buf(nqkv);
+    K->attention_backward(d, d + H * dk, d + H * dk + Hkv * dk, c.work, c.work_n, c.R, c.lse, c.q, c.k, c.v, &c.s);
     char what[64];
     snprintf(what, sizeof what, "attention %s d(q|k|v)", name);
     EXPECT(gc_check(att_loss, &c, qkv, d, nqkv, 400, what) < GC_TOL);
     rng_free(&rng);
     gc_free_bufs();
 }
-TEST(grad_attention_mha) { check_attention(2, 2, "MHA"); }
-TEST(grad_attention_gqa) { check_attention(4, 2, "GQA"); }
-TEST(grad_attention_mqa) { check_attention(3, 1, "MQA"); }
+TEST(grad_attention_mha) { check_attention(2, 2, 5, "MHA"); }
+TEST(grad_attention_gqa) { check_attention(4, 2, 37, "GQA"); }
+TEST(grad_attention_mqa) { check_attention(3, 1, 37, "MQA"); }
 
 /* ---- swiglu ---- */
 typedef struct { int N, F; real *gu, *h, *R; } SwiCtx;

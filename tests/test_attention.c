@@ -296,3 +296,28 @@ TEST(niah_tiny_model_recalls_above_chance) {
     train_result_free(&tr);
     model_free(m);
 }
+
+/* Training attention keeps each row's log-sum-exp and recomputes probabilities in the backward, so the
+ * planned activations + workspace grow linearly in T: equal steps in T give equal steps in memory (keeping the
+ * B*H*T*T probabilities, as before, made the second difference L*B*H*(256^2 - 2*128^2 + 64^2) elements). */
+TEST(training_attention_memory_linear_in_T) {
+    const char *kinds[] = {"mha", "mla"};
+    for (int k = 0; k < 2; k++) {
+        size_t e[3];
+        for (int i = 0; i < 3; i++) {
+            ModelConfig c;
+            config_defaults(&c);
+            c.d_model = 64; c.n_layers = 2; c.n_heads = 4; c.d_ff = 128; c.seq_len = 256;
+            snprintf(c.attention, sizeof c.attention, "%s", kinds[k]);
+            if (k) { c.kv_lora_rank = 32; c.qk_nope_head_dim = 16; c.qk_rope_head_dim = 8; c.v_head_dim = 16; }
+            Model *m = model_create(&c, 1);
+            EXPECT(m != NULL);
+            if (!m) return;
+            EXPECT(model_plan(m, 2, 64 << i) == 0);
+            e[i] = model_activation_elems(m);
+            model_free(m);
+        }
+        th_note("%s: %zu, %zu, %zu elements at T 64, 128, 256", kinds[k], e[0], e[1], e[2]);
+        EXPECT(e[2] - e[1] == 2 * (e[1] - e[0]));
+    }
+}

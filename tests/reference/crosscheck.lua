@@ -54,13 +54,25 @@ end
 targets[1][5] = -1
 targets[2][T] = -1
 
+-- a longer batch (T = 80) for the configs that cross archlab's attention query blocks (32 rows: 32 + 32 + 16)
+local long_T = 80
+local long_tokens, long_targets = {}, {}
+for b = 1, B do
+  long_tokens[b], long_targets[b] = {}, {}
+  for t = 1, long_T do long_tokens[b][t] = rand(base.vocab_size) end
+  for t = 1, long_T do long_targets[b][t] = t < long_T and long_tokens[b][t + 1] or rand(base.vocab_size) end
+end
+long_targets[2][40] = -1
+
 -- beyond the grid: the mHC paper's component ablation (a disabled mapping is 1/n, 1 or I), one stream
--- (mHC reduces to the residual), and a batch shorter than seq_len
+-- (mHC reduces to the residual), a batch shorter than seq_len, and batches longer than one attention block
 local extras = {
   { "mhc-abl-nopre-nores", { residual = "mhc", streams = 4, gate_init = 0.3, h_pre = false, h_res = false } },
   { "hc-abl-nopost", { residual = "hc", streams = 2, gate_init = 0.3, h_post = false, attention = "gqa", n_kv_heads = 2 } },
   { "mhc-n1", { residual = "mhc", streams = 1, gate_init = 0.3 } },
   { "hc-mla-moe-shortT", { residual = "hc", streams = 4, gate_init = 0.3, seq_len = 24 }, { a = 4, f = 2 } },
+  { "res-gqa-longT", { seq_len = long_T }, { a = 2, f = 1 }, true },
+  { "mhc-mla-longT", { residual = "mhc", streams = 4, gate_init = 0.3, seq_len = long_T }, { a = 4, f = 1 }, true },
 }
 
 local manifest = assert(io.open(dir .. "/manifest.txt", "w"))
@@ -91,7 +103,7 @@ for _, e in ipairs(extras) do
   local parts = { base }
   if e[3] then parts[#parts + 1] = attentions[e[3].a][2]; parts[#parts + 1] = ffns[e[3].f][2] end
   parts[#parts + 1] = e[2]
-  run(e[1], parts, tokens, targets)
+  if e[4] then run(e[1], parts, long_tokens, long_targets) else run(e[1], parts, tokens, targets) end
 end
 manifest:close()
 print(string.format("crosscheck: %d configs dumped to %s", count, dir))
