@@ -47,8 +47,8 @@ static void softmax_row(real *row, int n, int len) {
  * every block row is complete, so its softmax is exact with no online rescaling (flash-attention's other half).
  * The forward keeps only each row's log-sum-exp; the backward recomputes a block's probabilities from it with
  * one more GEMM, so memory is O(B H T) instead of O(B H T^2). 32 rows: fastest of 16/32/64/128 when timed
- * with OpenBLAS at T 128 and 256, head dims 32 and 64 (short calls' overhead against skipped work). */
-#define ATTN_BLOCK 32
+ * with OpenBLAS at T 128 and 256, head dims 32 and 64 (short calls' overhead against skipped work). ATTN_BLOCK
+ * is in core/backend_cpu_attn.h. */
 
 static size_t attn_slot_elems(int T) { return 2 * (size_t)ATTN_BLOCK * T; } /* probabilities + their gradient */
 

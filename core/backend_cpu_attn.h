@@ -4,6 +4,9 @@
 #define AL_BACKEND_CPU_ATTN_H
 #include "core/backend.h"
 
+/* query rows per block of the training attention (see cpu_attention_forward) */
+#define ATTN_BLOCK 32
+
 void cpu_copy_strided(real *dst, const real *src, int rows, int blocks, int cols, size_t dst_stride,
                       size_t dst_block, size_t src_stride, size_t src_block, int accumulate);
 void cpu_attention_forward(real *out, real *lse, real *work, size_t work_n, const real *q, const real *k,

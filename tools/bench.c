@@ -15,6 +15,7 @@
 #include "arch/kv_cache.h"
 #include "arch/model.h"
 #include "core/backend.h"
+#include "core/backend_cpu_attn.h" /* ATTN_BLOCK, for the GEMM ceiling */
 #include "data/data.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
@@ -231,24 +232,28 @@ static void bench_decode(FILE *json) {
  * which torch.set_num_threads alone does not bound). Ratio = archlab tokens/s / PyTorch tokens/s; the issue's
  * target is >= 1.5 on the two small configs. Skipped, and said so, when python3-torch is not installed.
  *
- * PyTorch gets its best of two BLAS set-ups, so the ratio is not flattered by a bad one: the system default
- * (Debian's libblas.so.3 alternative, OpenBLAS with pthreads, whose spinning threads fight torch's OpenMP
- * threads: measured 4,400 tokens/s on 2 threads against 11,000 on 1 for the small model) and the OpenMP build
- * of OpenBLAS that archlab links (AL_OPENBLAS_DIR, preloaded; 15,000-17,000 tokens/s on 2 threads). */
+ * PyTorch gets its best of three set-ups, so the ratio is not flattered by a bad one: the system BLAS (Debian's
+ * libblas.so.3 alternative, OpenBLAS with pthreads, whose spinning threads fight torch's OpenMP threads:
+ * measured 4,400 tokens/s on 2 threads against 11,000 on 1 for the small dense model), the OpenMP build of
+ * OpenBLAS that archlab links (AL_OPENBLAS_DIR, preloaded; 15,000-17,000 tokens/s on 2 threads), and, on more
+ * than one thread, the system BLAS on all threads with torch's own loops on one (the small mHC/MLA/MoE
+ * model's best: 3,800 against 1,700 with both on 2). */
 #define REF_PY "/usr/bin/python3"
 #define REF_SCRIPT "tests/reference/bench_ref.py"
 #ifndef AL_OPENBLAS_DIR
 #define AL_OPENBLAS_DIR "/usr/lib/x86_64-linux-gnu/openblas-openmp"
 #endif
 
-/* One run of the reference; preload: a BLAS library to LD_PRELOAD, or NULL for the system default */
-static double reference_run(const char *cpath, const char *preload, int threads, int B, int T, int steps, char *why,
-                            size_t nwhy) {
+/* One run of the reference; preload: a BLAS library to LD_PRELOAD, or NULL for the system default; torch_threads:
+ * torch's own loops (OMP_NUM_THREADS, set_num_threads), the BLAS gets `threads` */
+static double reference_run(const char *cpath, const char *preload, int threads, int torch_threads, int B, int T,
+                            int steps, char *why, size_t nwhy) {
     char cmd[1280], pre[320] = "";
     if (preload) snprintf(pre, sizeof pre, "LD_PRELOAD=%s ", preload);
     snprintf(cmd, sizeof cmd,
              "%sPYTHONDONTWRITEBYTECODE=1 OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d " REF_PY " " REF_SCRIPT
-             " %s --threads %d --batch %d --seq %d --steps %d 2>&1", pre, threads, threads, cpath, threads, B, T, steps);
+             " %s --threads %d --torch-threads %d --batch %d --seq %d --steps %d 2>&1", pre, threads, torch_threads,
+             cpath, threads, torch_threads, B, T, steps);
     FILE *p = popen(cmd, "r");
     if (!p) { snprintf(why, nwhy, "cannot run %s", REF_SCRIPT); return -1; }
     char line[512];
@@ -267,7 +272,7 @@ static double reference_run(const char *cpath, const char *preload, int threads,
     return tps;
 }
 
-/* The reference's best tokens/s over the BLAS set-ups above; *blas names the winner */
+/* The reference's best tokens/s over the set-ups above; *blas names the winner */
 static double reference_tokens_per_s(const ModelConfig *cfg, int threads, int B, int T, int steps, const char **blas,
                                      char *why, size_t nwhy) {
     const char *cpath = "out/bench_ref_config.json";
@@ -278,34 +283,48 @@ static double reference_tokens_per_s(const ModelConfig *cfg, int threads, int B,
     fclose(f);
     free(js);
     const char *omp_blas = AL_OPENBLAS_DIR "/libblas.so.3";
-    double best = reference_run(cpath, NULL, threads, B, T, steps, why, nwhy);
+    double best = reference_run(cpath, NULL, threads, threads, B, T, steps, why, nwhy);
     *blas = "system";
+    char why2[256];
     if (!access(omp_blas, R_OK)) {
-        char why2[256];
-        double t = reference_run(cpath, omp_blas, threads, B, T, steps, why2, sizeof why2);
+        double t = reference_run(cpath, omp_blas, threads, threads, B, T, steps, why2, sizeof why2);
         if (t > best) { best = t; *blas = "openblas-openmp"; }
+    }
+    if (threads > 1) {
+        double t = reference_run(cpath, NULL, threads, 1, B, T, steps, why2, sizeof why2);
+        if (t > best) { best = t; *blas = "system, torch 1 thread"; }
     }
     return best;
 }
 
-/* The GEMM ceiling of a dense residual/MHA model's training step: every sgemm of one step (projections,
- * head, the per-head attention products, forward and both backward products) timed alone at its exact shape
- * (best of 10, the current thread count), summed. No fp32 engine built on OpenBLAS trains faster than
- * B*T tokens per that time; it shows how far a ratio against PyTorch (which uses the same sgemm) can go. */
+/* The GEMM ceiling of a dense residual/MHA model's training step: every sgemm of one step (projections, head,
+ * and the attention products as archlab blocks them: per ATTN_BLOCK query rows, keys up to the block's end,
+ * scores recomputed in the backward; see core/backend_cpu_attn.c), each timed alone at its exact shape with
+ * warm caches (best of 10, the current thread count), summed. Past B*T tokens per that time only fewer FLOPs
+ * or a faster sgemm can go; it shows how far a ratio against PyTorch (which uses the same sgemm, and the full
+ * T x T attention products) can go. */
+typedef struct { int ta, tb, M, N, K, count; } GemmShape;
 static double gemm_ceiling_tokens_per_s(int C, int F, int V, int T, int B, int L, int H) {
     int Nt = B * T, hd = C / H, BH = B * H;
-    struct { int ta, tb, M, N, K, count; } gs[] = {
+    GemmShape gs[15 + 6 * 64] = {
         {0, 1, Nt, 3 * C, C, L}, {0, 1, Nt, C, C, L}, {0, 1, Nt, 2 * F, C, L}, {0, 1, Nt, C, F, L}, {0, 1, Nt, V, C, 1},
         {0, 0, Nt, C, 3 * C, L}, {0, 0, Nt, C, C, L}, {0, 0, Nt, C, 2 * F, L}, {0, 0, Nt, F, C, L}, {0, 0, Nt, C, V, 1},
         {1, 0, 3 * C, C, Nt, L}, {1, 0, C, C, Nt, L}, {1, 0, 2 * F, C, Nt, L}, {1, 0, C, F, Nt, L}, {1, 0, V, C, Nt, 1},
-        {0, 1, T, T, hd, L * BH}, {0, 0, T, hd, T, L * BH},                              /* scores, P V */
-        {0, 1, T, T, hd, L * BH}, {1, 0, T, hd, T, L * BH}, {0, 0, T, hd, T, L * BH}, {1, 0, T, hd, T, L * BH}, /* dP dV dQ dK */
     };
+    size_t n = 15;
+    for (int i0 = 0; i0 < T && n + 6 <= sizeof gs / sizeof *gs; i0 += ATTN_BLOCK) {
+        int m = T - i0 < ATTN_BLOCK ? T - i0 : ATTN_BLOCK, e = i0 + m;
+        GemmShape blk[6] = {
+            {0, 1, m, e, hd, 2 * L * BH}, {0, 0, m, hd, e, L * BH}, /* scores (forward, recomputed), P V */
+            {0, 1, m, e, hd, L * BH}, {1, 0, e, hd, m, L * BH}, {0, 0, m, hd, e, L * BH}, {1, 0, e, hd, m, L * BH}, /* dP dV dQ dK */
+        };
+        for (int j = 0; j < 6; j++) gs[n++] = blk[j];
+    }
     size_t need = (size_t)Nt * (3 * C > 2 * F ? 3 * C : 2 * F);
     if ((size_t)Nt * V > need) need = (size_t)Nt * V;
     float *a = al_calloc(need, 4, "bench"), *b = al_calloc(need, 4, "bench"), *c = al_calloc(need, 4, "bench");
     double secs = 0;
-    for (size_t g = 0; g < sizeof gs / sizeof *gs; g++) {
+    for (size_t g = 0; g < n; g++) {
         double best = 1e9;
         for (int rep = 0; rep < 10; rep++) {
             double t = now_s();
@@ -336,7 +355,7 @@ static void bench_pytorch(FILE *json, int steps) {
     /* the reference is several times slower per step: fewer steps keep the section in minutes */
     int ref_steps = steps < 6 ? steps : 6;
     printf("%-26s %7s %8s %8s %14s %14s %8s %14s  %s\n", "config", "threads", "params", "tokens", "archlab tok/s",
-           "PyTorch tok/s", "ratio", "GEMM ceiling", "PyTorch's BLAS");
+           "PyTorch tok/s", "ratio", "GEMM ceiling", "PyTorch's best set-up");
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++)
         for (int threads = 1; threads <= 2; threads++) {
             ModelConfig c;

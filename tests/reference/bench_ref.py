@@ -1,12 +1,13 @@
 """Training throughput of the PyTorch reference (archref.py, float32, eager mode) with torch.optim.AdamW: the
 number `make bench` puts beside archlab's on the same config and thread count.
 
-    python3 tests/reference/bench_ref.py CONFIG.json --threads N [--batch B] [--seq T] [--steps S]
+    python3 tests/reference/bench_ref.py CONFIG.json --threads N [--torch-threads M] [--batch B] [--seq T] [--steps S]
 
 CONFIG.json is an archlab config as JSON (what model:save stores as "archlab.config"; tools/bench.c writes
 it). Run one process per thread count: Debian's torch does its matmuls through the system OpenBLAS, which
 reads OPENBLAS_NUM_THREADS when it loads, so the caller sets OPENBLAS_NUM_THREADS and OMP_NUM_THREADS to N in
-this process's environment, and torch.set_num_threads(N) bounds torch's own loops. A step is forward, backward,
+this process's environment, and torch.set_num_threads(N) bounds torch's own loops (M instead of N when given:
+tools/bench.c also tries torch's loops on one thread with the BLAS on N, its best set-up for some configs). A step is forward, backward,
 AdamW (betas 0.9/0.95, weight decay 0.1 on matrices) and zero_grad, as archlab's bench step; the result is the
 median over S steps after 2 warm-up steps. Prints one line: "tokens_per_s X step_s Y threads N"."""
 import argparse
@@ -26,14 +27,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("config")
     ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--torch-threads", type=int, default=0)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--steps", type=int, default=10)
     a = ap.parse_args()
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var) != str(a.threads):
-            print(f"bench_ref: warning: {var}={os.environ.get(var)} differs from --threads {a.threads}", file=sys.stderr)
-    torch.set_num_threads(a.threads)
+    if os.environ.get("OPENBLAS_NUM_THREADS") != str(a.threads):
+        print(f"bench_ref: warning: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} differs from "
+              f"--threads {a.threads}", file=sys.stderr)
+    torch.set_num_threads(a.torch_threads or a.threads)
     try:
         with open(a.config) as f:
             cfg = archref.Config(json.load(f))
