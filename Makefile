@@ -43,9 +43,11 @@ $(B64)/%.o: %.c Makefile
 $(BIN)/archlab: $(LIB32) $(B32)/scripts/main.o
 	@mkdir -p $(BIN)
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+# --wrap: tests/test_alloc.c counts the allocations archlab's code makes during a training step
+ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 $(BIN)/test_archlab: $(LIB32) $(TEST_SRC:%.c=$(B32)/%.o)
 	@mkdir -p $(BIN)
-	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
+	$(CC) $^ -o $@ $(LDLIBS) $(ALLOC_WRAP) $(EXTRA_LDFLAGS)
 $(BIN)/gradcheck: $(ENGINE_SRC:%.c=$(B64)/%.o) $(GRAD_SRC:%.c=$(B64)/%.o)
 	@mkdir -p $(BIN)
 	$(CC) $^ -o $@ $(LDLIBS) $(EXTRA_LDFLAGS)
