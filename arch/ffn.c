@@ -27,7 +27,6 @@ static void ffn_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     real *dh = c->scratch, *dgu = dh + N * f->F, *dln = dgu + N * 2 * f->F;
     K->zero(dh, N * f->F);
     K->linear_backward(dh, PG(c, f->w_down), NULL, dout, ACT(c, f->h), PW(c, f->w_down), (int)N, f->F, f->C);
-    K->zero(dgu, N * 2 * f->F);
     K->swiglu_backward(dgu, dh, ACT(c, f->gu), (int)N, f->F);
     K->zero(dln, N * f->C);
     K->linear_backward(dln, PG(c, f->w_gu), NULL, dgu, ACT(c, f->norm.out), PW(c, f->w_gu), (int)N, f->C, 2 * f->F);

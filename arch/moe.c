@@ -127,7 +127,6 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     if (Fs) {
         K->zero(dsh, N * Fs);
         K->linear_backward(dsh, PG(c, m->ws_down), NULL, dout, ACT(c, m->sh), PW(c, m->ws_down), (int)N, Fs, C);
-        K->zero(dsgu, N * 2 * Fs);
         K->swiglu_backward(dsgu, dsh, ACT(c, m->sgu), (int)N, Fs);
         K->linear_backward(dxn, PG(c, m->ws_gu), NULL, dsgu, xn, PW(c, m->ws_gu), (int)N, C, 2 * Fs);
     }
@@ -135,7 +134,6 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     K->moe_combine_backward(dy, dgate, dout, ACT(c, m->y), m->pos, ACT(c, m->r.gate), (int)N, m->K, C);
     K->zero(dxg, M * C);
     K->zero(dh, M * F);
-    K->zero(dgu, M * 2 * F);
     for (int e = 0; e < m->E; e++) {
         int n = m->counts[e];
         size_t o = (size_t)m->offsets[e];

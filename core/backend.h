@@ -82,7 +82,8 @@ typedef struct Backend {
                                const real *lse, const real *q, const real *k, const real *v, const AttnShape *s);
     /* h(N,F) = silu(gu[:, :F]) * gu[:, F:], gu is (N, 2F) */
     void (*swiglu_forward)(real *h, const real *gu, int N, int F);
-    /* dgu(N,2F) += from dh(N,F) */
+    /* dgu(N,2F) = from dh(N,F): overwritten, not accumulated (gu feeds nothing else, so no caller sums into
+     * dgu; skipping the zeroing and the read saves two passes over N*2F) */
     void (*swiglu_backward)(real *dgu, const real *dh, const real *gu, int N, int F);
     /* out(N,C) = table[tokens[n]] */
     void (*embedding_forward)(real *out, const int *tokens, const real *table, int N, int C);

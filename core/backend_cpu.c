@@ -294,8 +294,8 @@ static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, in
 #pragma omp simd
         for (int i = 0; i < F; i++) {
             real sg = sigmoid(a[i]);
-            da[i] += g[i] * b[i] * sg * (1 + a[i] * (1 - sg));
-            db[i] += g[i] * a[i] * sg;
+            da[i] = g[i] * b[i] * sg * (1 + a[i] * (1 - sg));
+            db[i] = g[i] * a[i] * sg;
         }
     }
 }

@@ -177,6 +177,7 @@ TEST(grad_swiglu) {
     c.gu = gc_buf(30); c.h = gc_buf(15); c.R = gc_buf(15);
     gc_fill(c.gu, 30, &rng, 2); gc_fill(c.R, 15, &rng, 1);
     real *d = gc_buf(30);
+    gc_fill(d, 30, &rng, 5); /* garbage: the kernel overwrites its output */
     K->swiglu_backward(d, c.R, c.gu, 3, 5);
     EXPECT(gc_check(swi_loss, &c, c.gu, d, 30, 100, "swiglu d(gate|up)") < GC_TOL);
     rng_free(&rng);
