@@ -9,7 +9,7 @@ OPENBLAS_INC := /usr/include/$(MULTIARCH)/openblas-openmp
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 cairo libpng libcjson 2>/dev/null)
 
 WARN := -Wall -Wextra -Wno-unused-parameter
-BASE_CFLAGS = -std=c11 -ffp-contract=fast -D_GNU_SOURCE $(WARN) -fopenmp -I. -I$(OPENBLAS_INC) $(PKG_CFLAGS) -MMD -MP
+BASE_CFLAGS = -std=c11 -ffp-contract=fast -fno-math-errno -D_GNU_SOURCE $(WARN) -fopenmp -I. -I$(OPENBLAS_INC) $(PKG_CFLAGS) -MMD -MP
 OPT ?= -O3 -march=native
 # OpenBLAS first, then GSL without its reference CBLAS: every cblas_* call must land in OpenBLAS.
 LDLIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lgsl -llua5.4 -lcairo -lpng16 -lcjson -lm -ldl -fopenmp
