@@ -414,8 +414,9 @@ int main(int argc, char **argv) {
     };
     int steps = argc > 1 ? atoi(argv[1]) : 15;
     if (steps < 1 || steps > 64) steps = 15;
-    /* bin/bench [STEPS] [pytorch | residual | small | 10m [THREADS]]: the second form runs only the PyTorch comparison
-     * (out/bench_pytorch.json), the residual families (out/bench_residual.json), or trains one dense model on
+    /* bin/bench [STEPS] [pytorch | residual | decode | small | 10m [THREADS]]: the second form runs only the PyTorch
+     * comparison (out/bench_pytorch.json), the residual families (out/bench_residual.json), decoding
+     * (out/bench_decode.json), or trains one dense model on
      * THREADS threads (default 1) and prints its tokens/s (no JSON: a target for perf record) */
     if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m"))) {
         BenchModel *b = &models[!strcmp(argv[2], "10m")];
@@ -431,14 +432,19 @@ int main(int argc, char **argv) {
         return 0;
     }
     int only_pytorch = argc > 2 && !strcmp(argv[2], "pytorch"), only_residual = argc > 2 && !strcmp(argv[2], "residual");
-    const char *jpath = only_pytorch ? "out/bench_pytorch.json" : only_residual ? "out/bench_residual.json" : "out/bench.json";
+    int only_decode = argc > 2 && !strcmp(argv[2], "decode");
+    const char *jpath = only_pytorch    ? "out/bench_pytorch.json"
+                        : only_residual ? "out/bench_residual.json"
+                        : only_decode   ? "out/bench_decode.json"
+                                        : "out/bench.json";
     FILE *json = NULL;
     if (!make_parent_dirs(jpath)) json = fopen(jpath, "w");
     if (json) fprintf(json, "[\n");
-    if (only_pytorch || only_residual) {
+    if (only_pytorch || only_residual || only_decode) {
         if (json) fprintf(json, "  {\"steps\": %d}", steps);
         if (only_pytorch) bench_pytorch(json, steps);
-        else bench_residual(json, steps);
+        else if (only_residual) bench_residual(json, steps);
+        else bench_decode(json);
         if (json) { fprintf(json, "\n]\n"); fclose(json); printf("written: %s\n", jpath); }
         return 0;
     }
