@@ -225,6 +225,33 @@ static void bench_decode(FILE *json) {
 }
 /* ---- end of decoding ---- */
 
+/* ---- long-context training ----
+ * The same 4096 tokens per step as 4 x 1024 and 2 x 2048 (d 256, 4 blocks, 4 heads of 64, one thread): the
+ * attention products grow with T while everything else stays, so this is where attention's blocking (causal
+ * blocks skipped) and its memory (log-sum-exp only, no B*H*T*T probabilities) show. */
+static void bench_long(FILE *json, int steps) {
+    printf("\nlong-context training, 4096 tokens per step (d 256, 4 blocks, 4 heads of 64), 1 thread\n");
+    printf("%-8s %6s %12s %22s\n", "T", "batch", "tokens/s", "activations + work MB");
+    al_set_threads(1);
+    for (int T = 1024; T <= 2048; T *= 2) {
+        int B = 4096 / T;
+        ModelConfig c;
+        config_defaults(&c);
+        c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.d_ff = 704; c.seq_len = T;
+        Model *m = model_create(&c, 0);
+        if (!m) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
+        double tps = train_tokens_per_s(m, B, T, steps < 5 ? steps : 5);
+        double mb = sizeof(real) * (double)model_activation_elems(m) / 1e6;
+        printf("%-8d %6d %12.0f %22.1f\n", T, B, tps, mb);
+        if (json)
+            fprintf(json, ",\n  {\"long_context\": %d, \"batch\": %d, \"tokens_per_s\": %.1f, \"activation_mb\": %.1f}", T,
+                    B, tps, mb);
+        fflush(stdout);
+        model_free(m);
+    }
+}
+/* ---- end of long-context training ---- */
+
 /* ---- archlab against the PyTorch reference (tests/reference/bench_ref.py) ----
  * The same config, batch and thread count: archlab's training step (forward, backward, AdamW) against the
  * reference's (float32 eager PyTorch, autograd, torch.optim.AdamW), run in a subprocess per thread count with
@@ -414,9 +441,9 @@ int main(int argc, char **argv) {
     };
     int steps = argc > 1 ? atoi(argv[1]) : 15;
     if (steps < 1 || steps > 64) steps = 15;
-    /* bin/bench [STEPS] [pytorch | residual | decode | small | 10m [THREADS]]: the second form runs only the PyTorch
+    /* bin/bench [STEPS] [pytorch | residual | decode | long | small | 10m [THREADS]]: the second form runs only the PyTorch
      * comparison (out/bench_pytorch.json), the residual families (out/bench_residual.json), decoding
-     * (out/bench_decode.json), or trains one dense model on
+     * (out/bench_decode.json), long-context training (out/bench_long.json), or trains one dense model on
      * THREADS threads (default 1) and prints its tokens/s (no JSON: a target for perf record) */
     if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m"))) {
         BenchModel *b = &models[!strcmp(argv[2], "10m")];
@@ -432,18 +459,20 @@ int main(int argc, char **argv) {
         return 0;
     }
     int only_pytorch = argc > 2 && !strcmp(argv[2], "pytorch"), only_residual = argc > 2 && !strcmp(argv[2], "residual");
-    int only_decode = argc > 2 && !strcmp(argv[2], "decode");
+    int only_decode = argc > 2 && !strcmp(argv[2], "decode"), only_long = argc > 2 && !strcmp(argv[2], "long");
     const char *jpath = only_pytorch    ? "out/bench_pytorch.json"
                         : only_residual ? "out/bench_residual.json"
                         : only_decode   ? "out/bench_decode.json"
+                        : only_long     ? "out/bench_long.json"
                                         : "out/bench.json";
     FILE *json = NULL;
     if (!make_parent_dirs(jpath)) json = fopen(jpath, "w");
     if (json) fprintf(json, "[\n");
-    if (only_pytorch || only_residual || only_decode) {
+    if (only_pytorch || only_residual || only_decode || only_long) {
         if (json) fprintf(json, "  {\"steps\": %d}", steps);
         if (only_pytorch) bench_pytorch(json, steps);
         else if (only_residual) bench_residual(json, steps);
+        else if (only_long) bench_long(json, steps);
         else bench_decode(json);
         if (json) { fprintf(json, "\n]\n"); fclose(json); printf("written: %s\n", jpath); }
         return 0;
@@ -477,6 +506,7 @@ int main(int argc, char **argv) {
     bench_moe(json, steps);
     bench_residual(json, steps);
     bench_decode(json);
+    bench_long(json, steps);
     bench_pytorch(json, steps);
     if (json) { fprintf(json, "\n]\n"); fclose(json); printf("written: out/bench.json\n"); }
     return 0;
