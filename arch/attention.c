@@ -6,6 +6,13 @@
 
 static int qkv_width(const Attention *a) { return (a->H + 2 * a->Hkv) * a->hd; }
 
+static AttnShape shape_of(const Attention *a, int B, int T) {
+    int W = qkv_width(a);
+    return (AttnShape){.B = B, .T = T, .H = a->H, .Hkv = a->Hkv, .dk = a->hd, .dv = a->hd,
+                       .q_stride = W, .k_stride = W, .v_stride = W, .o_stride = a->H * a->hd,
+                       .scale = (real)(1.0 / sqrt((double)a->hd))};
+}
+
 static void attn_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     Attention *a = self;
     size_t N = (size_t)B * T;
@@ -14,16 +21,10 @@ static void attn_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     a->lse = arena_take(act, (size_t)B * a->H * T);
     a->y = arena_take(act, N * a->H * a->hd);
     /* backward: dqkv, dy, dln, then the attention workspace (alone at the scratch's start in the forward) */
-    a->work_n = attention_work_size(B, a->H, T);
+    AttnShape s = shape_of(a, B, T);
+    a->work_n = attention_work_size(&s);
     size_t need = N * qkv_width(a) + N * a->H * a->hd + N * a->C + a->work_n;
     if (need > *scratch) *scratch = need;
-}
-
-static AttnShape shape_of(const Attention *a, int B, int T) {
-    int W = qkv_width(a);
-    return (AttnShape){.B = B, .T = T, .H = a->H, .Hkv = a->Hkv, .dk = a->hd, .dv = a->hd,
-                       .q_stride = W, .k_stride = W, .v_stride = W, .o_stride = a->H * a->hd,
-                       .scale = (real)(1.0 / sqrt((double)a->hd))};
 }
 
 /* Decoding: append the new keys and values to this layer's cache rows [keys | values] at c->pos, then

@@ -6,6 +6,13 @@
 
 static int dqk(const Mla *a) { return a->dn + a->dr; }
 
+static AttnShape train_shape(const Mla *a, int B, int T) {
+    int H = a->H;
+    return (AttnShape){.B = B, .T = T, .H = H, .Hkv = H, .dk = dqk(a), .dv = a->dv, .q_stride = H * dqk(a),
+                       .k_stride = H * dqk(a), .v_stride = H * a->dv, .o_stride = H * a->dv,
+                       .scale = (real)(1.0 / sqrt((double)dqk(a)))};
+}
+
 static void mla_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     Mla *a = self;
     size_t N = (size_t)B * T, H = a->H;
@@ -25,17 +32,11 @@ static void mla_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     a->y = arena_take(act, N * H * a->dv);
     /* dy, dq, dK, dV, attention workspace (alone at the scratch's start in the forward), dkv, dkr, dc_KV (normed
      * and raw), dln, dc_Q (normed and raw) */
-    a->work_n = attention_work_size(B, a->H, T);
+    AttnShape s = train_shape(a, B, T);
+    a->work_n = attention_work_size(&s);
     size_t need = N * H * a->dv * 2 + N * H * dqk(a) * 2 + a->work_n + N * H * (a->dn + a->dv) + N * a->dr +
                   2 * N * a->dc + N * a->C + 2 * N * a->dq;
     if (need > *scratch) *scratch = need;
-}
-
-static AttnShape train_shape(const Mla *a, int B, int T) {
-    int H = a->H;
-    return (AttnShape){.B = B, .T = T, .H = H, .Hkv = H, .dk = dqk(a), .dv = a->dv, .q_stride = H * dqk(a),
-                       .k_stride = H * dqk(a), .v_stride = H * a->dv, .o_stride = H * a->dv,
-                       .scale = (real)(1.0 / sqrt((double)dqk(a)))};
 }
 
 /* Everything up to attention, shared by training and decoding: the query (RoPE applied to each head's

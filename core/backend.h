@@ -73,7 +73,7 @@ typedef struct Backend {
                  const real *sin, int inverse);
     /* Causal softmax attention for training, in blocks of query rows (core/backend_cpu_attn.c): only lse
      * (B,H,T), each row's log-sum-exp of its scaled scores, is saved for the backward, which recomputes the
-     * probabilities block by block; no (B,H,T,T) tensor exists. work: attention_work_size(B, H, T) reals
+     * probabilities block by block; no (B,H,T,T) tensor exists. work: attention_work_size(s) reals
      * (work_n of them; fewer threads run when it was sized for fewer than are running now). */
     void (*attention_forward)(real *out, real *lse, real *work, size_t work_n, const real *q, const real *k,
                               const real *v, const AttnShape *s);
@@ -210,9 +210,8 @@ typedef struct Backend {
 enum { MIX_PRE = 1, MIX_POST = 2, MIX_RES = 4, MIX_ALL = 7 };
 size_t sinkhorn_trace_size(int n, int iters);
 size_t mhc_backward_work_size(int N, int n);
-/* workspace of attention_forward/backward for B sequences of T tokens and H query heads at the current
- * thread count */
-size_t attention_work_size(int B, int H, int T);
+/* workspace of attention_forward/backward for shape s at the current thread count */
+size_t attention_work_size(const AttnShape *s);
 
 extern const Backend al_backend_cpu;
 /* The active backend; arch/ calls kernels as K->op(...). */

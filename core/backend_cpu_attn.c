@@ -50,21 +50,30 @@ static void softmax_row(real *row, int n, int len) {
  * with OpenBLAS at T 128 and 256, head dims 32 and 64 (short calls' overhead against skipped work). ATTN_BLOCK
  * is in core/backend_cpu_attn.h. */
 
-static size_t attn_slot_elems(int T) { return 2 * (size_t)ATTN_BLOCK * T; } /* probabilities + their gradient */
+/* One thread's workspace: a block's probabilities and their gradient (2 x ATTN_BLOCK x T), and the head's keys
+ * and values transposed (dk x T, dv x T): the score products then run as NN GEMMs, which OpenBLAS's small
+ * kernels do 38% faster than the NT form at these shapes (32 x e x 32; 25% net of the transposes). */
+static size_t attn_slot_elems(const AttnShape *s) { return ((size_t)2 * ATTN_BLOCK + s->dk + s->dv) * s->T; }
 
-size_t attention_work_size(int B, int H, int T) {
+size_t attention_work_size(const AttnShape *s) {
     int slots = omp_get_max_threads();
-    if (slots > B * H) slots = B * H;
-    return (size_t)(slots < 1 ? 1 : slots) * attn_slot_elems(T);
+    if (slots > s->B * s->H) slots = s->B * s->H;
+    return (size_t)(slots < 1 ? 1 : slots) * attn_slot_elems(s);
 }
 
 /* threads for `units` independent (sequence, head) jobs with work_n reals of workspace */
-static int attn_threads(size_t work_n, int T, int units) {
-    size_t slots = work_n / attn_slot_elems(T);
+static int attn_threads(size_t work_n, const AttnShape *s, int units) {
+    size_t slots = work_n / attn_slot_elems(s);
     int n = omp_get_max_threads();
     if ((size_t)n > slots) n = (int)slots;
     if (n > units) n = units;
     return n < 1 ? 1 : n;
+}
+
+/* dst (d x T) = the first d columns of T rows of src (row stride `stride`), transposed */
+static void transpose_head(real *dst, const real *src, int T, int d, int stride) {
+    for (int j = 0; j < T; j++)
+        for (int c = 0; c < d; c++) dst[(size_t)c * T + j] = src[(size_t)j * stride + c];
 }
 
 /* row[0..n) (scaled scores) -> softmax probabilities, row[n..len) = 0; returns the log-sum-exp */
@@ -85,23 +94,23 @@ static real softmax_causal_row(real *row, int n, int len) {
 void cpu_attention_forward(real *out, real *lse, real *work, size_t work_n, const real *q, const real *k,
                            const real *v, const AttnShape *s) {
     int B = s->B, T = s->T, H = s->H, group = s->H / s->Hkv;
-    AL_ASSERT(work_n >= attn_slot_elems(T));
-    CBLAS_TRANSPOSE N_ = CblasNoTrans, T_ = CblasTrans;
-#pragma omp parallel num_threads(attn_threads(work_n, T, B * H))
+    AL_ASSERT(work_n >= attn_slot_elems(s));
+    CBLAS_TRANSPOSE N_ = CblasNoTrans;
+#pragma omp parallel num_threads(attn_threads(work_n, s, B * H))
     {
-        real *P = work + (size_t)omp_get_thread_num() * attn_slot_elems(T);
+        real *P = work + (size_t)omp_get_thread_num() * attn_slot_elems(s), *Kt = P + (size_t)2 * ATTN_BLOCK * T;
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 int g = h / group;
                 const real *Q = q + (size_t)b * T * s->q_stride + (size_t)h * s->dk;
-                const real *Kh = k + (size_t)b * T * s->k_stride + (size_t)g * s->dk;
                 const real *V = v + (size_t)b * T * s->v_stride + (size_t)g * s->dv;
                 real *O = out + (size_t)b * T * s->o_stride + (size_t)h * s->dv, *L = lse + ((size_t)b * H + h) * T;
+                transpose_head(Kt, k + (size_t)b * T * s->k_stride + (size_t)g * s->dk, T, s->dk, s->k_stride);
                 for (int i0 = 0; i0 < T; i0 += ATTN_BLOCK) {
                     int m = T - i0 < ATTN_BLOCK ? T - i0 : ATTN_BLOCK, e = i0 + m;
-                    GEMM(CblasRowMajor, N_, T_, m, e, s->dk, s->scale, Q + (size_t)i0 * s->q_stride, s->q_stride, Kh,
-                         s->k_stride, 0, P, e);
+                    GEMM(CblasRowMajor, N_, N_, m, e, s->dk, s->scale, Q + (size_t)i0 * s->q_stride, s->q_stride, Kt, T,
+                         0, P, e);
                     for (int r = 0; r < m; r++) L[i0 + r] = softmax_causal_row(P + (size_t)r * e, i0 + r + 1, e);
                     GEMM(CblasRowMajor, N_, N_, m, s->dv, e, 1, P, e, V, s->v_stride, 0, O + (size_t)i0 * s->o_stride,
                          s->o_stride);
@@ -116,16 +125,19 @@ void cpu_attention_forward(real *out, real *lse, real *work, size_t work_n, cons
 void cpu_attention_backward(real *dq, real *dk, real *dv, real *work, size_t work_n, const real *dout,
                             const real *lse, const real *q, const real *k, const real *v, const AttnShape *s) {
     int B = s->B, T = s->T, H = s->H, Hkv = s->Hkv, group = H / Hkv;
-    AL_ASSERT(work_n >= attn_slot_elems(T));
+    AL_ASSERT(work_n >= attn_slot_elems(s));
     CBLAS_TRANSPOSE N_ = CblasNoTrans, T_ = CblasTrans;
-#pragma omp parallel num_threads(attn_threads(work_n, T, B * Hkv))
+#pragma omp parallel num_threads(attn_threads(work_n, s, B * Hkv))
     {
-        real *P = work + (size_t)omp_get_thread_num() * attn_slot_elems(T), *dP = P + (size_t)ATTN_BLOCK * T;
+        real *P = work + (size_t)omp_get_thread_num() * attn_slot_elems(s), *dP = P + (size_t)ATTN_BLOCK * T;
+        real *Kt = dP + (size_t)ATTN_BLOCK * T, *Vt = Kt + (size_t)s->dk * T;
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)
             for (int g = 0; g < Hkv; g++) {
                 size_t ko = (size_t)b * T * s->k_stride + (size_t)g * s->dk;
                 size_t vo = (size_t)b * T * s->v_stride + (size_t)g * s->dv;
+                transpose_head(Kt, k + ko, T, s->dk, s->k_stride);
+                transpose_head(Vt, v + vo, T, s->dv, s->v_stride);
                 for (int h = g * group; h < (g + 1) * group; h++) {
                     size_t qo = (size_t)b * T * s->q_stride + (size_t)h * s->dk;
                     const real *dO = dout + (size_t)b * T * s->o_stride + (size_t)h * s->dv;
@@ -133,7 +145,7 @@ void cpu_attention_backward(real *dq, real *dk, real *dv, real *work, size_t wor
                     for (int i0 = 0; i0 < T; i0 += ATTN_BLOCK) {
                         int m = T - i0 < ATTN_BLOCK ? T - i0 : ATTN_BLOCK, e = i0 + m;
                         const real *Qi = q + qo + (size_t)i0 * s->q_stride, *dOi = dO + (size_t)i0 * s->o_stride;
-                        GEMM(CblasRowMajor, N_, T_, m, e, s->dk, s->scale, Qi, s->q_stride, k + ko, s->k_stride, 0, P, e);
+                        GEMM(CblasRowMajor, N_, N_, m, e, s->dk, s->scale, Qi, s->q_stride, Kt, T, 0, P, e);
                         for (int r = 0; r < m; r++) {
                             real *p = P + (size_t)r * e, l = L[i0 + r];
                             int n = i0 + r + 1;
@@ -141,7 +153,7 @@ void cpu_attention_backward(real *dq, real *dk, real *dv, real *work, size_t wor
                             for (int j = 0; j < n; j++) p[j] = al_exp(p[j] - l);
                             for (int j = n; j < e; j++) p[j] = 0;
                         }
-                        GEMM(CblasRowMajor, N_, T_, m, e, s->dv, 1, dOi, s->o_stride, v + vo, s->v_stride, 0, dP, e);
+                        GEMM(CblasRowMajor, N_, N_, m, e, s->dv, 1, dOi, s->o_stride, Vt, T, 0, dP, e);
                         GEMM(CblasRowMajor, T_, N_, e, s->dv, m, 1, P, e, dOi, s->o_stride, 1, dv + vo, s->v_stride);
                         for (int r = 0; r < m; r++) {
                             const real *p = P + (size_t)r * e;

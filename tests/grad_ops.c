@@ -148,7 +148,7 @@ static void check_attention(int H, int Hkv, int T, const char *name) {
     real *qkv = gc_buf(nqkv);
     gc_fill(qkv, nqkv, &rng, 1);
     c.q = qkv; c.k = qkv + H * dk; c.v = c.k + Hkv * dk;
-    c.work_n = attention_work_size(B, H, T);
+    c.work_n = attention_work_size(&c.s);
     c.out = gc_buf(no); c.lse = gc_buf((size_t)B * H * T); c.work = gc_buf(c.work_n); c.R = gc_buf(no);
     gc_fill(c.R, no, &rng, 1);
     att_loss(&c);

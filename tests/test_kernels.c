@@ -74,12 +74,13 @@ static void attention_vs_direct(int T, int one_slot) {
     int W = H * dk + Hkv * dk + Hkv * dv;
     real *qkv = al_calloc((size_t)B * T * W, sizeof(real), "t"), *out = al_calloc((size_t)B * T * H * dv, sizeof(real), "t");
     real *lse = al_calloc((size_t)B * H * T, sizeof(real), "t");
-    size_t work_n = one_slot ? attention_work_size(1, 1, T) : attention_work_size(B, H, T);
+    AttnShape s = {B, T, H, Hkv, dk, dv, W, W, W, H * dv, (real)0.7}, one = s;
+    one.B = one.H = one.Hkv = 1;
+    size_t work_n = attention_work_size(one_slot ? &one : &s);
     real *work = al_calloc(work_n, sizeof(real), "t");
     double *sc = malloc(sizeof(double) * T);
     fill(qkv, (size_t)B * T * W, &r);
     for (size_t i = 0; i < (size_t)B * T * W; i++) qkv[i] *= 3; /* scores of several units: a peaked softmax */
-    AttnShape s = {B, T, H, Hkv, dk, dv, W, W, W, H * dv, (real)0.7};
     K->attention_forward(out, lse, work, work_n, qkv, qkv + H * dk, qkv + H * dk + Hkv * dk, &s);
     double worst = 0, worst_lse = 0;
     for (int b = 0; b < B; b++)
