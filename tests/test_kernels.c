@@ -111,7 +111,10 @@ static void attention_vs_direct(int T, int one_slot) {
     rng_free(&r);
 }
 TEST(attention_matches_direct_loops_gqa) {
+    attention_vs_direct(1, 0);
     attention_vs_direct(6, 0);
+    attention_vs_direct(32, 0); /* exactly one block */
+    attention_vs_direct(33, 0); /* a last block of one row */
     attention_vs_direct(77, 0); /* blocks of 32, 32, 13 */
     attention_vs_direct(77, 1);
 }
