@@ -70,10 +70,18 @@ static int attn_threads(size_t work_n, const AttnShape *s, int units) {
     return n < 1 ? 1 : n;
 }
 
-/* dst (d x T) = the first d columns of T rows of src (row stride `stride`), transposed */
+/* dst (d x T) = the first d columns of T rows of src (row stride `stride`), transposed. In the backward the rows
+ * come cold from memory, one head-wide slice of a long row each, which the hardware prefetcher does not
+ * follow: rows are prefetched 8 ahead (without it the transposes took half of the backward kernel's time). */
+#define TRANSPOSE_PREFETCH 8
 static void transpose_head(real *dst, const real *src, int T, int d, int stride) {
-    for (int j = 0; j < T; j++)
+    for (int j = 0; j < T; j++) {
+        if (j + TRANSPOSE_PREFETCH < T) {
+            const char *ahead = (const char *)(src + (size_t)(j + TRANSPOSE_PREFETCH) * stride);
+            for (size_t o = 0; o < sizeof(real) * (size_t)d; o += 64) __builtin_prefetch(ahead + o);
+        }
         for (int c = 0; c < d; c++) dst[(size_t)c * T + j] = src[(size_t)j * stride + c];
+    }
 }
 
 /* row[0..n) (scaled scores) -> softmax probabilities, row[n..len) = 0; returns the log-sum-exp */
