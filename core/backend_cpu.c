@@ -324,6 +324,7 @@ static double cross_entropy_forward(real *losses, real *logits, const int *targe
     for (int n = 0; n < N; n++) {
         real *row = logits + (size_t)n * V;
         real mx = row[0];
+#pragma omp simd reduction(max : mx)
         for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
         /* loss = log-sum-exp - logit, not -log(prob), which underflows for confident wrong answers */
         double zt = targets[n] >= 0 ? (double)row[targets[n]] - mx : 0;
@@ -331,6 +332,7 @@ static double cross_entropy_forward(real *losses, real *logits, const int *targe
 #pragma omp simd reduction(+ : sum)
         for (int i = 0; i < V; i++) { row[i] = al_exp(row[i] - mx); sum += row[i]; }
         real inv = (real)(1.0 / sum);
+#pragma omp simd
         for (int i = 0; i < V; i++) row[i] *= inv;
         losses[n] = targets[n] >= 0 ? (real)(log(sum) - zt) : 0;
     }
