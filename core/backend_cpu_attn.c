@@ -29,16 +29,20 @@ void cpu_copy_strided(real *dst, const real *src, int rows, int blocks, int cols
         }
 }
 
-/* softmax of row[0..n) in place (n >= 1), zeroing row[n..len) */
-static void softmax_row(real *row, int n, int len) {
+/* row[0..n) (scaled scores) -> softmax probabilities, row[n..len) = 0 (n >= 1); returns the log-sum-exp.
+ * Training and decoding share it, so a cached decode computes what the training forward does. */
+static real softmax_causal_row(real *row, int n, int len) {
     real mx = row[0];
+#pragma omp simd reduction(max : mx)
     for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    double sum = 0;
+    real sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n; j++) { row[j] = al_exp(row[j] - mx); sum += row[j]; }
-    real inv = (real)(1.0 / sum);
+    real inv = 1 / sum;
+#pragma omp simd
     for (int j = 0; j < n; j++) row[j] *= inv;
     for (int j = n; j < len; j++) row[j] = 0;
+    return mx + (real)log(sum);
 }
 
 /* ---- training attention, in blocks of query rows ----
@@ -82,21 +86,6 @@ static void transpose_head(real *dst, const real *src, int T, int d, int stride)
         }
         for (int c = 0; c < d; c++) dst[(size_t)c * T + j] = src[(size_t)j * stride + c];
     }
-}
-
-/* row[0..n) (scaled scores) -> softmax probabilities, row[n..len) = 0; returns the log-sum-exp */
-static real softmax_causal_row(real *row, int n, int len) {
-    real mx = row[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    real sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; j++) { row[j] = al_exp(row[j] - mx); sum += row[j]; }
-    real inv = 1 / sum;
-#pragma omp simd
-    for (int j = 0; j < n; j++) row[j] *= inv;
-    for (int j = n; j < len; j++) row[j] = 0;
-    return mx + (real)log(sum);
 }
 
 void cpu_attention_forward(real *out, real *lse, real *work, size_t work_n, const real *q, const real *k,
@@ -211,7 +200,7 @@ void cpu_attention_decode(real *out, real *scores, const real *q, const real *k,
                     real *P = scores + ((size_t)b * H + (size_t)g * group + h0) * Tk;
                     real *O = out + (size_t)b * s->o_stride + ((size_t)g * group + h0) * s->dv;
                     GEMM(CblasRowMajor, N_, T_, m, Tk, s->dk, s->scale, Q, s->dk, Kg, s->k_stride, 0, P, Tk);
-                    for (int h = 0; h < m; h++) softmax_row(P + (size_t)h * Tk, Tk, Tk);
+                    for (int h = 0; h < m; h++) softmax_causal_row(P + (size_t)h * Tk, Tk, Tk);
                     GEMM(CblasRowMajor, N_, N_, m, s->dv, Tk, 1, P, Tk, V, s->v_stride, 0, O, s->dv);
                 }
         return;
@@ -226,7 +215,7 @@ void cpu_attention_decode(real *out, real *scores, const real *q, const real *k,
             real *P = scores + ((size_t)b * H + h) * T * Tk;
             real *O = out + (size_t)b * T * s->o_stride + (size_t)h * s->dv;
             GEMM(CblasRowMajor, N_, T_, T, Tk, s->dk, s->scale, Q, s->q_stride, Kg, s->k_stride, 0, P, Tk);
-            for (int i = 0; i < T; i++) softmax_row(P + (size_t)i * Tk, pos0 + i + 1, Tk);
+            for (int i = 0; i < T; i++) softmax_causal_row(P + (size_t)i * Tk, pos0 + i + 1, Tk);
             GEMM(CblasRowMajor, N_, N_, T, s->dv, Tk, 1, P, Tk, V, s->v_stride, 0, O, s->o_stride);
         }
 }
