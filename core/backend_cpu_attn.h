@@ -1,5 +1,6 @@
-/* CPU kernels for training attention, decoding and the attention families (KV-cache appends, cached attention, sampling),
- * kept beside backend_cpu.c and entered in its table. Shapes are documented in core/backend.h. */
+/* CPU kernels for attention: training (blocked causal attention), decoding (KV-cache appends, cached
+ * attention, sampling) and the attention families, kept beside backend_cpu.c and entered in its table.
+ * Shapes are documented in core/backend.h. */
 #ifndef AL_BACKEND_CPU_ATTN_H
 #define AL_BACKEND_CPU_ATTN_H
 #include "core/backend.h"

@@ -174,10 +174,16 @@ static void sinkhorn_stages(real *Y, real *sm, const real *M, int n, int iters) 
  * t_max = 50, the ablation's largest: 100 KB) */
 #define SK_LANE_MAX_REALS 32768
 
+/* sm != NULL (the backward): every stage into Y ((2 iters) x n x n lanes) and the sums divided by into sm
+ * ((2 iters) x n lanes). sm == NULL (the forward, which needs only the last stage): Y is one n x n lanes
+ * matrix, normalized in place, the same operations in the same order (so H is bit-identical to what the
+ * backward recomputes). */
 static void sinkhorn_stages_lanes(real *Y, real *sm, const real *M, int n, int iters) {
+    size_t nn = (size_t)n * n;
     const real *prev = M;
+    if (!sm) { memcpy(Y, M, sizeof(real) * nn * SK_LANES); prev = Y; }
     for (int s = 0; s < 2 * iters; s++) {
-        real *y = Y + (size_t)s * n * n * SK_LANES, *sum = sm + (size_t)s * n * SK_LANES;
+        real *y = sm ? Y + (size_t)s * nn * SK_LANES : Y;
         int by_col = s % 2 == 0;
         for (int a = 0; a < n; a++) {
             real acc[SK_LANES] = {0}, inv[SK_LANES];
@@ -187,7 +193,8 @@ static void sinkhorn_stages_lanes(real *Y, real *sm, const real *M, int n, int i
                 for (int l = 0; l < SK_LANES; l++) acc[l] += p[l];
             }
 #pragma omp simd
-            for (int l = 0; l < SK_LANES; l++) { sum[a * SK_LANES + l] = acc[l]; inv[l] = 1 / acc[l]; }
+            for (int l = 0; l < SK_LANES; l++) inv[l] = 1 / acc[l];
+            if (sm) memcpy(sm + ((size_t)s * n + a) * SK_LANES, acc, sizeof acc);
             for (int b = 0; b < n; b++) {
                 size_t k = (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
 #pragma omp simd
@@ -195,32 +202,6 @@ static void sinkhorn_stages_lanes(real *Y, real *sm, const real *M, int n, int i
             }
         }
         prev = y;
-    }
-}
-
-/* The forward's stages: the same arithmetic as sinkhorn_stages_lanes (so H is bit-identical to what the
- * backward recomputes), but only the current matrix is kept, in Y (n x n lanes), instead of every stage and
- * sum: the forward needs only the last. */
-static void sinkhorn_last_lanes(real *Y, const real *M, int n, int iters) {
-    size_t nn = (size_t)n * n;
-    memcpy(Y, M, sizeof(real) * nn * SK_LANES);
-    for (int s = 0; s < 2 * iters; s++) {
-        int by_col = s % 2 == 0;
-        for (int a = 0; a < n; a++) {
-            real acc[SK_LANES] = {0}, inv[SK_LANES];
-            for (int b = 0; b < n; b++) {
-                const real *p = Y + (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
-#pragma omp simd
-                for (int l = 0; l < SK_LANES; l++) acc[l] += p[l];
-            }
-#pragma omp simd
-            for (int l = 0; l < SK_LANES; l++) inv[l] = 1 / acc[l];
-            for (int b = 0; b < n; b++) {
-                real *y = Y + (size_t)(by_col ? b * n + a : a * n + b) * SK_LANES;
-#pragma omp simd
-                for (int l = 0; l < SK_LANES; l++) y[l] *= inv[l];
-            }
-        }
     }
 }
 
@@ -270,7 +251,7 @@ void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, in
             }
             for (int l = 0; l < m; l++)
                 for (size_t k = 0; k < nn; k++) trace[(size_t)(t0 + l) * nn + k] = M[k * SK_LANES + l];
-            sinkhorn_last_lanes(Y, M, n, iters);
+            sinkhorn_stages_lanes(Y, NULL, M, n, iters);
             for (int l = 0; l < m; l++)
                 for (size_t k = 0; k < nn; k++) H[(size_t)(t0 + l) * nn + k] = Y[k * SK_LANES + l];
         }

@@ -107,6 +107,17 @@ static int get(ctx *c, int idx, const char *key) {
     return 1;
 }
 
+/* Push the required, non-empty list t[key] (t at idx; f names it in errors) and return its length. missing:
+ * what to write when it is absent; items: what it is a list of; noun: what is counted when it is empty. */
+static size_t req_list(ctx *c, int idx, const char *f, const char *key, const char *missing, const char *items,
+                       const char *noun) {
+    if (!get(c, idx, key)) lerr(c, f, "missing (%s)", missing);
+    if (!lua_istable(c->L, -1)) lerr(c, f, "expected a list of %s, got %s", items, tname(c->L, -1));
+    size_t n = (size_t)lua_rawlen(c->L, -1);
+    if (n == 0) lerr(c, f, "no %s given (an empty list)", noun);
+    return n;
+}
+
 static const char *opt_str(ctx *c, int idx, const char *prefix, const char *key) {
     if (!get(c, idx, key)) return NULL;
     char f[256];
@@ -287,10 +298,7 @@ static void read_heatmap(ctx *c, int idx, const char *prefix, plot_heatmap_spec 
     if (cm && plot_cmap_by_name(cm, &h->cmap)) lerr(c, f, "%s", plot_last_error());
 
     join(f, sizeof f, prefix, "values");
-    if (!get(c, idx, "values")) lerr(c, f, "missing (a list of rows, one per y label)");
-    if (!lua_istable(L, -1)) lerr(c, f, "expected a list of rows, got %s", tname(L, -1));
-    h->ny = (size_t)lua_rawlen(L, -1);
-    if (h->ny == 0) lerr(c, f, "no rows given (an empty list)");
+    h->ny = req_list(c, idx, f, "values", "a list of rows, one per y label", "rows", "rows");
     double *v = NULL;
     for (size_t i = 0; i < h->ny; i++) {
         snprintf(e, sizeof e, "%s[%zu]", f, i + 1);
@@ -467,10 +475,8 @@ static int l_panels(lua_State *L) {
     if (opt_num(&c, 1, "", "cols", &cols) && (cols < 1 || cols > 64 || cols != floor(cols)))
         lerr(&c, "cols", "expected a whole number from 1 to 64, got %g", cols);
     ps.cols = (int)cols;
-    if (!get(&c, 1, "plots")) lerr(&c, "plots", "missing (a list of {kind = \"lines\"|\"heatmap\"|\"bars\", ...})");
-    if (!lua_istable(L, -1)) lerr(&c, "plots", "expected a list of plot tables, got %s", tname(L, -1));
-    size_t n = (size_t)lua_rawlen(L, -1);
-    if (n == 0) lerr(&c, "plots", "no plots given (an empty list)");
+    size_t n = req_list(&c, 1, "plots", "plots", "a list of {kind = \"lines\"|\"heatmap\"|\"bars\", ...}", "plot tables",
+                        "plots");
     plot_panel *pan = scratch(&c, n * sizeof *pan);
     char f[64];
     for (size_t i = 0; i < n; i++) {
@@ -530,10 +536,7 @@ static int l_document(lua_State *L) {
     plot_document_spec ds;
     memset(&ds, 0, sizeof ds);
     ds.title = opt_str(&c, 1, "", "title");
-    if (!get(&c, 1, "pages")) lerr(&c, "pages", "missing (a list of {title=, text=, image=, caption=} tables)");
-    if (!lua_istable(L, -1)) lerr(&c, "pages", "expected a list of page tables, got %s", tname(L, -1));
-    size_t n = (size_t)lua_rawlen(L, -1);
-    if (n == 0) lerr(&c, "pages", "no pages given (an empty list)");
+    size_t n = req_list(&c, 1, "pages", "pages", "a list of {title=, text=, image=, caption=} tables", "page tables", "pages");
     plot_page *pg = scratch(&c, n * sizeof *pg);
     char f[64];
     for (size_t i = 0; i < n; i++) {

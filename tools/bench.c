@@ -50,6 +50,14 @@ static double sgemm_gflops(void) {
 
 typedef struct { const char *name; int C, L, H, F, T, B; } BenchModel;
 
+/* The defaults with a dense model's shape: d_model C, L blocks, H heads, SwiGLU F, sequences of T */
+static ModelConfig dense_config(int C, int L, int H, int F, int T) {
+    ModelConfig c;
+    config_defaults(&c);
+    c.d_model = C; c.n_layers = L; c.n_heads = H; c.d_ff = F; c.seq_len = T;
+    return c;
+}
+
 /* One model being trained for timing: a full step is forward, backward and AdamW. */
 typedef struct { Model *m; DataSource d; Rng rng; int *in, *tg, B, T, s; } BenchRun;
 
@@ -109,9 +117,7 @@ static void bench_moe(FILE *json, int steps) {
         al_set_threads(threads);
         double dense_gf = 0;
         for (int moe = 0; moe <= 1; moe++) {
-            ModelConfig c;
-            config_defaults(&c);
-            c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.d_ff = 704; c.seq_len = 128;
+            ModelConfig c = dense_config(256, 4, 4, 704, 128);
             if (moe) {
                 snprintf(c.ffn, sizeof c.ffn, "moe");
                 c.n_routed_experts = 16; c.num_experts_per_tok = 3; c.n_shared_experts = 1; c.moe_intermediate_size = 176;
@@ -153,9 +159,7 @@ static void bench_residual(FILE *json, int steps) {
         BenchRun r[3];
         double times[3][64];
         for (int k = 0; k < 3; k++) {
-            ModelConfig c;
-            config_defaults(&c);
-            c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.d_ff = 704; c.seq_len = 128;
+            ModelConfig c = dense_config(256, 4, 4, 704, 128);
             snprintf(c.residual, sizeof c.residual, "%s", kinds[k]);
             m[k] = model_create(&c, 0);
             if (!m[k]) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
@@ -235,9 +239,7 @@ static void bench_long(FILE *json, int steps) {
     al_set_threads(1);
     for (int T = 1024; T <= 2048; T *= 2) {
         int B = 4096 / T;
-        ModelConfig c;
-        config_defaults(&c);
-        c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.d_ff = 704; c.seq_len = T;
+        ModelConfig c = dense_config(256, 4, 4, 704, T);
         Model *m = model_create(&c, 0);
         if (!m) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
         double tps = train_tokens_per_s(m, B, T, steps < 5 ? steps : 5);
@@ -385,10 +387,7 @@ static void bench_pytorch(FILE *json, int steps) {
            "PyTorch tok/s", "ratio", "GEMM ceiling", "PyTorch's best set-up");
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++)
         for (int threads = 1; threads <= 2; threads++) {
-            ModelConfig c;
-            config_defaults(&c);
-            c.d_model = cfgs[i].C; c.n_layers = cfgs[i].L; c.n_heads = cfgs[i].H; c.d_ff = cfgs[i].F;
-            c.seq_len = cfgs[i].T;
+            ModelConfig c = dense_config(cfgs[i].C, cfgs[i].L, cfgs[i].H, cfgs[i].F, cfgs[i].T);
             if (cfgs[i].small_mhc) {
                 snprintf(c.residual, sizeof c.residual, "mhc");
                 c.streams = 4;
@@ -447,9 +446,7 @@ int main(int argc, char **argv) {
      * THREADS threads (default 1) and prints its tokens/s (no JSON: a target for perf record) */
     if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m"))) {
         BenchModel *b = &models[!strcmp(argv[2], "10m")];
-        ModelConfig c;
-        config_defaults(&c);
-        c.d_model = b->C; c.n_layers = b->L; c.n_heads = b->H; c.d_ff = b->F; c.seq_len = b->T;
+        ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
         int threads = argc > 3 ? atoi(argv[3]) : 1;
         al_set_threads(threads < 1 ? 1 : threads);
         Model *m = model_create(&c, 0);
@@ -485,9 +482,7 @@ int main(int argc, char **argv) {
         double peak = sgemm_gflops();
         for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
             BenchModel *b = &models[i];
-            ModelConfig c;
-            config_defaults(&c);
-            c.d_model = b->C; c.n_layers = b->L; c.n_heads = b->H; c.d_ff = b->F; c.seq_len = b->T;
+            ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
             Model *m = model_create(&c, 0);
             if (!m) { fprintf(stderr, "bench: %s\n", al_error_message()); return 1; }
             double tps = train_tokens_per_s(m, b->B, b->T, steps);
