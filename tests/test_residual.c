@@ -10,13 +10,14 @@
 #include "tests/harness.h"
 #include "train/trainer.h"
 
-/* Sinkhorn runs 8 tokens at a time across SIMD lanes (core/streams_cpu.c): each token's result must not
- * depend on its neighbours or its position in the batch: a batch of 11 (one block and a padded tail) gives,
- * bit for bit, what each token gives alone; also for n = 8, t_max = 30, which takes the per-token path. */
+/* Sinkhorn runs VLEN tokens at a time across SIMD lanes (core/streams_cpu.c; 16 in float, 8 in double): each
+ * token's result must not depend on its neighbours or its position in the batch: a batch of 19 (full blocks
+ * and a padded tail) gives, bit for bit, what each token gives alone; also for n = 8, t_max = 30, which takes
+ * the per-token path. */
 TEST(sinkhorn_batch_independent) {
     int shapes[2][2] = {{4, 20}, {8, 30}};
     for (int s = 0; s < 2; s++) {
-        int N = 11, n = shapes[s][0], iters = shapes[s][1], nn = n * n;
+        int N = 19, n = shapes[s][0], iters = shapes[s][1], nn = n * n;
         real *lg = al_calloc((size_t)N * nn, sizeof(real), "t"), *H = al_calloc((size_t)N * nn, sizeof(real), "t");
         real *tr = al_calloc((size_t)N * sinkhorn_trace_size(n, iters), sizeof(real), "t");
         real *dH = al_calloc((size_t)N * nn, sizeof(real), "t"), *dl = al_calloc((size_t)N * nn, sizeof(real), "t");

@@ -444,9 +444,14 @@ int main(int argc, char **argv) {
      * comparison (out/bench_pytorch.json), the residual families (out/bench_residual.json), decoding
      * (out/bench_decode.json), long-context training (out/bench_long.json), or trains one dense model on
      * THREADS threads (default 1) and prints its tokens/s (no JSON: a target for perf record) */
-    if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m"))) {
-        BenchModel *b = &models[!strcmp(argv[2], "10m")];
+    /* bin/bench STEPS residual256 | hc256 | mhc256 [THREADS]: one model of the residual-family comparison */
+    BenchModel d256 = {"d 256, 4 blocks", 256, 4, 4, 704, 128, 16};
+    const char *kind = argc > 2 && strlen(argv[2]) > 3 && !strcmp(argv[2] + strlen(argv[2]) - 3, "256") ? argv[2] : NULL;
+    if (kind && strncmp(kind, "residual", 8) && strncmp(kind, "hc", 2) && strncmp(kind, "mhc", 3)) kind = NULL;
+    if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m") || kind)) {
+        BenchModel *b = kind ? &d256 : &models[!strcmp(argv[2], "10m")];
         ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
+        if (kind) snprintf(c.residual, sizeof c.residual, "%.*s", (int)strlen(kind) - 3, kind);
         int threads = argc > 3 ? atoi(argv[3]) : 1;
         al_set_threads(threads < 1 ? 1 : threads);
         Model *m = model_create(&c, 0);
