@@ -149,21 +149,25 @@ static void bench_moe(FILE *json, int steps) {
  * INTERLEAVED (residual, hc, mhc, residual, ...) so a change in the machine's load hits all three alike; the
  * overhead is the ratio of median step times. mHC reports 6.7% on GPU with fused kernels; our target is below
  * 15% at d_model 256. */
+/* The residual-family comparison's model (also `bin/bench STEPS residual256 | hc256 | mhc256 [THREADS]`) */
+static const BenchModel RESIDUAL_MODEL = {"d 256, 4 blocks", 256, 4, 4, 704, 128, 16};
+static const char *const RESIDUAL_KINDS[3] = {"residual", "hc", "mhc"};
+
 static void bench_residual(FILE *json, int steps) {
     printf("\nresidual families (d 256, 4 blocks, T 128, 16 x 128 tokens/step), n = 4 streams, steps interleaved\n");
     printf("%-26s %7s %8s %12s %10s\n", "residual", "threads", "params", "tokens/s", "overhead");
-    const char *kinds[3] = {"residual", "hc", "mhc"};
     for (int threads = 1; threads <= 2; threads++) {
         al_set_threads(threads);
         Model *m[3];
         BenchRun r[3];
         double times[3][64];
         for (int k = 0; k < 3; k++) {
-            ModelConfig c = dense_config(256, 4, 4, 704, 128);
-            snprintf(c.residual, sizeof c.residual, "%s", kinds[k]);
+            const BenchModel *b = &RESIDUAL_MODEL;
+            ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
+            snprintf(c.residual, sizeof c.residual, "%s", RESIDUAL_KINDS[k]);
             m[k] = model_create(&c, 0);
             if (!m[k]) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
-            bench_run_init(&r[k], m[k], 16, 128);
+            bench_run_init(&r[k], m[k], RESIDUAL_MODEL.B, RESIDUAL_MODEL.T);
         }
         for (int s = 0; s < steps + 3; s++)
             for (int k = 0; k < 3; k++) {
@@ -172,12 +176,12 @@ static void bench_residual(FILE *json, int steps) {
             }
         double base = 0;
         for (int k = 0; k < 3; k++) {
-            double tps = 16.0 * 128 / median(times[k], steps);
+            double tps = (double)RESIDUAL_MODEL.B * RESIDUAL_MODEL.T / median(times[k], steps);
             if (k == 0) base = tps;
-            printf("%-26s %7d %7.2fM %12.0f %9.1f%%\n", kinds[k], threads, m[k]->ps.total / 1e6, tps, 100 * (base / tps - 1));
+            printf("%-26s %7d %7.2fM %12.0f %9.1f%%\n", RESIDUAL_KINDS[k], threads, m[k]->ps.total / 1e6, tps, 100 * (base / tps - 1));
             if (json)
                 fprintf(json, ",\n  {\"residual\": \"%s\", \"threads\": %d, \"params\": %zu, \"tokens_per_s\": %.1f, "
-                              "\"step_time_overhead\": %.4f}", kinds[k], threads, m[k]->ps.total, tps, base / tps - 1);
+                              "\"step_time_overhead\": %.4f}", RESIDUAL_KINDS[k], threads, m[k]->ps.total, tps, base / tps - 1);
             bench_run_free(&r[k]);
             model_free(m[k]);
         }
@@ -440,18 +444,21 @@ int main(int argc, char **argv) {
     };
     int steps = argc > 1 ? atoi(argv[1]) : 15;
     if (steps < 1 || steps > 64) steps = 15;
-    /* bin/bench [STEPS] [pytorch | residual | decode | long | small | 10m [THREADS]]: the second form runs only the PyTorch
-     * comparison (out/bench_pytorch.json), the residual families (out/bench_residual.json), decoding
-     * (out/bench_decode.json), long-context training (out/bench_long.json), or trains one dense model on
-     * THREADS threads (default 1) and prints its tokens/s (no JSON: a target for perf record) */
-    /* bin/bench STEPS residual256 | hc256 | mhc256 [THREADS]: one model of the residual-family comparison */
-    BenchModel d256 = {"d 256, 4 blocks", 256, 4, 4, 704, 128, 16};
-    const char *kind = argc > 2 && strlen(argv[2]) > 3 && !strcmp(argv[2] + strlen(argv[2]) - 3, "256") ? argv[2] : NULL;
-    if (kind && strncmp(kind, "residual", 8) && strncmp(kind, "hc", 2) && strncmp(kind, "mhc", 3)) kind = NULL;
+    /* bin/bench [STEPS] [pytorch | residual | decode | long | small | 10m | residual256 | hc256 | mhc256 [THREADS]]:
+     * the second form runs only the PyTorch comparison (out/bench_pytorch.json), the residual families
+     * (out/bench_residual.json), decoding (out/bench_decode.json), long-context training (out/bench_long.json), or
+     * trains one model (a dense one, or one of the residual-family comparison) on THREADS threads (default 1)
+     * and prints its tokens/s (no JSON: a target for perf record) */
+    const char *kind = NULL;
+    for (int k = 0; k < 3 && argc > 2; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "%s256", RESIDUAL_KINDS[k]);
+        if (!strcmp(argv[2], name)) kind = RESIDUAL_KINDS[k];
+    }
     if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m") || kind)) {
-        BenchModel *b = kind ? &d256 : &models[!strcmp(argv[2], "10m")];
+        const BenchModel *b = kind ? &RESIDUAL_MODEL : &models[!strcmp(argv[2], "10m")];
         ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
-        if (kind) snprintf(c.residual, sizeof c.residual, "%.*s", (int)strlen(kind) - 3, kind);
+        if (kind) snprintf(c.residual, sizeof c.residual, "%s", kind);
         int threads = argc > 3 ? atoi(argv[3]) : 1;
         al_set_threads(threads < 1 ? 1 : threads);
         Model *m = model_create(&c, 0);
@@ -462,6 +469,11 @@ int main(int argc, char **argv) {
     }
     int only_pytorch = argc > 2 && !strcmp(argv[2], "pytorch"), only_residual = argc > 2 && !strcmp(argv[2], "residual");
     int only_decode = argc > 2 && !strcmp(argv[2], "decode"), only_long = argc > 2 && !strcmp(argv[2], "long");
+    if (argc > 2 && !(only_pytorch || only_residual || only_decode || only_long)) {
+        fprintf(stderr, "bench: unknown section '%s' (pytorch, residual, decode, long, small, 10m, residual256, hc256, "
+                        "mhc256)\n", argv[2]);
+        return 2;
+    }
     const char *jpath = only_pytorch    ? "out/bench_pytorch.json"
                         : only_residual ? "out/bench_residual.json"
                         : only_decode   ? "out/bench_decode.json"
