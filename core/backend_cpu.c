@@ -273,15 +273,13 @@ static void rope(real *x, int B, int T, int n_heads, int head_stride, int rot, i
     }
 }
 
-static inline real sigmoid(real x) { return 1 / (1 + al_exp(-x)); }
-
 static void swiglu_forward(real *h, const real *gu, int N, int F) {
 #pragma omp parallel for schedule(static) if ((size_t)(N) * (F) > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const real *a = gu + (size_t)n * 2 * F, *b = a + F;
         real *o = h + (size_t)n * F;
 #pragma omp simd
-        for (int i = 0; i < F; i++) o[i] = a[i] * sigmoid(a[i]) * b[i];
+        for (int i = 0; i < F; i++) o[i] = a[i] * al_sigmoid(a[i]) * b[i];
     }
 }
 
@@ -293,7 +291,7 @@ static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, in
         real *da = dgu + (size_t)n * 2 * F, *db = da + F;
 #pragma omp simd
         for (int i = 0; i < F; i++) {
-            real sg = sigmoid(a[i]);
+            real sg = al_sigmoid(a[i]);
             da[i] = g[i] * b[i] * sg * (1 + a[i] * (1 - sg));
             db[i] = g[i] * a[i] * sg;
         }
@@ -438,7 +436,7 @@ static void moe_scores_forward(real *s, const real *logits, int N, int E, int si
         const real *l = logits + (size_t)n * E;
         real *o = s + (size_t)n * E;
         if (sig) {
-            for (int e = 0; e < E; e++) o[e] = sigmoid(l[e]);
+            for (int e = 0; e < E; e++) o[e] = al_sigmoid(l[e]);
         } else {
             real mx = l[0];
             for (int e = 1; e < E; e++) if (l[e] > mx) mx = l[e];

@@ -12,7 +12,10 @@
 
 #include "core/common.h"
 
-static inline float al_expf(float x) {
+/* The core: finite for every input, exp(clamp(x, -87.3, 88.3)); NaN gives exp(-87.3). For callers that need no
+ * special values (a sigmoid: 1 / (1 + e) is 0 or 1 at either end anyway) and whose selects would otherwise be
+ * if-converted around a division (SwiGLU's loops computed 1 / (1 + e) three times under masks). */
+static inline float al_expf_finite(float x) {
     float xc = x > -87.3f ? x : -87.3f; /* NaN -> -87.3 here (so the integer conversion below stays defined) */
     xc = xc < 88.3f ? xc : 88.3f;
     /* k = round(x / ln2) by the 1.5 * 2^23 trick: floorf does not vectorize under -fopenmp's trapping math */
@@ -27,7 +30,11 @@ static inline float al_expf(float x) {
     p = p * r * r + r + 1.0f;
     /* 2^k, k in [-126, 127] after the clamp; a union (not memcpy) so the loop still vectorizes */
     union { uint32_t i; float f; } scale = {(uint32_t)((int32_t)k + 127) << 23};
-    float y = p * scale.f;
+    return p * scale.f;
+}
+
+static inline float al_expf(float x) {
+    float y = al_expf_finite(x);
     return x < -87.3f ? 0.0f : x > 88.3f ? INFINITY : x != x ? x : y; /* NaN stays NaN */
 }
 
@@ -37,5 +44,15 @@ static inline real al_exp(real x) {
 #else
     return al_expf(x);
 #endif
+}
+
+/* 1 / (1 + exp(-x)); NaN stays NaN (one select after the division) */
+static inline real al_sigmoid(real x) {
+#ifdef AL_DOUBLE
+    real s = 1 / (1 + exp(-x));
+#else
+    real s = 1 / (1 + al_expf_finite(-x));
+#endif
+    return x == x ? s : x;
 }
 #endif

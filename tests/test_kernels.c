@@ -198,3 +198,19 @@ TEST(fast_exp_accuracy) {
     EXPECT(al_expf(-INFINITY) == 0 && al_expf(-100) == 0 && al_expf(0) == 1);
     EXPECT(isinf(al_expf(100)) && isinf(al_expf(INFINITY)) && isnan(al_expf(NAN)) && al_expf(88.3f) > 1e38f);
 }
+
+/* al_sigmoid (SwiGLU, sigmoid routing) against 1 / (1 + exp(-x)) in double: within 4 float ulp over [-80, 80],
+ * the limits 0 and 1 beyond, and NaN in gives NaN out (a diverged run must show, not be squashed to 0 or 1) */
+TEST(fast_sigmoid_accuracy) {
+    double worst = 0;
+    for (double x = -80.0; x <= 80.0; x += 1e-3) {
+        float a = al_sigmoid((float)x);
+        double b = 1 / (1 + exp(-(double)(float)x));
+        double ulp = nextafterf((float)b, INFINITY) - (float)b;
+        worst = fmax(worst, fabs((double)a - b) / ulp);
+    }
+    th_note("al_sigmoid vs 1 / (1 + exp(-x)) over [-80, 80]: worst %.2f ulp", worst);
+    EXPECT(worst <= 4);
+    EXPECT(al_sigmoid(0) == 0.5f && al_sigmoid(200) == 1 && al_sigmoid(-200) < 1e-37f && al_sigmoid(-200) >= 0);
+    EXPECT(al_sigmoid(INFINITY) == 1 && al_sigmoid(-INFINITY) < 1e-37f && isnan(al_sigmoid(NAN)));
+}
