@@ -32,16 +32,17 @@ void cpu_copy_strided(real *dst, const real *src, int rows, int blocks, int cols
 /* row[0..n) (scaled scores) -> softmax probabilities, row[n..len) = 0 (n >= 1); returns the log-sum-exp.
  * Training and decoding share it, so a cached decode computes what the training forward does. */
 static real softmax_causal_row(real *row, int n, int len) {
+    /* the exp and normalization passes run over the whole row with the causal mask as a select: the rows of a
+     * block differ in length by 1..32 entries, and loops over [0, n) spent much of their time in remainders */
     real mx = row[0];
 #pragma omp simd reduction(max : mx)
     for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
     real sum = 0;
 #pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; j++) { row[j] = al_exp(row[j] - mx); sum += row[j]; }
+    for (int j = 0; j < len; j++) { row[j] = j < n ? al_exp(row[j] - mx) : 0; sum += row[j]; }
     real inv = 1 / sum;
 #pragma omp simd
-    for (int j = 0; j < n; j++) row[j] *= inv;
-    for (int j = n; j < len; j++) row[j] = 0;
+    for (int j = 0; j < len; j++) row[j] *= inv;
     return mx + (real)log(sum);
 }
 
@@ -147,20 +148,17 @@ void cpu_attention_backward(real *dq, real *dk, real *dv, real *work, size_t wor
                             real *p = P + (size_t)r * e, l = L[i0 + r];
                             int n = i0 + r + 1;
 #pragma omp simd
-                            for (int j = 0; j < n; j++) p[j] = al_exp(p[j] - l);
-                            for (int j = n; j < e; j++) p[j] = 0;
+                            for (int j = 0; j < e; j++) p[j] = j < n ? al_exp(p[j] - l) : 0;
                         }
                         GEMM(CblasRowMajor, N_, N_, m, e, s->dv, 1, dOi, s->o_stride, Vt, T, 0, dP, e);
                         GEMM(CblasRowMajor, T_, N_, e, s->dv, m, 1, P, e, dOi, s->o_stride, 1, dv + vo, s->v_stride);
-                        for (int r = 0; r < m; r++) {
+                        for (int r = 0; r < m; r++) { /* whole rows: P is 0 past the diagonal, so is dS */
                             const real *p = P + (size_t)r * e;
                             real *d = dP + (size_t)r * e, dot = 0;
-                            int n = i0 + r + 1;
 #pragma omp simd reduction(+ : dot)
-                            for (int j = 0; j < n; j++) dot += p[j] * d[j];
+                            for (int j = 0; j < e; j++) dot += p[j] * d[j];
 #pragma omp simd
-                            for (int j = 0; j < n; j++) d[j] = p[j] * (d[j] - dot);
-                            for (int j = n; j < e; j++) d[j] = 0;
+                            for (int j = 0; j < e; j++) d[j] = p[j] * (d[j] - dot);
                         }
                         GEMM(CblasRowMajor, N_, N_, m, s->dk, e, s->scale, dP, e, k + ko, s->k_stride, 1,
                              dq + qo + (size_t)i0 * s->q_stride, s->q_stride);
