@@ -256,16 +256,24 @@ if not S then missing("mhc_stability") else
     end
   end
   if #lines > 0 then
-    local best_ok = true
+    -- resolvable only beyond the seed-to-seed difference that section 2 measures (when it ran)
+    local nf = R.mhc_ablations and R.mhc_ablations.noise_floor
+    local best_ok, widest = true, 0
     for _, lr in ipairs{ 0.003, 0.01 } do
       local a, b, c = by["residual lr=" .. lr], by["hc lr=" .. lr], by["mhc lr=" .. lr]
-      if a and b and c and not (c.val_loss < a.val_loss and c.val_loss < b.val_loss) then best_ok = false end
+      if a and b and c then
+        if not (c.val_loss < a.val_loss and c.val_loss < b.val_loss) then best_ok = false end
+        widest = math.max(widest, math.abs(c.val_loss - math.min(a.val_loss, b.val_loss)))
+      end
     end
+    local within = nf and widest < nf
     claim("mHC stability",
           "mHC reaches a lower loss than the baseline and HC at 27B (mHC paper; table 1 puts full HC 0.027 below the baseline).",
           "Validation loss (nats/byte): " .. table.concat(lines, "; ") .. ".",
-          best_ok and "Direction reproduced at this scale (one seed)."
-                  or string.format("Not reproduced at this scale: after %s tokens mHC is not the best of the three (one seed; the paper trains a 27B model for many billions of tokens).", si(sc.tokens)))
+          (best_ok and within) and string.format("Direction only, within the noise floor: mHC is the best by at most %s nats, under the seed-to-seed difference %s (one seed).", fixed(widest), fixed(nf))
+            or best_ok and "Direction reproduced at this scale (one seed)."
+            or within and string.format("Not resolvable at this scale: mHC is not the best of the three, but every gap to the best (at most %s nats) lies within the seed-to-seed difference %s measured in section 2 (one seed, %s tokens).", fixed(widest), fixed(nf), si(sc.tokens))
+            or string.format("Not reproduced at this scale: after %s tokens mHC is not the best of the three (one seed; the paper trains a 27B model for many billions of tokens).", si(sc.tokens)))
   end
 end
 
@@ -354,8 +362,10 @@ if not A then missing("mhc_ablations") else
           return table.concat(t, ", ") end)(), fixed(A.noise_floor)),
         (order_ok and beyond and all.gap < 0) and "Reproduced in direction and order at this scale."
           or (all.gap < 0 and not beyond) and "Direction only, within the noise floor: not a finding at this scale."
-          or (all.gap >= 0) and string.format("Not reproduced at this scale: enabling the mappings raised the loss here (all three %s), %s the seed-to-seed noise floor %s (one seed, far fewer tokens than the paper).",
-                                              signed(all.gap), beyond and "beyond" or "within", fixed(A.noise_floor))
+          or (all.gap >= 0 and not beyond) and string.format("Not resolvable at this scale: enabling the mappings raised the loss here (all three %s), but within the seed-to-seed noise floor %s (one seed, far fewer tokens than the paper).",
+                                              signed(all.gap), fixed(A.noise_floor))
+          or (all.gap >= 0) and string.format("Not reproduced at this scale: enabling the mappings raised the loss here (all three %s), beyond the seed-to-seed noise floor %s (one seed, far fewer tokens than the paper).",
+                                              signed(all.gap), fixed(A.noise_floor))
           or "Not reproduced at this scale: the mappings do not lower the loss monotonically (one seed).")
 end
 
