@@ -25,6 +25,34 @@ TEST(sgemm_resolves_to_openblas) {
 static void fill(real *x, size_t n, Rng *r) { for (size_t i = 0; i < n; i++) x[i] = (real)rng_normal(r, 1); }
 
 /* OC = 3: the skinny path; OC = 48: the GEMM path */
+/* One-row products go to gemv (core/backend_cpu.c): every transpose combination, alpha, beta and leading
+ * dimensions wider than the matrices, against direct loops; M = 2 (gemm) alongside */
+TEST(gemm_one_row_matches_direct_loops) {
+    Rng r; rng_init(&r, 12);
+    enum { Kd = 6, N = 9, LD = 11 };
+    real A[Kd * LD], B[N * LD], C[2 * LD], C0[2 * LD];
+    double worst = 0;
+    for (int M = 1; M <= 2; M++)
+        for (int ta = 0; ta <= 1; ta++)
+            for (int tb = 0; tb <= 1; tb++) {
+                fill(A, Kd * LD, &r); fill(B, N * LD, &r); fill(C0, 2 * LD, &r);
+                memcpy(C, C0, sizeof C);
+                real alpha = 0.7f, beta = -0.4f;
+                K->gemm(ta, tb, M, N, Kd, alpha, A, LD, B, LD, beta, C, LD);
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        double s = 0;
+                        for (int k = 0; k < Kd; k++)
+                            s += (double)(ta ? A[k * LD + m] : A[m * LD + k]) * (tb ? B[n * LD + k] : B[k * LD + n]);
+                        worst = fmax(worst, fabs(alpha * s + beta * C0[m * LD + n] - C[m * LD + n]));
+                    }
+                for (int n = N; n < LD; n++) worst = fmax(worst, fabs(C[n] - C0[n])); /* past N: untouched */
+            }
+    th_note("worst abs error %.2e", worst);
+    EXPECT(worst < 1e-5);
+    rng_free(&r);
+}
+
 TEST(linear_matches_direct_loops) {
     Rng r; rng_init(&r, 11);
     for (int OC = 3; OC <= 48; OC += 45) {
