@@ -29,8 +29,8 @@ static void cpu_free(real *p) { al_free(p); }
 /* One row (decoding a token: every projection is a vector times a matrix) goes to gemv: OpenBLAS 0.3.21's gemm
  * packs the whole weight matrix first even for M = 1, which was most of a decode step (35% of its time in
  * packing, at d 256). */
-static void cpu_gemm(int ta, int tb, int M, int N, int Kd, real alpha, const real *A, int lda, const real *B,
-                     int ldb, real beta, real *C, int ldc) {
+void cpu_gemm(int ta, int tb, int M, int N, int Kd, real alpha, const real *A, int lda, const real *B, int ldb,
+              real beta, real *C, int ldc) {
     if (M == 1) { /* c = alpha op(B)^T a + beta c; a's entries are lda apart when A is transposed (K x 1) */
         if (tb) GEMV(CblasRowMajor, CblasNoTrans, N, Kd, alpha, B, ldb, A, ta ? lda : 1, beta, C, 1);
         else GEMV(CblasRowMajor, CblasTrans, Kd, N, alpha, B, ldb, A, ta ? lda : 1, beta, C, 1);
