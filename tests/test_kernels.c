@@ -50,6 +50,14 @@ TEST(gemm_one_row_matches_direct_loops) {
             }
     th_note("worst abs error %.2e", worst);
     EXPECT(worst < 1e-5);
+    /* beta 0 overwrites: NaN left in C by an earlier step must not survive (BLAS does not read C then) */
+    for (int tb = 0; tb <= 1; tb++) {
+        for (int n = 0; n < N; n++) C[n] = NAN;
+        K->gemm(0, tb, 1, N, Kd, 1, A, LD, B, LD, 0, C, LD);
+        int finite = 1;
+        for (int n = 0; n < N; n++) finite &= isfinite(C[n]);
+        EXPECT(finite);
+    }
     rng_free(&r);
 }
 
