@@ -25,17 +25,17 @@ TEST(sgemm_resolves_to_openblas) {
 static void fill(real *x, size_t n, Rng *r) { for (size_t i = 0; i < n; i++) x[i] = (real)rng_normal(r, 1); }
 
 /* OC = 3: the skinny path; OC = 48: the GEMM path */
-/* One-row products go to gemv (core/backend_cpu.c): every transpose combination, alpha, beta and leading
- * dimensions wider than the matrices, against direct loops; M = 2 (gemm) alongside */
-TEST(gemm_one_row_matches_direct_loops) {
+/* Products of up to 4 rows go to gemv a row at a time (core/backend_cpu.c): every transpose combination, alpha,
+ * beta and leading dimensions wider than the matrices, against direct loops; M = 5 (gemm) alongside */
+TEST(gemm_few_rows_match_direct_loops) {
     Rng r; rng_init(&r, 12);
     enum { Kd = 6, N = 9, LD = 11 };
-    real A[Kd * LD], B[N * LD], C[2 * LD], C0[2 * LD];
+    real A[LD * LD], B[N * LD], C[5 * LD], C0[5 * LD];
     double worst = 0;
-    for (int M = 1; M <= 2; M++)
+    for (int M = 1; M <= 5; M++)
         for (int ta = 0; ta <= 1; ta++)
             for (int tb = 0; tb <= 1; tb++) {
-                fill(A, Kd * LD, &r); fill(B, N * LD, &r); fill(C0, 2 * LD, &r);
+                fill(A, LD * LD, &r); fill(B, N * LD, &r); fill(C0, 5 * LD, &r);
                 memcpy(C, C0, sizeof C);
                 real alpha = 0.7f, beta = -0.4f;
                 K->gemm(ta, tb, M, N, Kd, alpha, A, LD, B, LD, beta, C, LD);
@@ -46,7 +46,8 @@ TEST(gemm_one_row_matches_direct_loops) {
                             s += (double)(ta ? A[k * LD + m] : A[m * LD + k]) * (tb ? B[n * LD + k] : B[k * LD + n]);
                         worst = fmax(worst, fabs(alpha * s + beta * C0[m * LD + n] - C[m * LD + n]));
                     }
-                for (int n = N; n < LD; n++) worst = fmax(worst, fabs(C[n] - C0[n])); /* past N: untouched */
+                for (int m = 0; m < M; m++) /* past N: untouched */
+                    for (int n = N; n < LD; n++) worst = fmax(worst, fabs(C[m * LD + n] - C0[m * LD + n]));
             }
     th_note("worst abs error %.2e", worst);
     EXPECT(worst < 1e-5);
