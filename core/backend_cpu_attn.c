@@ -197,7 +197,8 @@ void cpu_attention_decode(real *out, real *scores, const real *q, const real *k,
                     const real *V = v + (size_t)b * v_batch + (size_t)g * s->dv;
                     real *P = scores + ((size_t)b * H + (size_t)g * group + h0) * Tk;
                     real *O = out + (size_t)b * s->o_stride + ((size_t)g * group + h0) * s->dv;
-                    /* one query head per kv head (MHA) makes these vector-matrix products: gemv, not a packed gemm */
+                    /* up to 4 query heads per kv head (MHA: 1) make these a few vector-matrix products: cpu_gemm
+                     * runs them as gemv instead of a gemm that packs the whole cache first */
                     cpu_gemm(0, 1, m, Tk, s->dk, s->scale, Q, s->dk, Kg, s->k_stride, 0, P, Tk);
                     for (int h = 0; h < m; h++) softmax_causal_row(P + (size_t)h * Tk, Tk, Tk);
                     cpu_gemm(0, 0, m, s->dv, Tk, 1, P, Tk, V, s->v_stride, 0, O, s->dv);

@@ -170,7 +170,8 @@ static void sinkhorn_stages(real *Y, real *sm, const real *M, int n, int iters) 
  * the scalar code becomes one vector operation across tokens (n = 4 has too little work per token to
  * vectorize within one). The operations and their order per token are those of sinkhorn_stages, so both
  * paths compute bit-identical results. Written with explicit vectors: GCC vectorized the plain loops over
- * lanes across the matrix entries instead, with gathers (the backward took 5.9 ms per step at d 256, n 4). */
+ * lanes across the matrix entries instead, with gathers (forward + backward 2.5 + 5.9 ms per step at d 256,
+ * n 4, 8 layers of 2048 tokens; 1.2 + 1.8 ms now). */
 #define SK_LANES VLEN
 /* lane path only where its stage storage fits comfortably on a thread's stack (n = 4, t_max = 20: 40 KB;
  * t_max = 50, the ablation's largest: 100 KB) */
