@@ -40,7 +40,7 @@ const ConfigField model_config_fields[] = {
     {"moe_intermediate_size", FIELD_INT, F(moe_intermediate_size), 0, 1 << 22, NULL,
      "MoE: expert SwiGLU width; 0 = d_ff / (top-K + shared)"},
     {"scoring_func", FIELD_STRING, F(scoring_func), 0, 0, "softmax|sigmoid", "MoE: router score (V2 softmax, V3 sigmoid)"},
-    {"norm_topk_prob", FIELD_INT, F(norm_topk_prob), 0, 1, NULL, "MoE: 1 = renormalize the top-K gate values"},
+    {"norm_topk_prob", FIELD_INT, F(norm_topk_prob), 0, 1, NULL, "MoE: 1 (or true) = renormalize the top-K gate values"},
     {"routed_scaling_factor", FIELD_NUMBER, F(routed_scaling_factor), 0, 1e6, NULL, "MoE: gate value multiplier"},
     {"n_group", FIELD_INT, F(n_group), 1, 65536, NULL, "MoE: expert groups (devices) for group-limited routing"},
     {"topk_group", FIELD_INT, F(topk_group), 1, 65536, NULL, "MoE: groups kept per token"},

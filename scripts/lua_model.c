@@ -34,6 +34,10 @@ void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char 
         int rc;
         if (f->type == FIELD_BOOL && lua_type(L, -1) == LUA_TBOOLEAN) rc = config_set_number(c, f, lua_toboolean(L, -1));
         else if (f->type == FIELD_BOOL) rc = al_errorf("field '%s' must be true or false, got %s", key, luaL_typename(L, -1));
+        /* an integer flag kept as 0/1 for its number form (norm_topk_prob, a boolean in Hugging Face configs)
+         * takes true / false as well */
+        else if (f->type == FIELD_INT && f->min == 0 && f->max == 1 && lua_type(L, -1) == LUA_TBOOLEAN)
+            rc = config_set_number(c, f, lua_toboolean(L, -1));
         else if (lua_type(L, -1) == LUA_TNUMBER) rc = config_set_number(c, f, lua_tonumber(L, -1));
         else if (lua_type(L, -1) == LUA_TSTRING) rc = config_set_string(c, f, lua_tostring(L, -1));
         else rc = al_errorf("field '%s' must be a %s, got %s", key, f->type == FIELD_STRING ? "string" : "number",

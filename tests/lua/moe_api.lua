@@ -23,4 +23,10 @@ assert(v.maxvio[1] >= 0 and v.maxvio_max == v.maxvio[1])
 local ok, err = pcall(m.expert_load, m, { data = d, batchez = 2 })
 assert(not ok and err:find("batchez"), err)
 assert(#archlab.model{ preset = "tiny" }:expert_load().layers == 0)
+-- norm_topk_prob is a 0/1 flag (a boolean in Hugging Face configs): true / false work as 1 / 0
+assert(archlab.model{ preset = "tiny", ffn = "moe", norm_topk_prob = true }:config().norm_topk_prob == 1)
+assert(archlab.model{ preset = "tiny", ffn = "moe", norm_topk_prob = false }:config().norm_topk_prob == 0)
+assert(archlab.model{ preset = "tiny", ffn = "moe", norm_topk_prob = 1 }:config().norm_topk_prob == 1)
+ok, err = pcall(archlab.model, { preset = "tiny", n_layers = true })
+assert(not ok and err:find("n_layers"), err) -- other integers still want numbers
 print("moe api ok")
