@@ -8,7 +8,7 @@
 /* query rows per block of the training attention (see cpu_attention_forward) */
 #define ATTN_BLOCK 32
 
-/* C(M,N) = alpha op(A) op(B) + beta C, row-major (the backend's gemm; one-row products go to gemv) */
+/* C(M,N) = alpha op(A) op(B) + beta C, row-major (the backend's gemm; products of up to 4 rows go to gemv) */
 void cpu_gemm(int ta, int tb, int M, int N, int Kd, real alpha, const real *A, int lda, const real *B, int ldb,
               real beta, real *C, int ldc);
 void cpu_copy_strided(real *dst, const real *src, int rows, int blocks, int cols, size_t dst_stride,

@@ -153,6 +153,13 @@ static void bench_moe(FILE *json, int steps) {
 static const BenchModel RESIDUAL_MODEL = {"d 256, 4 blocks", 256, 4, 4, 704, 128, 16};
 static const char *const RESIDUAL_KINDS[3] = {"residual", "hc", "mhc"};
 
+static ModelConfig residual_model_config(const char *kind) {
+    const BenchModel *b = &RESIDUAL_MODEL;
+    ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
+    snprintf(c.residual, sizeof c.residual, "%s", kind);
+    return c;
+}
+
 static void bench_residual(FILE *json, int steps) {
     printf("\nresidual families (d 256, 4 blocks, T 128, 16 x 128 tokens/step), n = 4 streams, steps interleaved\n");
     printf("%-26s %7s %8s %12s %10s\n", "residual", "threads", "params", "tokens/s", "overhead");
@@ -162,9 +169,7 @@ static void bench_residual(FILE *json, int steps) {
         BenchRun r[3];
         double times[3][64];
         for (int k = 0; k < 3; k++) {
-            const BenchModel *b = &RESIDUAL_MODEL;
-            ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
-            snprintf(c.residual, sizeof c.residual, "%s", RESIDUAL_KINDS[k]);
+            ModelConfig c = residual_model_config(RESIDUAL_KINDS[k]);
             m[k] = model_create(&c, 0);
             if (!m[k]) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
             bench_run_init(&r[k], m[k], RESIDUAL_MODEL.B, RESIDUAL_MODEL.T);
@@ -457,8 +462,7 @@ int main(int argc, char **argv) {
     }
     if (argc > 2 && (!strcmp(argv[2], "small") || !strcmp(argv[2], "10m") || kind)) {
         const BenchModel *b = kind ? &RESIDUAL_MODEL : &models[!strcmp(argv[2], "10m")];
-        ModelConfig c = dense_config(b->C, b->L, b->H, b->F, b->T);
-        if (kind) snprintf(c.residual, sizeof c.residual, "%s", kind);
+        ModelConfig c = kind ? residual_model_config(kind) : dense_config(b->C, b->L, b->H, b->F, b->T);
         int threads = argc > 3 ? atoi(argv[3]) : 1;
         al_set_threads(threads < 1 ? 1 : threads);
         Model *m = model_create(&c, 0);

@@ -45,23 +45,23 @@ local function rand(n) -- a small LCG, so the batch does not depend on Lua's mat
   rng_state = (rng_state * 1103515245 + 12345) % 2147483648
   return rng_state % n
 end
-local tokens, targets = {}, {}
-for b = 1, B do
-  tokens[b], targets[b] = {}, {}
-  for t = 1, T do tokens[b][t] = rand(base.vocab_size) end
-  for t = 1, T do targets[b][t] = t < T and tokens[b][t + 1] or rand(base.vocab_size) end
+-- B sequences of T tokens, each target the next token (the last one drawn)
+local function make_batch(T)
+  local tokens, targets = {}, {}
+  for b = 1, B do
+    tokens[b], targets[b] = {}, {}
+    for t = 1, T do tokens[b][t] = rand(base.vocab_size) end
+    for t = 1, T do targets[b][t] = t < T and tokens[b][t + 1] or rand(base.vocab_size) end
+  end
+  return tokens, targets
 end
+local tokens, targets = make_batch(T)
 targets[1][5] = -1
 targets[2][T] = -1
 
 -- a longer batch (T = 80) for the configs that cross archlab's attention query blocks (32 rows: 32 + 32 + 16)
 local long_T = 80
-local long_tokens, long_targets = {}, {}
-for b = 1, B do
-  long_tokens[b], long_targets[b] = {}, {}
-  for t = 1, long_T do long_tokens[b][t] = rand(base.vocab_size) end
-  for t = 1, long_T do long_targets[b][t] = t < long_T and long_tokens[b][t + 1] or rand(base.vocab_size) end
-end
+local long_tokens, long_targets = make_batch(long_T)
 long_targets[2][40] = -1
 
 -- beyond the grid: the mHC paper's component ablation (a disabled mapping is 1/n, 1 or I), one stream
