@@ -5,7 +5,7 @@
 #ifndef AL_GAIN_H
 #define AL_GAIN_H
 #include "arch/model.h"
-#include "train/metrics.h"
+#include "core/metrics.h"
 
 double gain_forward(const double *P, int n);  /* max_i |sum_j P_ij| */
 double gain_backward(const double *P, int n); /* max_j |sum_i P_ij| */

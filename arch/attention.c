@@ -22,7 +22,7 @@ static void attn_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     a->y = arena_take(act, N * a->H * a->hd);
     /* backward: dqkv, dy, dln, then the attention workspace (alone at the scratch's start in the forward) */
     AttnShape s = shape_of(a, B, T);
-    a->work_n = attention_work_size(&s);
+    a->work_n = K->attention_work_size(&s);
     size_t need = N * qkv_width(a) + N * a->H * a->hd + N * a->C + a->work_n;
     if (need > *scratch) *scratch = need;
 }

@@ -32,25 +32,25 @@ static void hc_forward(void *self, Ctx *c, real *hpre, real *hpost, real *hres, 
     const real *raw = NULL;
     if (h->dynamic) {
         int rows = N * h->n;
-        K->rms_projection_forward(ACT(c, h->raw), ACT(c, h->rstd), X, PW(c, h->w), rows, h->C, 2 + h->n, 1e-6f);
+        KS->rms_projection_forward(ACT(c, h->raw), ACT(c, h->rstd), X, PW(c, h->w), rows, h->C, 2 + h->n, 1e-6f);
         raw = ACT(c, h->raw);
     }
-    K->hc_coeffs(hpre, hpost, hres, raw, h->dynamic ? PW(c, h->s) : NULL, PW(c, h->am), PW(c, h->bv), PW(c, h->ar),
+    KS->hc_coeffs(hpre, hpost, hres, raw, h->dynamic ? PW(c, h->s) : NULL, PW(c, h->am), PW(c, h->bv), PW(c, h->ar),
                  N, h->n, h->flags);
 }
 
 static void hc_backward(void *self, Ctx *c, real *dX, const real *du, real *dhpre, real *dhpost, real *dhres,
                         const real *X, const real *hpre, const real *hpost, int N) {
     Hc *h = self;
-    K->stream_pre_backward(dX, dhpre, du, X, hpre, N, h->n, h->C);
+    KS->stream_pre_backward(dX, dhpre, du, X, hpre, N, h->n, h->C);
     size_t rows = (size_t)N * h->n;
     real *draw = h->dynamic ? c->scratch : NULL;
     if (draw) K->zero(draw, rows * (2 + h->n));
-    K->hc_coeffs_backward(draw, h->dynamic ? PG(c, h->s) : NULL, PG(c, h->am), PG(c, h->bv), PG(c, h->ar), dhpre,
+    KS->hc_coeffs_backward(draw, h->dynamic ? PG(c, h->s) : NULL, PG(c, h->am), PG(c, h->bv), PG(c, h->ar), dhpre,
                           dhpost, dhres, draw ? ACT(c, h->raw) : NULL, h->dynamic ? PW(c, h->s) : NULL, N, h->n,
                           h->flags);
     if (!draw) return;
-    K->rms_projection_backward(dX, PG(c, h->w), draw, ACT(c, h->raw), X, PW(c, h->w), ACT(c, h->rstd), (int)rows, h->C,
+    KS->rms_projection_backward(dX, PG(c, h->w), draw, ACT(c, h->raw), X, PW(c, h->w), ACT(c, h->rstd), (int)rows, h->C,
                                2 + h->n);
 }
 

@@ -31,8 +31,8 @@ static void mhc_plan(void *self, Arena *act, size_t *scratch, int N) {
         h->raw = arena_take(act, (size_t)N * width(h));
     }
     h->logits = arena_take(act, (size_t)N * h->n * h->n);
-    h->trace = arena_take(act, (size_t)N * sinkhorn_trace_size(h->n, h->iters));
-    size_t need = mhc_backward_work_size(N, h->n);
+    h->trace = arena_take(act, (size_t)N * KS->sinkhorn_trace_size(h->n, h->iters));
+    size_t need = KS->mhc_backward_work_size(N, h->n);
     if (need > *scratch) *scratch = need;
 }
 
@@ -41,12 +41,12 @@ static void mhc_forward(void *self, Ctx *c, real *hpre, real *hpost, real *hres,
     int nC = h->n * h->C;
     const real *raw = NULL;
     if (h->dynamic) {
-        K->rms_projection_forward(ACT(c, h->raw), ACT(c, h->rstd), X, PW(c, h->phi), N, nC, width(h), 1e-6f);
+        KS->rms_projection_forward(ACT(c, h->raw), ACT(c, h->rstd), X, PW(c, h->phi), N, nC, width(h), 1e-6f);
         raw = ACT(c, h->raw);
     }
-    K->mhc_coeffs(hpre, hpost, ACT(c, h->logits), raw, h->dynamic ? PW(c, h->a) : NULL, PW(c, h->b_pre),
+    KS->mhc_coeffs(hpre, hpost, ACT(c, h->logits), raw, h->dynamic ? PW(c, h->a) : NULL, PW(c, h->b_pre),
                   PW(c, h->b_post), PW(c, h->b_res), N, h->n, h->flags);
-    K->sinkhorn_forward(hres, ACT(c, h->trace), ACT(c, h->logits), N, h->n, h->iters);
+    KS->sinkhorn_forward(hres, ACT(c, h->trace), ACT(c, h->logits), N, h->n, h->iters);
 }
 
 /* One fused kernel (core/streams_cpu.c): H_pre's backward, Sinkhorn, the coefficient maps and the projection,
@@ -63,7 +63,7 @@ static void mhc_backward(void *self, Ctx *c, real *dX, const real *du, real *dhp
         p.raw = ACT(c, h->raw); p.rstd = ACT(c, h->rstd); p.phi = PW(c, h->phi); p.a = PW(c, h->a);
         p.dphi = PG(c, h->phi); p.da = PG(c, h->a);
     }
-    K->mhc_backward_fused(&p);
+    KS->mhc_backward_fused(&p);
 }
 
 static void mhc_destroy(void *self) { free(self); }

@@ -5,6 +5,7 @@
 #define AL_MIXING_H
 #include "arch/config.h"
 #include "arch/module.h"
+#include "core/stream_kernels.h"
 
 typedef struct MixingOps {
     const char *kind;

@@ -33,7 +33,7 @@ static void mla_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
     /* dy, dq, dK, dV, attention workspace (alone at the scratch's start in the forward), dkv, dkr, dc_KV (normed
      * and raw), dln, dc_Q (normed and raw) */
     AttnShape s = train_shape(a, B, T);
-    a->work_n = attention_work_size(&s);
+    a->work_n = K->attention_work_size(&s);
     size_t need = N * H * a->dv * 2 + N * H * dqk(a) * 2 + a->work_n + N * H * (a->dn + a->dv) + N * a->dr +
                   2 * N * a->dc + N * a->C + 2 * N * a->dq;
     if (need > *scratch) *scratch = need;

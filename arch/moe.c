@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "train/metrics.h"
+#include "core/metrics.h"
 
 void moe_config_defaults(ModelConfig *c) {
     c->n_routed_experts = 8;
@@ -94,8 +94,8 @@ static void moe_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     rmsnorm_fwd(&m->norm, c, inp, N);
     const real *xn = ACT(c, m->norm.out);
     router_forward(&m->r, c, xn, B, T);
-    K->moe_dispatch(m->counts, m->offsets, m->tok, m->pos, m->r.idx, N, m->K, m->E);
-    K->gather_rows(ACT(c, m->xg), xn, m->tok, M, C);
+    KM->moe_dispatch(m->counts, m->offsets, m->tok, m->pos, m->r.idx, N, m->K, m->E);
+    KM->gather_rows(ACT(c, m->xg), xn, m->tok, M, C);
     for (int e = 0; e < m->E; e++) {
         int n = m->counts[e];
         size_t o = (size_t)m->offsets[e];
@@ -111,7 +111,7 @@ static void moe_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     } else {
         K->zero(out, (size_t)N * C);
     }
-    K->moe_combine(out, ACT(c, m->y), m->pos, ACT(c, m->r.gate), N, m->K, C);
+    KM->moe_combine(out, ACT(c, m->y), m->pos, ACT(c, m->r.gate), N, m->K, C);
     for (int e = 0; e < m->E; e++) m->acc[e] += m->counts[e];
     m->acc_forwards++;
 }
@@ -131,7 +131,7 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
         K->linear_backward(dxn, PG(c, m->ws_gu), NULL, dsgu, xn, PW(c, m->ws_gu), (int)N, C, 2 * Fs);
     }
     K->zero(dgate, N * m->K);
-    K->moe_combine_backward(dy, dgate, dout, ACT(c, m->y), m->pos, ACT(c, m->r.gate), (int)N, m->K, C);
+    KM->moe_combine_backward(dy, dgate, dout, ACT(c, m->y), m->pos, ACT(c, m->r.gate), (int)N, m->K, C);
     K->zero(dxg, M * C);
     K->zero(dh, M * F);
     for (int e = 0; e < m->E; e++) {
@@ -144,7 +144,7 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
         K->linear_backward(dxg + o * C, PG(c, m->w_gu[e]), NULL, dgu + o * 2 * F, ACT(c, m->xg) + o * C,
                            PW(c, m->w_gu[e]), n, C, 2 * F);
     }
-    K->moe_combine(dxn, dxg, m->pos, NULL, (int)N, m->K, C);
+    KM->moe_combine(dxn, dxg, m->pos, NULL, (int)N, m->K, C);
     router_backward(&m->r, c, dxn, dgate, xn, B, T, rwork);
     rmsnorm_bwd(&m->norm, c, dinp, dxn, inp, (int)N);
 }

@@ -95,18 +95,18 @@ void residual_forward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T) {
         }
         return;
     }
-    K->streams_broadcast(state(r, c, 0), ACT(c, r->in), N, n, C, 0);
+    KS->streams_broadcast(state(r, c, 0), ACT(c, r->in), N, n, C, 0);
     real *u = ACT(c, r->u);
     for (int l = 0; l < r->S; l++) {
         real *X = state(r, c, l), *h = coeffs(r, c, l);
         real *hpre = h, *hpost = h + (size_t)N * n, *hres = hpost + (size_t)N * n;
         real *f = ACT(c, r->f) + (size_t)l * nc;
         r->mix[l].ops->forward(r->mix[l].self, c, hpre, hpost, hres, X, N);
-        K->stream_pre(u, X, hpre, N, n, C);
+        KS->stream_pre(u, X, hpre, N, n, C);
         subs[l].ops->forward(subs[l].self, c, f, u, B, T);
-        K->stream_post(state(r, c, l + 1), X, hres, hpost, f, N, n, C);
+        KS->stream_post(state(r, c, l + 1), X, hres, hpost, f, N, n, C);
     }
-    K->streams_sum(ACT(c, r->out), state(r, c, r->S), N, n, C, 0);
+    KS->streams_sum(ACT(c, r->out), state(r, c, r->S), N, n, C, 0);
 }
 
 /* standard: dx_l = dx_{l+1} + J_F^T dx_{l+1}, two buffers because F reads dout while accumulating dinp.
@@ -124,7 +124,7 @@ real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T)
         }
         return cur;
     }
-    K->streams_broadcast(cur, ACT(c, r->dtop), N, n, C, 0);
+    KS->streams_broadcast(cur, ACT(c, r->dtop), N, n, C, 0);
     real *u = ACT(c, r->u), *du = ACT(c, r->du), *df = ACT(c, r->df), *dh = ACT(c, r->dh);
     real *dhpre = dh, *dhpost = dh + (size_t)N * n, *dhres = dhpost + (size_t)N * n;
     for (int l = r->S - 1; l >= 0; l--) {
@@ -132,14 +132,14 @@ real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T)
         real *hpre = h, *hpost = h + (size_t)N * n, *hres = hpost + (size_t)N * n;
         real *f = ACT(c, r->f) + (size_t)l * nc;
         /* overwrites nxt, dhres, dhpost, df; recomputes F's input u rather than storing it */
-        K->stream_post_backward(nxt, dhres, dhpost, df, u, cur, X, hres, hpost, hpre, f, N, n, C);
+        KS->stream_post_backward(nxt, dhres, dhpost, df, u, cur, X, hres, hpost, hpre, f, N, n, C);
         K->zero(du, nc);
         subs[l].ops->backward(subs[l].self, c, du, df, u, B, T);
         r->mix[l].ops->backward(r->mix[l].self, c, nxt, du, dhpre, dhpost, dhres, X, hpre, hpost, N);
         real *t = cur; cur = nxt; nxt = t;
     }
     real *din = ACT(c, r->du); /* reuse: dL/d(input) */
-    K->streams_sum(din, cur, N, n, C, 0);
+    KS->streams_sum(din, cur, N, n, C, 0);
     return din;
 }
 

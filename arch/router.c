@@ -46,13 +46,13 @@ void router_plan(Router *r, Arena *act, size_t *scratch_need, int N) {
 void router_forward(Router *r, Ctx *c, const real *xn, int B, int T) {
     int N = B * T;
     K->linear_forward(ACT(c, r->logits), xn, PW(c, r->w), NULL, N, r->C, r->E);
-    K->moe_scores_forward(ACT(c, r->s), ACT(c, r->logits), N, r->E, r->sigmoid);
-    K->moe_route(r->idx, ACT(c, r->gate), ACT(c, r->s), r->has_bias ? PW(c, r->bias) : NULL, N, &r->spec);
+    KM->moe_scores_forward(ACT(c, r->s), ACT(c, r->logits), N, r->E, r->sigmoid);
+    KM->moe_route(r->idx, ACT(c, r->gate), ACT(c, r->s), r->has_bias ? PW(c, r->bias) : NULL, N, &r->spec);
     r->aux = 0;
     if (r->a_exp != 0 || r->a_dev != 0)
-        r->aux = K->moe_balance_forward(ACT(c, r->s), r->idx, B, T, r->E, r->K, r->E / r->spec.n_group,
+        r->aux = KM->moe_balance_forward(ACT(c, r->s), r->idx, B, T, r->E, r->K, r->E / r->spec.n_group,
                                         (real)r->a_exp, (real)r->a_dev);
-    r->score_entropy = K->row_entropy(ACT(c, r->s), N, r->E);
+    r->score_entropy = KM->row_entropy(ACT(c, r->s), N, r->E);
 }
 
 void router_backward(Router *r, Ctx *c, real *dxn, const real *dgate, const real *xn, int B, int T, real *work) {
@@ -60,12 +60,12 @@ void router_backward(Router *r, Ctx *c, real *dxn, const real *dgate, const real
     size_t NE = (size_t)N * r->E;
     real *ds = work, *dl = work + NE;
     K->zero(ds, NE);
-    K->moe_gate_backward(ds, dgate, ACT(c, r->s), r->idx, N, &r->spec);
+    KM->moe_gate_backward(ds, dgate, ACT(c, r->s), r->idx, N, &r->spec);
     if (r->a_exp != 0 || r->a_dev != 0)
-        K->moe_balance_backward(ds, ACT(c, r->s), r->idx, B, T, r->E, r->K, r->E / r->spec.n_group, (real)r->a_exp,
+        KM->moe_balance_backward(ds, ACT(c, r->s), r->idx, B, T, r->E, r->K, r->E / r->spec.n_group, (real)r->a_exp,
                                 (real)r->a_dev);
     K->zero(dl, NE);
-    K->moe_scores_backward(dl, ds, ACT(c, r->s), N, r->E, r->sigmoid);
+    KM->moe_scores_backward(dl, ds, ACT(c, r->s), N, r->E, r->sigmoid);
     K->linear_backward(dxn, PG(c, r->w), NULL, dl, xn, PW(c, r->w), N, r->C, r->E);
 }
 

@@ -6,6 +6,7 @@
 #define AL_ROUTER_H
 #include "arch/config.h"
 #include "arch/module.h"
+#include "core/moe_kernels.h"
 
 typedef struct Router {
     MoeRouteSpec spec;

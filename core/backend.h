@@ -1,7 +1,12 @@
-/* The kernel interface. arch/ never loops over tensor data itself: every numeric operation goes through
- * the backend table, so a GPU backend (CUDA) can be slotted in by providing another table, without
- * touching arch/. Conventions (after llm.c): outputs first, a shape comment per kernel, row-major,
- * and backward kernels ACCUMULATE (+=) into gradient buffers, which the caller zeroes. */
+/* The kernel interface. arch/ never loops over tensor data itself: every numeric operation goes through a
+ * kernel table, so a GPU backend (CUDA) can be slotted in by providing other tables, without touching arch/.
+ * Three tables, one per family of kernels, each next to its CPU implementation:
+ *   Backend (this file, core/backend_cpu.c): the generic tensor operations every model uses,   K->op(...)
+ *   MoeKernels (core/moe_kernels.h, core/moe_cpu.c): DeepSeekMoE routing, dispatch, balance,   KM->op(...)
+ *   StreamKernels (core/stream_kernels.h, core/streams_cpu.c): the HC/mHC residual streams,      KS->op(...)
+ * A backend is one row of the registry in core/backend.c naming its three tables; backend_select() makes
+ * one active. Conventions (after llm.c): outputs first, a shape comment per kernel, row-major, and backward
+ * kernels ACCUMULATE (+=) into gradient buffers, which the caller zeroes. */
 #ifndef AL_BACKEND_H
 #define AL_BACKEND_H
 #include "core/common.h"
@@ -14,29 +19,6 @@ typedef struct AttnShape {
     int q_stride, k_stride, v_stride, o_stride;
     real scale; /* softmax scale, usually 1/sqrt(dk) */
 } AttnShape;
-
-/* How one token's experts are chosen (DeepSeekMoE routing, arch/router.c). */
-typedef struct MoeRouteSpec {
-    int E, K;              /* routed experts, experts per token */
-    int n_group, topk_group; /* group-limited routing: keep topk_group of n_group groups (n_group 1: off) */
-    int group_score;       /* 0: no group limit, 1: max score in the group (V2), 2: sum of its top-2 (V3) */
-    int norm;              /* renormalize the K gate values to sum 1 (when K > 1) */
-    real scale;            /* routed_scaling_factor, applied to the gate values last */
-} MoeRouteSpec;
-
-/* Arguments of mhc_backward_fused (arch/mhc.c): N tokens, n streams of width C, W = 2n + n^2 coefficients. */
-typedef struct MhcBackward {
-    real *dX;                        /* (N, n, C) += */
-    const real *du;                  /* (N, C): gradient of F's input u = sum_i hpre_i X_i */
-    const real *X, *hpre, *hpost;    /* (N, n, C), (N, n), (N, n) */
-    real *dhpre;                     /* (N, n) workspace: H_pre's gradient is computed here */
-    real *dhpost, *dhres;            /* (N, n), (N, n, n): gradients of H_post, H_res (used as workspace) */
-    const real *trace;               /* the forward's Sinkhorn trace */
-    const real *raw, *rstd, *phi, *a; /* dynamic: (N, W) projection output, (N), (W, nC), (3); NULL: static */
-    real *dphi, *da, *db_pre, *db_post, *db_res; /* parameter gradients += (dphi, da unused when static) */
-    real *work;                      /* mhc_backward_work_size(N, n) reals */
-    int N, n, C, iters, flags;
-} MhcBackward;
 
 typedef struct Backend {
     const char *name;
@@ -56,16 +38,6 @@ typedef struct Backend {
     void (*rmsnorm_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int C, real eps);
     void (*rmsnorm_backward)(real *dinp, real *dw, const real *dout, const real *inp, const real *w,
                              const real *rstd, int N, int C);
-    /* out(N,OC) = RMSNorm(inp)(N,IC) w(OC,IC)^T with no learned scale, the normalized input never stored
-     * (the HC/mHC coefficient maps; OC small); rstd(N) saved for backward. */
-    void (*rms_projection_forward)(real *out, real *rstd, const real *inp, const real *w, int N, int IC, int OC,
-                                   real eps);
-    /* dinp(N,IC) +=, dw(OC,IC) += from dout(N,OC), which is used as workspace (scaled in place by rstd: G);
-     * out is the forward's output. dinp or dw may be NULL. */
-    void (*rms_projection_backward)(real *dinp, real *dw, real *dout, const real *out, const real *inp,
-                                    const real *w, const real *rstd, int N, int IC, int OC);
-    /* dw(OC,IC) += g^T inp, g (N,OC) already scaled (the G that rms_projection_backward left in its dout) */
-    void (*rms_projection_weight_grad)(real *dw, const real *g, const real *inp, int N, int IC, int OC);
     /* Rotary embedding in place on x: rows (B*T) of `stride`, n_heads heads `head_stride` apart, rotating the
      * first `rot` dims of each head as pairs (i, i + rot/2) by angle pos * theta_i; cos/sin are (T, rot/2).
      * inverse = 1 rotates by -angle: that is the backward pass (rotations are orthogonal). */
@@ -80,6 +52,8 @@ typedef struct Backend {
     /* dq, dk, dv (strided like q, k, v) +=, from dout (like out) and the forward's lse */
     void (*attention_backward)(real *dq, real *dk, real *dv, real *work, size_t work_n, const real *dout,
                                const real *lse, const real *q, const real *k, const real *v, const AttnShape *s);
+    /* the workspace attention_forward/backward need for shape s at the current thread count, in reals */
+    size_t (*attention_work_size)(const AttnShape *s);
     /* h(N,F) = silu(gu[:, :F]) * gu[:, F:], gu is (N, 2F) */
     void (*swiglu_forward)(real *h, const real *gu, int N, int F);
     /* dgu(N,2F) = from dh(N,F): overwritten, not accumulated (gu feeds nothing else, so no caller sums into
@@ -110,83 +84,6 @@ typedef struct Backend {
     void (*adamw)(real *w, const real *g, real *m, real *v, size_t n, real lr, real beta1, real beta2,
                   real eps, real weight_decay, int t);
 
-    /* ---- MoE kernels (arch/router.c, arch/moe.c); see core/backend_cpu.c "MoE kernels" ---- */
-    /* s(N,E) = softmax (sigmoid = 0) or sigmoid (sigmoid = 1) of logits(N,E), row-wise */
-    void (*moe_scores_forward)(real *s, const real *logits, int N, int E, int sigmoid);
-    /* dlogits(N,E) += J^T ds */
-    void (*moe_scores_backward)(real *dlogits, const real *ds, const real *s, int N, int E, int sigmoid);
-    /* Per token: selection scores s + bias (bias(E) may be NULL), optional group limit, top-K (ties: lower
-     * index); idx(N,K) the chosen experts in descending selection score, w(N,K) their gate values from the
-     * UNBIASED s (renormalized if r->norm and K > 1), times r->scale. */
-    void (*moe_route)(int *idx, real *w, const real *s, const real *bias, int N, const MoeRouteSpec *r);
-    /* ds(N,E) += d(gate values)/ds^T dw(N,K) */
-    void (*moe_gate_backward)(real *ds, const real *dw, const real *s, const int *idx, int N, const MoeRouteSpec *r);
-    /* Sorts the N*K (token, slot) assignments by expert, then token: counts(E), offsets(E+1) into rows,
-     * tok(N*K) the token of each row, pos(N*K) the row of assignment (t, k). */
-    void (*moe_dispatch)(int *counts, int *offsets, int *tok, int *pos, const int *idx, int N, int K, int E);
-    /* dst(M,C) = src[rows[r]] */
-    void (*gather_rows)(real *dst, const real *src, const int *rows, int M, int C);
-    /* out(N,C) += sum_k w(N,K)[t,k] * y[pos[t,k]] (w NULL: weight 1), y is (N*K, C) */
-    void (*moe_combine)(real *out, const real *y, const int *pos, const real *w, int N, int K, int C);
-    /* backward of moe_combine: dy[pos[t,k]] = w[t,k] dout[t] (overwrites dy rows); dw(N,K) += dout[t].y[pos[t,k]] */
-    void (*moe_combine_backward)(real *dy, real *dw, const real *dout, const real *y, const int *pos,
-                                 const real *w, int N, int K, int C);
-    /* Balance losses over B sequences of T tokens, per sequence then averaged over the B sequences, on
-     * s' = s / sum_j s_j (the identity for softmax scores): with f_i = E/(K T) #(tokens of the sequence that
-     * chose i) and P_i = mean_t s'_i,t, L = a_exp sum_i f_i P_i + a_dev sum_d f'_d P'_d over groups of
-     * `group` experts (f' = mean f in the group, P' = sum P). f is a count: no gradient flows through it. */
-    double (*moe_balance_forward)(const real *s, const int *idx, int B, int T, int E, int K, int group,
-                                  real a_exp, real a_dev);
-    /* ds(B*T, E) += dL/ds */
-    void (*moe_balance_backward)(real *ds, const real *s, const int *idx, int B, int T, int E, int K, int group,
-                                 real a_exp, real a_dev);
-    /* mean over rows of the entropy (nats) of s'(N,E) = s / rowsum(s) */
-    double (*row_entropy)(const real *s, int N, int E);
-
-    /* ---- multi-stream residual families (HC, mHC). X is (N, n, C): n streams of width C per token.
-     * Per-token coefficients: hpre (N, n), hpost (N, n), hres (N, n, n), hres[t][i][j] mixes stream j
-     * into stream i. ---- */
-    /* X[t,i] = x[t] (accumulate: +=) */
-    void (*streams_broadcast)(real *X, const real *x, int N, int n, int C, int accumulate);
-    /* x[t] = sum_i X[t,i] (accumulate: +=) */
-    void (*streams_sum)(real *x, const real *X, int N, int n, int C, int accumulate);
-    /* u(N,C) = sum_i hpre[t,i] X[t,i] */
-    void (*stream_pre)(real *u, const real *X, const real *hpre, int N, int n, int C);
-    /* dX +=; dhpre = (overwritten: H_pre has no other path) */
-    void (*stream_pre_backward)(real *dX, real *dhpre, const real *du, const real *X, const real *hpre, int N,
-                                int n, int C);
-    /* Xn[t,i] = sum_j hres[t,i,j] X[t,j] + hpost[t,i] f[t] */
-    void (*stream_post)(real *Xn, const real *X, const real *hres, const real *hpost, const real *f, int N, int n,
-                        int C);
-    /* Unlike other backward kernels it OVERWRITES dX, dhres, dhpost and df (it is their first contribution in a
-     * layer's backward, so nothing needs zeroing); fused: u = stream_pre(X, hpre) from the same reads of X
-     * (u NULL: skipped) */
-    void (*stream_post_backward)(real *dX, real *dhres, real *dhpost, real *df, real *u, const real *dXn,
-                                 const real *X, const real *hres, const real *hpost, const real *hpre, const real *f,
-                                 int N, int n, int C);
-    /* H(N,n,n) = Sinkhorn-Knopp(exp(logits)) with `iters` (column, row) normalization pairs; the trace
-     * (sinkhorn_trace_size(n, iters) per token) lets the backward differentiate the unrolled iterations
-     * exactly (dlogits +=). n <= 8, iters <= 200. */
-    void (*sinkhorn_forward)(real *H, real *trace, const real *logits, int N, int n, int iters);
-    void (*sinkhorn_backward)(real *dlogits, const real *dH, const real *trace, int N, int n, int iters);
-    /* mHC coefficient maps (mHC eqs. 7-8), see core/streams_cpu.c; flags: MIX_PRE | MIX_POST | MIX_RES */
-    void (*mhc_coeffs)(real *hpre, real *hpost, real *res_logits, const real *raw, const real *a, const real *b_pre,
-                       const real *b_post, const real *b_res, int N, int n, int flags);
-    void (*mhc_coeffs_backward)(real *draw, real *da, real *db_pre, real *db_post, real *db_res, const real *dhpre,
-                                const real *dhpost, const real *dres_logits, const real *raw, const real *hpre,
-                                const real *hpost, const real *a, int N, int n, int flags);
-    /* mHC's whole backward below F, fused per block of tokens while the block's streams are in cache:
-     * H_pre's backward (dX += hpre du, dhpre), Sinkhorn's and the coefficient maps' backward, and (dynamic)
-     * the projection's input gradient; then phi's gradient. See MhcBackward in core/streams_cpu.h. */
-    void (*mhc_backward_fused)(const MhcBackward *p);
-    /* HC coefficient maps (HC eqs. 10-13) */
-    void (*hc_coeffs)(real *hpre, real *hpost, real *hres, const real *raw, const real *s, const real *Am,
-                      const real *Bv, const real *Ar, int N, int n, int flags);
-    void (*hc_coeffs_backward)(real *draw, real *ds, real *dAm, real *dBv, real *dAr, const real *dhpre,
-                               const real *dhpost, const real *dhres, const real *raw, const real *s, int N, int n,
-                               int flags);
-    /* ---- end of multi-stream kernels ---- */
-
     /* ---- decoding and attention-family kernels (core/backend_cpu_attn.c) ---- */
     /* A 3-D strided copy: for r < rows, b < blocks, i < cols:
      *   dst[r*dst_stride + b*dst_block + i] (= or += when accumulate) src[r*src_stride + b*src_block + i].
@@ -205,19 +102,33 @@ typedef struct Backend {
     void (*sample_tokens)(int *tokens, const real *logits, const double *u, int N, int V, real temperature);
 } Backend;
 
-/* Which hyper-connection mappings are learned; a switched-off one is the paper's constant
- * (H_pre = 1/n, H_post = 1, H_res = I). */
-enum { MIX_PRE = 1, MIX_POST = 2, MIX_RES = 4, MIX_ALL = 7 };
-size_t sinkhorn_trace_size(int n, int iters);
-size_t mhc_backward_work_size(int N, int n);
-/* workspace of attention_forward/backward for shape s at the current thread count */
-size_t attention_work_size(const AttnShape *s);
+struct MoeKernels;
+struct StreamKernels;
 
+/* The CPU backend's generic table (core/backend_cpu.c). */
 extern const Backend al_backend_cpu;
-/* The active backend; arch/ calls kernels as K->op(...). */
-extern const Backend *K;
 
-/* Threads for OpenMP loops and OpenBLAS (0 = leave the default). */
+/* The active tables (the CPU backend's until backend_select picks another). */
+extern const Backend *K;
+extern const struct MoeKernels *KM;
+extern const struct StreamKernels *KS;
+
+/* One row of the backend registry (core/backend.c): a name and its three tables. */
+typedef struct BackendEntry {
+    const char *name, *help;
+    const Backend *ops;
+    const struct MoeKernels *moe;
+    const struct StreamKernels *streams;
+} BackendEntry;
+
+/* Makes the named backend active; -1 + a message listing the known ones for an unknown name. */
+int backend_select(const char *name);
+int backend_count(void);
+const BackendEntry *backend_at(int i);
+/* The known names, '|'-separated ("cpu"), for help text and error messages. */
+const char *backend_names(void);
+
+/* Threads for OpenMP loops and OpenBLAS (0 = leave the default): core/backend_cpu.c. */
 void al_set_threads(int n);
 int al_get_threads(void);
 #endif

@@ -1,6 +1,7 @@
 /* CPU kernels for decoding and the attention families; see core/backend.h for the contracts. */
 #include "core/backend_cpu_attn.h"
 #include "core/fast_exp.h"
+#include "core/gemm_cpu.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -60,7 +61,7 @@ static real softmax_causal_row(real *row, int n, int len) {
  * kernels do 38% faster than the NT form at these shapes (32 x e x 32; 25% net of the transposes). */
 static size_t attn_slot_elems(const AttnShape *s) { return ((size_t)2 * ATTN_BLOCK + s->dk + s->dv) * s->T; }
 
-size_t attention_work_size(const AttnShape *s) {
+size_t cpu_attention_work_size(const AttnShape *s) {
     int slots = omp_get_max_threads();
     if (slots > s->B * s->H) slots = s->B * s->H;
     return (size_t)(slots < 1 ? 1 : slots) * attn_slot_elems(s);

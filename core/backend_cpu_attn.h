@@ -8,13 +8,11 @@
 /* query rows per block of the training attention (see cpu_attention_forward) */
 #define ATTN_BLOCK 32
 
-/* C(M,N) = alpha op(A) op(B) + beta C, row-major (the backend's gemm; products of up to 4 rows go to gemv) */
-void cpu_gemm(int ta, int tb, int M, int N, int Kd, real alpha, const real *A, int lda, const real *B, int ldb,
-              real beta, real *C, int ldc);
 void cpu_copy_strided(real *dst, const real *src, int rows, int blocks, int cols, size_t dst_stride,
                       size_t dst_block, size_t src_stride, size_t src_block, int accumulate);
 void cpu_attention_forward(real *out, real *lse, real *work, size_t work_n, const real *q, const real *k,
                            const real *v, const AttnShape *s);
+size_t cpu_attention_work_size(const AttnShape *s);
 void cpu_attention_backward(real *dq, real *dk, real *dv, real *work, size_t work_n, const real *dout,
                             const real *lse, const real *q, const real *k, const real *v, const AttnShape *s);
 void cpu_attention_decode(real *out, real *scores, const real *q, const real *k, const real *v,

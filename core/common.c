@@ -1,7 +1,9 @@
 #include "core/common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static _Thread_local char error_buf[1024];
 
@@ -60,4 +62,16 @@ size_t al_available_memory(void) {
         fclose(f);
     }
     return avail;
+}
+
+int make_parent_dirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) return al_errorf("cannot create directory '%s': %s", buf, strerror(errno));
+        *p = '/';
+    }
+    return 0;
 }

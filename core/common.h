@@ -15,6 +15,8 @@ typedef double real;
 #else
 typedef float real;
 #define AL_REAL_NAME "f32"
+/* mkdir -p of the directory part of path; -1 + message naming the directory */
+int make_parent_dirs(const char *path);
 #endif
 
 /* Recoverable errors (bad config, missing file, out of memory): set a message and return -1 (or NULL).
@@ -41,4 +43,6 @@ size_t al_available_memory(void);
 
 /* Human-readable byte counts ("1.5 GiB"); buf must hold 32 chars. */
 const char *al_format_bytes(double bytes, char *buf);
+/* mkdir -p of the directory part of path; -1 + message naming the directory */
+int make_parent_dirs(const char *path);
 #endif

@@ -10,12 +10,6 @@
 
 #define ARCHLAB_VERSION "0.1.0"
 
-int bridge_quiet = 0;
-static char root_dir[4096] = ".";
-
-const char *bridge_root(void) { return root_dir; }
-void bridge_set_root(const char *root) { snprintf(root_dir, sizeof root_dir, "%s", root); }
-
 /* archlab.threads([n]): sets the thread count for OpenMP loops and OpenBLAS; returns the current one. */
 static int l_threads(lua_State *L) {
     if (!lua_isnoneornil(L, 1)) {
@@ -82,7 +76,7 @@ int luaopen_archlab(lua_State *L) {
     lua_setfield(L, -2, "help");
     lua_pushstring(L, ARCHLAB_VERSION);
     lua_setfield(L, -2, "version");
-    lua_pushstring(L, root_dir);
+    lua_pushstring(L, bridge_root());
     lua_setfield(L, -2, "root");
     return 1;
 }

@@ -7,7 +7,6 @@
 #include "arch/kv_cache.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
-#include "train/metrics.h"
 
 static int l_niah_data(lua_State *L) {
     static const char *fn = "archlab.data.niah";

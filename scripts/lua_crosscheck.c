@@ -18,7 +18,6 @@
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/checkpoint.h"
-#include "train/metrics.h"
 
 static int l_perturb(lua_State *L) {
     static const char *fn = "model:perturb";

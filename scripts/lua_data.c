@@ -7,12 +7,6 @@
 /* The default corpus: Debian's fortunes (English quotations, ~2.5 MB), installed by `make deps`. */
 #define DEFAULT_CORPUS "/usr/share/games/fortunes"
 
-DataSource *bridge_check_data(lua_State *L, int idx) {
-    LData *ld = luaL_checkudata(L, idx, DATA_MT);
-    if (!ld->loaded) luaL_error(L, "the data source was closed");
-    return &ld->d;
-}
-
 static LData *new_data(lua_State *L) {
     LData *ld = lua_newuserdatauv(L, sizeof *ld, 0);
     memset(ld, 0, sizeof *ld);

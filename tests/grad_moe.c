@@ -15,7 +15,7 @@
 typedef struct { int N, E, sig; real *l, *s, *R; } ScoreCtx;
 static double score_loss(void *p) {
     ScoreCtx *c = p;
-    K->moe_scores_forward(c->s, c->l, c->N, c->E, c->sig);
+    KM->moe_scores_forward(c->s, c->l, c->N, c->E, c->sig);
     return gc_dot(c->s, c->R, (size_t)c->N * c->E);
 }
 TEST(grad_moe_scores) {
@@ -26,7 +26,7 @@ TEST(grad_moe_scores) {
         gc_fill(c.l, 15, &rng, 1); gc_fill(c.R, 15, &rng, 1);
         score_loss(&c);
         real *d = gc_buf(15);
-        K->moe_scores_backward(d, c.R, c.s, 3, 5, sig);
+        KM->moe_scores_backward(d, c.R, c.s, 3, 5, sig);
         EXPECT(gc_check(score_loss, &c, c.l, d, 15, 100, sig ? "sigmoid scores dlogits" : "softmax scores dlogits") < GC_TOL);
         rng_free(&rng);
         gc_free_bufs();
@@ -37,7 +37,7 @@ TEST(grad_moe_scores) {
 typedef struct { int N; MoeRouteSpec r; real *s, *w, *R; int *idx, *ref; int flipped; } GateCtx;
 static double gate_loss(void *p) {
     GateCtx *c = p;
-    K->moe_route(c->idx, c->w, c->s, NULL, c->N, &c->r);
+    KM->moe_route(c->idx, c->w, c->s, NULL, c->N, &c->r);
     if (memcmp(c->idx, c->ref, sizeof(int) * c->N * c->r.K)) c->flipped = 1;
     return gc_dot(c->w, c->R, (size_t)c->N * c->r.K);
 }
@@ -51,9 +51,9 @@ TEST(grad_moe_gate_values) {
         c.idx = idx; c.ref = ref;
         for (int i = 0; i < N * E; i++) c.s[i] = 0.05 + 0.9 * rng_uniform(&rng);
         gc_fill(c.R, N * Kk, &rng, 1);
-        K->moe_route(ref, c.w, c.s, NULL, N, &c.r);
+        KM->moe_route(ref, c.w, c.s, NULL, N, &c.r);
         real *d = gc_buf(N * E);
-        K->moe_gate_backward(d, c.R, c.s, ref, N, &c.r);
+        KM->moe_gate_backward(d, c.R, c.s, ref, N, &c.r);
         EXPECT(gc_check(gate_loss, &c, c.s, d, N * E, 100, norm ? "gates (renormalized) ds" : "gates ds") < GC_TOL);
         EXPECT(!c.flipped);
         rng_free(&rng);
@@ -65,7 +65,7 @@ TEST(grad_moe_gate_values) {
 typedef struct { int B, T, E, Kk, group; real a_exp, a_dev; real *s; int *idx; } BalCtx;
 static double bal_loss(void *p) {
     BalCtx *c = p;
-    return K->moe_balance_forward(c->s, c->idx, c->B, c->T, c->E, c->Kk, c->group, c->a_exp, c->a_dev);
+    return KM->moe_balance_forward(c->s, c->idx, c->B, c->T, c->E, c->Kk, c->group, c->a_exp, c->a_dev);
 }
 TEST(grad_moe_balance_losses) {
     const real coef[3][2] = {{0.7, 0}, {0, 0.4}, {0.3, 0.2}};
@@ -77,12 +77,12 @@ TEST(grad_moe_balance_losses) {
             c.s = gc_buf(n); c.idx = idx;
             real *l = gc_buf(n);
             gc_fill(l, n, &rng, 1);
-            K->moe_scores_forward(c.s, l, c.B * c.T, c.E, sig);
+            KM->moe_scores_forward(c.s, l, c.B * c.T, c.E, sig);
             MoeRouteSpec r = {.E = 6, .K = 2, .n_group = 1, .topk_group = 1, .scale = 1};
             real *w = gc_buf(12);
-            K->moe_route(idx, w, c.s, NULL, c.B * c.T, &r);
+            KM->moe_route(idx, w, c.s, NULL, c.B * c.T, &r);
             real *d = gc_buf(n);
-            K->moe_balance_backward(d, c.s, idx, c.B, c.T, c.E, c.Kk, c.group, c.a_exp, c.a_dev);
+            KM->moe_balance_backward(d, c.s, idx, c.B, c.T, c.E, c.Kk, c.group, c.a_exp, c.a_dev);
             char what[64];
             snprintf(what, sizeof what, "balance (%s, a1 %.1f a2 %.1f) ds", sig ? "sigmoid" : "softmax", coef[v][0],
                      coef[v][1]);
@@ -97,7 +97,7 @@ typedef struct { int N, Kk, C; real *y, *w, *out, *R; int *pos; } CombCtx;
 static double comb_loss(void *p) {
     CombCtx *c = p;
     K->zero(c->out, (size_t)c->N * c->C);
-    K->moe_combine(c->out, c->y, c->pos, c->w, c->N, c->Kk, c->C);
+    KM->moe_combine(c->out, c->y, c->pos, c->w, c->N, c->Kk, c->C);
     return gc_dot(c->out, c->R, (size_t)c->N * c->C);
 }
 TEST(grad_moe_combine) {
@@ -107,7 +107,7 @@ TEST(grad_moe_combine) {
     c.pos = pos; c.y = gc_buf(24); c.w = gc_buf(6); c.out = gc_buf(12); c.R = gc_buf(12);
     gc_fill(c.y, 24, &rng, 1); gc_fill(c.w, 6, &rng, 1); gc_fill(c.R, 12, &rng, 1);
     real *dy = gc_buf(24), *dw = gc_buf(6);
-    K->moe_combine_backward(dy, dw, c.R, c.y, pos, c.w, 3, 2, 4);
+    KM->moe_combine_backward(dy, dw, c.R, c.y, pos, c.w, 3, 2, 4);
     EXPECT(gc_check(comb_loss, &c, c.y, dy, 24, 100, "combine dy") < GC_TOL);
     EXPECT(gc_check(comb_loss, &c, c.w, dw, 6, 100, "combine dgate") < GC_TOL);
     rng_free(&rng);

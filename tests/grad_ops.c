@@ -4,6 +4,7 @@
 
 #include "arch/rope.h"
 #include "core/backend.h"
+#include "core/stream_kernels.h"
 #include "tests/gradcheck.h"
 #include "tests/harness.h"
 
@@ -73,7 +74,7 @@ TEST(grad_rmsnorm) {
 typedef struct { int N, IC, OC; real *inp, *w, *out, *rstd, *R; } RmsProjCtx;
 static double rmsproj_loss(void *p) {
     RmsProjCtx *c = p;
-    K->rms_projection_forward(c->out, c->rstd, c->inp, c->w, c->N, c->IC, c->OC, 1e-6);
+    KS->rms_projection_forward(c->out, c->rstd, c->inp, c->w, c->N, c->IC, c->OC, 1e-6);
     return gc_dot(c->out, c->R, (size_t)c->N * c->OC);
 }
 static void check_rms_projection(int N, int IC, int OC) {
@@ -89,7 +90,7 @@ static void check_rms_projection(int N, int IC, int OC) {
     memcpy(di0, di, sizeof(real) * ni);
     real *dout = gc_buf(no); /* the kernel scales its dout in place */
     memcpy(dout, c.R, sizeof(real) * no);
-    K->rms_projection_backward(di, dw, dout, c.out, c.inp, c.w, c.rstd, c.N, c.IC, c.OC);
+    KS->rms_projection_backward(di, dw, dout, c.out, c.inp, c.w, c.rstd, c.N, c.IC, c.OC);
     for (size_t k = 0; k < ni; k++) di[k] -= di0[k];
     char what[64];
     snprintf(what, sizeof what, "rms_projection OC=%d dinp", OC);
@@ -148,7 +149,7 @@ static void check_attention(int H, int Hkv, int T, const char *name) {
     real *qkv = gc_buf(nqkv);
     gc_fill(qkv, nqkv, &rng, 1);
     c.q = qkv; c.k = qkv + H * dk; c.v = c.k + Hkv * dk;
-    c.work_n = attention_work_size(&c.s);
+    c.work_n = K->attention_work_size(&c.s);
     c.out = gc_buf(no); c.lse = gc_buf((size_t)B * H * T); c.work = gc_buf(c.work_n); c.R = gc_buf(no);
     gc_fill(c.R, no, &rng, 1);
     att_loss(&c);

@@ -6,13 +6,14 @@
 
 #include "arch/model.h"
 #include "core/backend.h"
+#include "core/stream_kernels.h"
 #include "tests/gradcheck.h"
 #include "tests/harness.h"
 
 typedef struct { int N, n, iters; real *logits, *H, *trace, *R; } SkCtx;
 static double sk_loss(void *p) {
     SkCtx *c = p;
-    K->sinkhorn_forward(c->H, c->trace, c->logits, c->N, c->n, c->iters);
+    KS->sinkhorn_forward(c->H, c->trace, c->logits, c->N, c->n, c->iters);
     return gc_dot(c->H, c->R, (size_t)c->N * c->n * c->n);
 }
 
@@ -25,12 +26,12 @@ static void check_sinkhorn(int n, int iters) {
     c.logits = al_calloc(nn, sizeof(real), "t");
     c.H = al_calloc(nn, sizeof(real), "t");
     c.R = al_calloc(nn, sizeof(real), "t");
-    c.trace = al_calloc((size_t)N * sinkhorn_trace_size(n, iters), sizeof(real), "t");
+    c.trace = al_calloc((size_t)N * KS->sinkhorn_trace_size(n, iters), sizeof(real), "t");
     real *d = al_calloc(nn, sizeof(real), "t");
     gc_fill(c.logits, nn, &rng, 1.0);
     gc_fill(c.R, nn, &rng, 1.0);
     sk_loss(&c);
-    K->sinkhorn_backward(d, c.R, c.trace, N, n, iters);
+    KS->sinkhorn_backward(d, c.R, c.trace, N, n, iters);
     char what[64];
     snprintf(what, sizeof what, "sinkhorn n=%d t_max=%d dlogits", n, iters);
     EXPECT(gc_check(sk_loss, &c, c.logits, d, nn, 200, what) < GC_TOL);
@@ -48,8 +49,8 @@ TEST(grad_sinkhorn) {
 typedef struct { int N, n, C; real *X, *hpre, *hpost, *hres, *f, *u, *Xn, *R1, *R2; } StCtx;
 static double st_loss(void *p) {
     StCtx *c = p;
-    K->stream_pre(c->u, c->X, c->hpre, c->N, c->n, c->C);
-    K->stream_post(c->Xn, c->X, c->hres, c->hpost, c->f, c->N, c->n, c->C);
+    KS->stream_pre(c->u, c->X, c->hpre, c->N, c->n, c->C);
+    KS->stream_post(c->Xn, c->X, c->hres, c->hpost, c->f, c->N, c->n, c->C);
     return gc_dot(c->u, c->R1, (size_t)c->N * c->C) + gc_dot(c->Xn, c->R2, (size_t)c->N * c->n * c->C);
 }
 /* n = 3 takes the general loops, n = 4 the one-pass kernels (core/streams_cpu.c) */
@@ -73,9 +74,9 @@ static void check_stream_mixing(int n) {
     gc_fill(dX, ns, &rng, 5); gc_fill(df, nc, &rng, 5); gc_fill(dhpre, N * n, &rng, 5);
     gc_fill(dhpost, N * n, &rng, 5); gc_fill(dhres, N * n * n, &rng, 5);
     real *u2 = gc_buf(nc);
-    K->stream_post_backward(dX, dhres, dhpost, df, u2, c.R2, c.X, c.hres, c.hpost, c.hpre, c.f, N, n, C);
-    K->stream_pre_backward(dX, dhpre, c.R1, c.X, c.hpre, N, n, C);
-    K->stream_pre(c.u, c.X, c.hpre, N, n, C);
+    KS->stream_post_backward(dX, dhres, dhpost, df, u2, c.R2, c.X, c.hres, c.hpost, c.hpre, c.f, N, n, C);
+    KS->stream_pre_backward(dX, dhpre, c.R1, c.X, c.hpre, N, n, C);
+    KS->stream_pre(c.u, c.X, c.hpre, N, n, C);
     double du_err = 0; /* the fused recomputation of F's input */
     for (size_t k = 0; k < nc; k++) du_err = fmax(du_err, fabs(u2[k] - c.u[k]));
     EXPECT(du_err < 1e-12);

@@ -113,7 +113,7 @@ static void attention_vs_direct(int T, int one_slot) {
     real *lse = al_calloc((size_t)B * H * T, sizeof(real), "t");
     AttnShape s = {B, T, H, Hkv, dk, dv, W, W, W, H * dv, (real)0.7}, one = s;
     one.B = one.H = one.Hkv = 1;
-    size_t work_n = attention_work_size(one_slot ? &one : &s);
+    size_t work_n = K->attention_work_size(one_slot ? &one : &s);
     real *work = al_calloc(work_n, sizeof(real), "t");
     double *sc = malloc(sizeof(double) * T);
     fill(qkv, (size_t)B * T * W, &r);

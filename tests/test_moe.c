@@ -21,9 +21,9 @@ static MoeRouteSpec spec(int E, int Kk, int norm, double scale) {
 TEST(moe_scores_by_hand) {
     /* softmax of (0, ln 2, ln 3) = (1, 2, 3) / 6; sigmoid(0) = 1/2, sigmoid(ln 3) = 3/4 */
     real l[6] = {0, (real)log(2.0), (real)log(3.0), 0, (real)log(3.0), (real)-log(3.0)}, s[6];
-    K->moe_scores_forward(s, l, 1, 3, 0);
+    KM->moe_scores_forward(s, l, 1, 3, 0);
     EXPECT_NEAR(s[0], 1.0 / 6, 1e-6); EXPECT_NEAR(s[1], 2.0 / 6, 1e-6); EXPECT_NEAR(s[2], 3.0 / 6, 1e-6);
-    K->moe_scores_forward(s, l + 3, 1, 3, 1);
+    KM->moe_scores_forward(s, l + 3, 1, 3, 1);
     EXPECT_NEAR(s[0], 0.5, 1e-6); EXPECT_NEAR(s[1], 0.75, 1e-6); EXPECT_NEAR(s[2], 0.25, 1e-6);
 }
 
@@ -32,28 +32,28 @@ TEST(moe_topk_selection_and_renormalization) {
     int idx[2];
     /* V2 rule (softmax, no renormalization): the gate values are the scores themselves */
     MoeRouteSpec r = spec(6, 2, 0, 1.0);
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT(idx[0] == 3 && idx[1] == 1);
     EXPECT_NEAR(w[0], 0.9, 1e-6); EXPECT_NEAR(w[1], 0.5, 1e-6);
     /* routed_scaling_factor multiplies them (V2: 16) */
     r = spec(6, 2, 0, 16.0);
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT_NEAR(w[0], 14.4, 1e-5); EXPECT_NEAR(w[1], 8.0, 1e-5);
     /* V3 rule (renormalized over the chosen, then x 2.5): 2.5 * 0.9 / 1.4, 2.5 * 0.5 / 1.4 */
     r = spec(6, 2, 1, 2.5);
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT_NEAR(w[0], 2.5 * 0.9 / 1.4, 1e-6); EXPECT_NEAR(w[1], 2.5 * 0.5 / 1.4, 1e-6);
     EXPECT_NEAR(w[0] + w[1], 2.5, 1e-6);
     /* top-1 with renormalization keeps the score (renormalizing one value would cut the router's gradient;
      * the Hugging Face DeepSeek code renormalizes only when top_k > 1) */
     r = spec(6, 1, 1, 1.0);
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT(idx[0] == 3);
     EXPECT_NEAR(w[0], 0.9, 1e-6);
     /* ties go to the lower index */
     real t[4] = {0.3, 0.7, 0.7, 0.1};
     r = spec(4, 1, 0, 1.0);
-    K->moe_route(idx, w, t, NULL, 1, &r);
+    KM->moe_route(idx, w, t, NULL, 1, &r);
     EXPECT(idx[0] == 1);
 }
 
@@ -66,19 +66,19 @@ TEST(moe_group_limited_routing) {
     real s[8] = {0.40, 0.01, 0.20, 0.19, 0.22, 0.02, 0.05, 0.03}, w[3];
     int idx[3];
     MoeRouteSpec r = {.E = 8, .K = 3, .n_group = 4, .topk_group = 2, .group_score = 0, .scale = 1};
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT(idx[0] == 0 && idx[1] == 4 && idx[2] == 2);
     r.group_score = 1;
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT(idx[0] == 0 && idx[1] == 4 && idx[2] == 5);
     r.group_score = 2;
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT(idx[0] == 0 && idx[1] == 2 && idx[2] == 3);
     EXPECT_NEAR(w[1], 0.20, 1e-6);
     /* V3 group scores use the biased scores: +0.3 on e6 makes g3 = 0.38, kept over g1 (0.39)? no: g1 still
      * wins; +0.4 makes g3 = 0.48 > 0.41, so g3 and g0 are kept: e6 (0.45 biased), e0, e7 */
     real b[8] = {0, 0, 0, 0, 0, 0, 0.4, 0};
-    K->moe_route(idx, w, s, b, 1, &r);
+    KM->moe_route(idx, w, s, b, 1, &r);
     EXPECT(idx[0] == 6 && idx[1] == 0 && idx[2] == 7);
     EXPECT_NEAR(w[0], 0.05, 1e-6); /* the gate value is the unbiased score */
 }
@@ -88,14 +88,14 @@ TEST(moe_bias_changes_selection_not_gate_values) {
     real s[4] = {0.5, 0.6, 0.55, 0.1}, b[4] = {0.2, 0, 0, 0}, w[2];
     int idx[2];
     MoeRouteSpec r = spec(4, 2, 1, 1.0);
-    K->moe_route(idx, w, s, NULL, 1, &r);
+    KM->moe_route(idx, w, s, NULL, 1, &r);
     EXPECT(idx[0] == 1 && idx[1] == 2);
     EXPECT_NEAR(w[0], 0.6 / 1.15, 1e-6); EXPECT_NEAR(w[1], 0.55 / 1.15, 1e-6);
-    K->moe_route(idx, w, s, b, 1, &r);
+    KM->moe_route(idx, w, s, b, 1, &r);
     EXPECT(idx[0] == 0 && idx[1] == 1);
     EXPECT_NEAR(w[0], 0.5 / 1.1, 1e-6); EXPECT_NEAR(w[1], 0.6 / 1.1, 1e-6);
     r = spec(4, 2, 0, 1.0); /* unnormalized: exactly the unbiased scores */
-    K->moe_route(idx, w, s, b, 1, &r);
+    KM->moe_route(idx, w, s, b, 1, &r);
     EXPECT(w[0] == s[0] && w[1] == s[1]);
 }
 
@@ -105,24 +105,24 @@ TEST(moe_balance_losses_by_hand) {
      * devices of 2 experts: f' = (2, 0), P' = (0.7, 0.3): L_dev = 1.4 */
     real s[8] = {0.4, 0.3, 0.2, 0.1, 0.3, 0.4, 0.2, 0.1};
     int idx[2] = {0, 1};
-    EXPECT_NEAR(K->moe_balance_forward(s, idx, 1, 2, 4, 1, 2, 1, 0), 1.4, 1e-6);
-    EXPECT_NEAR(K->moe_balance_forward(s, idx, 1, 2, 4, 1, 2, 0, 1), 1.4, 1e-6);
+    EXPECT_NEAR(KM->moe_balance_forward(s, idx, 1, 2, 4, 1, 2, 1, 0), 1.4, 1e-6);
+    EXPECT_NEAR(KM->moe_balance_forward(s, idx, 1, 2, 4, 1, 2, 0, 1), 1.4, 1e-6);
     /* perfectly balanced choice e0, e3 with uniform P: L = sum f P = 1 (the minimum's scale) */
     real u[8] = {0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25};
     int idx2[2] = {0, 3};
-    EXPECT_NEAR(K->moe_balance_forward(u, idx2, 1, 2, 4, 1, 2, 0.5, 0), 0.5, 1e-6);
+    EXPECT_NEAR(KM->moe_balance_forward(u, idx2, 1, 2, 4, 1, 2, 0.5, 0), 0.5, 1e-6);
     /* sigmoid scores are normalized over all experts first: (0.8 0.6 0.4 0.2) -> (0.4 0.3 0.2 0.1) */
     real g[8] = {0.8, 0.6, 0.4, 0.2, 0.6, 0.8, 0.4, 0.2};
-    EXPECT_NEAR(K->moe_balance_forward(g, idx, 1, 2, 4, 1, 2, 1, 0), 1.4, 1e-6);
+    EXPECT_NEAR(KM->moe_balance_forward(g, idx, 1, 2, 4, 1, 2, 1, 0), 1.4, 1e-6);
     /* two sequences are averaged: the second alone (e0 twice: f = (4,0,0,0), P_0 = 0.25) gives 1.0 */
     real s2[16] = {0.4, 0.3, 0.2, 0.1, 0.3, 0.4, 0.2, 0.1, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25};
     int idx3[4] = {0, 1, 0, 0};
-    EXPECT_NEAR(K->moe_balance_forward(s2, idx3, 2, 2, 4, 1, 2, 1, 0), (1.4 + 1.0) / 2, 1e-6);
+    EXPECT_NEAR(KM->moe_balance_forward(s2, idx3, 2, 2, 4, 1, 2, 1, 0), (1.4 + 1.0) / 2, 1e-6);
 }
 
 TEST(moe_dispatch_sorts_by_expert_then_token) {
     int idx[6] = {2, 0, 0, 1, 2, 1}, counts[3], off[4], tok[6], pos[6];
-    K->moe_dispatch(counts, off, tok, pos, idx, 3, 2, 3);
+    KM->moe_dispatch(counts, off, tok, pos, idx, 3, 2, 3);
     EXPECT(counts[0] == 2 && counts[1] == 2 && counts[2] == 2);
     EXPECT(off[0] == 0 && off[1] == 2 && off[2] == 4 && off[3] == 6);
     int etok[6] = {0, 1, 1, 2, 0, 2};

@@ -6,6 +6,7 @@
 #include "analysis/gain.h"
 #include "arch/model.h"
 #include "core/backend.h"
+#include "core/stream_kernels.h"
 #include "data/data.h"
 #include "tests/harness.h"
 #include "train/trainer.h"
@@ -19,19 +20,19 @@ TEST(sinkhorn_batch_independent) {
     for (int s = 0; s < 2; s++) {
         int N = 19, n = shapes[s][0], iters = shapes[s][1], nn = n * n;
         real *lg = al_calloc((size_t)N * nn, sizeof(real), "t"), *H = al_calloc((size_t)N * nn, sizeof(real), "t");
-        real *tr = al_calloc((size_t)N * sinkhorn_trace_size(n, iters), sizeof(real), "t");
+        real *tr = al_calloc((size_t)N * KS->sinkhorn_trace_size(n, iters), sizeof(real), "t");
         real *dH = al_calloc((size_t)N * nn, sizeof(real), "t"), *dl = al_calloc((size_t)N * nn, sizeof(real), "t");
         real h1[64], t1[64], d1[64];
         Rng r;
         rng_init(&r, 9 + s);
         for (int i = 0; i < N * nn; i++) { lg[i] = (real)rng_normal(&r, 2.0); dH[i] = (real)rng_normal(&r, 1.0); }
-        K->sinkhorn_forward(H, tr, lg, N, n, iters);
-        K->sinkhorn_backward(dl, dH, tr, N, n, iters);
+        KS->sinkhorn_forward(H, tr, lg, N, n, iters);
+        KS->sinkhorn_backward(dl, dH, tr, N, n, iters);
         int same = 1;
         for (int t = 0; t < N; t++) {
             memset(d1, 0, sizeof d1);
-            K->sinkhorn_forward(h1, t1, lg + (size_t)t * nn, 1, n, iters);
-            K->sinkhorn_backward(d1, dH + (size_t)t * nn, t1, 1, n, iters);
+            KS->sinkhorn_forward(h1, t1, lg + (size_t)t * nn, 1, n, iters);
+            KS->sinkhorn_backward(d1, dH + (size_t)t * nn, t1, 1, n, iters);
             same &= !memcmp(h1, H + (size_t)t * nn, sizeof(real) * nn) && !memcmp(d1, dl + (size_t)t * nn, sizeof(real) * nn);
         }
         EXPECT(same);
@@ -52,9 +53,9 @@ TEST(sinkhorn_far_column_finite) {
             L2[a * n + b] = a == b ? 4 : 0;
             dH[a * n + b] = 10 * (real)((a * 7 + b * 3) % 5 - 2);
         }
-    K->sinkhorn_forward(H, tr, L, 1, n, iters);
-    K->sinkhorn_forward(H2, tr2, L2, 1, n, iters);
-    K->sinkhorn_backward(dl, dH, tr, 1, n, iters);
+    KS->sinkhorn_forward(H, tr, L, 1, n, iters);
+    KS->sinkhorn_forward(H2, tr2, L2, 1, n, iters);
+    KS->sinkhorn_backward(dl, dH, tr, 1, n, iters);
     int finite = 1;
     double diff = 0;
     for (int k = 0; k < 16; k++) {
@@ -68,11 +69,11 @@ TEST(sinkhorn_far_column_finite) {
 TEST(sinkhorn_rows_columns_nonnegative) {
     int N = 50, n = 4, iters = 20;
     real logits[50 * 16], H[50 * 16];
-    real *trace = al_calloc((size_t)N * sinkhorn_trace_size(n, iters), sizeof(real), "t");
+    real *trace = al_calloc((size_t)N * KS->sinkhorn_trace_size(n, iters), sizeof(real), "t");
     Rng r;
     rng_init(&r, 5);
     for (int i = 0; i < N * n * n; i++) logits[i] = (real)rng_normal(&r, 1.0);
-    K->sinkhorn_forward(H, trace, logits, N, n, iters);
+    KS->sinkhorn_forward(H, trace, logits, N, n, iters);
     double row_err = 0, col_err = 0, min_entry = 1;
     for (int t = 0; t < N; t++)
         for (int a = 0; a < n; a++) {
@@ -92,7 +93,7 @@ TEST(sinkhorn_rows_columns_nonnegative) {
     /* one iteration of a 2x2 by hand: exp(logits) = [[1, 2], [3, 4]] -> columns / (4, 6) =
      * [[1/4, 1/3], [3/4, 2/3]] -> rows / (7/12, 17/12) = [[3/7, 4/7], [9/17, 8/17]] */
     real l2[4] = {0, (real)log(2.0), (real)log(3.0), (real)log(4.0)}, h2[4], tr2[64];
-    K->sinkhorn_forward(h2, tr2, l2, 1, 2, 1);
+    KS->sinkhorn_forward(h2, tr2, l2, 1, 2, 1);
     EXPECT_NEAR(h2[0], 3.0 / 7, 1e-6);
     EXPECT_NEAR(h2[1], 4.0 / 7, 1e-6);
     EXPECT_NEAR(h2[2], 9.0 / 17, 1e-6);
@@ -129,7 +130,7 @@ TEST(gain_hand_built_matrices) {
     real lg[16], h[16], tr[4096];
     for (int l = 0; l < 60; l++) {
         for (int i = 0; i < 16; i++) lg[i] = (real)rng_normal(&r, 2.0);
-        K->sinkhorn_forward(h, tr, lg, 1, 4, 20);
+        KS->sinkhorn_forward(h, tr, lg, 1, 4, 20);
         double hd[16];
         for (int i = 0; i < 16; i++) hd[i] = h[i];
         bound *= gain_backward(hd, 4); /* the max column sum (induced 1-norm) is submultiplicative */

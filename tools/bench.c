@@ -18,7 +18,6 @@
 #include "core/backend_cpu_attn.h" /* ATTN_BLOCK, for the GEMM ceiling */
 #include "data/data.h"
 #include "train/checkpoint.h"
-#include "train/metrics.h"
 
 static double now_s(void) {
     struct timespec ts;

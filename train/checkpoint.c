@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "core/safetensors.h"
-#include "train/metrics.h"
 
 /* Paths here are a checkpoint directory (at most 1023 characters, see TrainOptions) plus a short file name;
  * the buffers are sized for that, which GCC cannot see through snprintf. */

@@ -6,7 +6,8 @@
 #include "arch/model.h"
 #include "core/optim.h"
 #include "data/data.h"
-#include "train/metrics.h"
+#include "core/jsonl.h"
+#include "core/metrics.h"
 
 typedef struct TrainOptions {
     int steps, batch_size, seq_len; /* seq_len 0 = the model's */

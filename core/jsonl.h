@@ -1,0 +1,19 @@
+/* JSON Lines files (pandas reads them): one JSON object per line, {"step": 10, "loss": 2.31, ...};
+ * non-finite numbers are written as null. Each line is flushed when it ends, so a crash loses at most the
+ * line being written. */
+#ifndef AL_JSONL_H
+#define AL_JSONL_H
+#include <stdio.h>
+
+typedef struct JsonlWriter {
+    FILE *f;
+    int fields;
+} JsonlWriter;
+/* Creates parent directories; append = 1 continues an existing file. -1 + message naming the path. */
+int jsonl_open(JsonlWriter *w, const char *path, int append);
+void jsonl_begin(JsonlWriter *w);
+void jsonl_num(JsonlWriter *w, const char *key, double v);
+void jsonl_str(JsonlWriter *w, const char *key, const char *v);
+void jsonl_end(JsonlWriter *w); /* newline + flush */
+void jsonl_close(JsonlWriter *w);
+#endif
