@@ -25,7 +25,7 @@ B32 := build/f32
 B64 := build/f64
 LIB32 := $(ENGINE_SRC:%.c=$(B32)/%.o) $(PLOTS_SRC:%.c=$(B32)/%.o) $(SCRIPTS_SRC:%.c=$(B32)/%.o)
 
-.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck
+.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck layers
 all: $(BIN)/archlab
 
 deps:
@@ -67,14 +67,14 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN)/archlab $(BIN)/test_archlab $(BIN)/gradcheck
-	@tools/run_tests.sh $(BIN)
+	@tools/run_tests.sh $(BIN) $(B32)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build tree.
 sanitize: deps
 	@$(MAKE) --no-print-directory BIN=build/san/bin B32=build/san/f32 B64=build/san/f64 OPT="-O1 -g -fno-omit-frame-pointer" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" build/san/bin/archlab build/san/bin/test_archlab build/san/bin/gradcheck
-	@AL_SANITIZE=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp tools/run_tests.sh build/san/bin
+	@AL_SANITIZE=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp tools/run_tests.sh build/san/bin build/san/f32
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/bench
@@ -90,6 +90,12 @@ figures: deps
 crosscheck: deps
 	@$(MAKE) --no-print-directory $(BIN)/archlab $(BIN)/archlab64
 	@BIN=$(BIN) tools/crosscheck.sh
+
+# The one-way layering (scripts -> train -> analysis -> arch, data -> core; plots apart), checked on the
+# includes and on the symbols the built objects take from each other; make test runs it too.
+layers:
+	@$(MAKE) --no-print-directory $(BIN)/archlab
+	@tools/check_layers.sh $(B32)
 
 clean:
 	rm -rf build bin

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "analysis/expert_load.h"
+#include "arch/kinds.h"
 #include "arch/kv_cache.h"
 
 const char *const cost_component_names[COST_COMPONENTS] = {
@@ -27,7 +28,7 @@ int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out) {
     out->context = context;
     out->batch = batch;
     out->fwd_flops_per_token = model_flops_per_token(m, context);
-    out->kv_elems_per_token = kv_cache_formula_elems(&m->cfg);
+    out->kv_elems_per_token = kv_elems_per_token(&m->cfg);
     out->kv_mha_elems_per_token = 2.0 * m->cfg.n_heads * m->cfg.head_dim * m->cfg.n_layers;
     out->train_state_bytes = 16.0 * (double)m->ps.total;
     if (model_plan(m, batch, context)) { model_free(m); return -1; }

@@ -27,7 +27,7 @@ int niah_evaluate(Model *m, const DataSource *task, const int *lengths, int n_le
         if (!(depths[j] >= 0 && depths[j] <= 1)) return al_errorf("field 'depths[%d]' = %g is outside [0, 1]", j + 1, depths[j]);
     if (chunk < 1) chunk = 256;
     int B = trials;
-    KVCache *kv = kv_cache_create(&m->cfg, B, maxL);
+    KVCache *kv = model_kv_cache(m, B, maxL);
     if (!kv) return -1;
     g->n_len = n_len; g->n_depth = n_depth; g->trials = trials;
     g->lengths = malloc(sizeof(int) * n_len);

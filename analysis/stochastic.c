@@ -1,6 +1,6 @@
 #include "analysis/stochastic.h"
 
-#include "analysis/gain.h"
+#include "analysis/hres.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 int hres_stochastic(HresStochastic *s, const Model *m, int max_tokens) {
     memset(s, 0, sizeof *s);
-    const ResidualStream *r = &m->res;
+    const Residual *r = m->res;
     int tokens = hres_recorded_tokens(m, max_tokens, "the doubly-stochastic error");
     if (tokens < 0) return -1;
     int S = r->S, n = r->n;

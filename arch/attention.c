@@ -1,4 +1,5 @@
 #include "arch/attention.h"
+#include "arch/kinds.h"
 #include "arch/kv_cache.h"
 
 #include <math.h>
@@ -91,7 +92,7 @@ static void attn_destroy(void *self) { free(self); }
 static const SublayerOps attention_ops = {"attention", attn_plan, attn_forward, attn_backward, attn_flops,
                                           attn_destroy, NULL, NULL, NULL};
 
-Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
+static Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     Attention *a = calloc(1, sizeof *a);
     AL_ASSERT(a);
     a->C = cfg->d_model;
@@ -116,3 +117,45 @@ Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
                     cfg->init_std / sqrt(2.0 * cfg->n_layers), 1, "attention");
     return (Sublayer){&attention_ops, a};
 }
+
+/* ---- the three registry entries: one sub-layer, told apart by how many key/value heads they keep ---- */
+
+/* MHA: one key/value head per query head */
+static int mha_finalize(ModelConfig *c) {
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    if (c->n_kv_heads != c->n_heads)
+        return al_errorf("field 'n_kv_heads' = %d differs from n_heads = %d with attention = \"mha\" (use \"gqa\")",
+                         c->n_kv_heads, c->n_heads);
+    return 0;
+}
+
+/* GQA: n_kv_heads groups of query heads share a key/value head (0: n_heads, i.e. MHA's layout) */
+static int gqa_finalize(ModelConfig *c) {
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    return 0;
+}
+
+/* MQA: one key/value head for all query heads */
+static int mqa_finalize(ModelConfig *c) {
+    if (c->n_kv_heads && c->n_kv_heads != 1)
+        return al_errorf("field 'n_kv_heads' = %d contradicts attention = \"mqa\" (one kv head)", c->n_kv_heads);
+    c->n_kv_heads = 1;
+    return 0;
+}
+
+/* keys and values of every kv head: 2 n_kv_heads d_h per layer (MHA 2 n_h d_h, GQA 2 n_g d_h, MQA 2 d_h) */
+static double kv_elems(const ModelConfig *c) { return 2.0 * c->n_kv_heads * c->head_dim; }
+static int rope_dim(const ModelConfig *c) { return c->head_dim; }
+
+const AttentionKind attention_kind_mha = {
+    .info = {"mha", "multi-head attention: a key/value head per query head", ""},
+    .finalize = mha_finalize, .create = attention_create, .kv_elems = kv_elems, .rope_dim = rope_dim,
+};
+const AttentionKind attention_kind_gqa = {
+    .info = {"gqa", "grouped-query attention: groups of query heads share a key/value head", "n_kv_heads"},
+    .finalize = gqa_finalize, .create = attention_create, .kv_elems = kv_elems, .rope_dim = rope_dim,
+};
+const AttentionKind attention_kind_mqa = {
+    .info = {"mqa", "multi-query attention: one key/value head for all query heads", ""},
+    .finalize = mqa_finalize, .create = attention_create, .kv_elems = kv_elems, .rope_dim = rope_dim,
+};

@@ -1,6 +1,6 @@
 /* Multi-head causal self-attention with RoPE: MHA (n_kv_heads == n_heads), GQA (groups of query heads
  * share a key/value head) and MQA (one key/value head). A sub-layer: pre-norm, fused q|k|v projection,
- * attention, output projection. */
+ * attention, output projection. Its registry entries (mha, gqa, mqa) are in arch/attention.c. */
 #ifndef AL_ATTENTION_H
 #define AL_ATTENTION_H
 #include "arch/config.h"
@@ -17,7 +17,4 @@ typedef struct Attention {
     int planB, planT;
     int layer; /* block index: this layer's slot in a KV cache */
 } Attention;
-
-/* layer: block index (for names and the depth-scaled init of o_proj) */
-Sublayer attention_create(ParamStore *ps, const ModelConfig *cfg, int layer);
 #endif

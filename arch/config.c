@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/moe.h"
+#include "arch/kinds.h"
 #include "core/common.h"
 
 #define F(field) offsetof(ModelConfig, field)
@@ -22,8 +22,8 @@ const ConfigField model_config_fields[] = {
     {"norm_eps", FIELD_NUMBER, F(norm_eps), 0, 1, NULL, "RMSNorm epsilon"},
     {"init_std", FIELD_NUMBER, F(init_std), 0, 10, NULL, "std of normal weight init"},
     {"seed", FIELD_INT, F(seed), 0, 2147483647.0, NULL, "seed of the parameter initialization"},
-    {"attention", FIELD_STRING, F(attention), 0, 0, "mha|gqa|mqa|mla", "attention type"},
-    {"residual", FIELD_STRING, F(residual), 0, 0, "residual|hc|mhc", "residual connection family"},
+    {"attention", FIELD_KIND, F(attention), 0, 0, NULL, "attention type"},
+    {"residual", FIELD_KIND, F(residual), 0, 0, NULL, "residual connection family"},
     /* hyper-connections (residual = "hc" | "mhc"): arch/hc.c, arch/mhc.c */
     {"streams", FIELD_INT, F(streams), 1, 8, NULL, "residual streams n (expansion rate); 0 = 1 for residual, 4 for hc/mhc"},
     {"sinkhorn_iters", FIELD_INT, F(sinkhorn_iters), 1, 200, NULL, "mHC: Sinkhorn-Knopp iterations t_max"},
@@ -32,7 +32,7 @@ const ConfigField model_config_fields[] = {
     {"h_pre", FIELD_BOOL, F(h_pre), 0, 1, NULL, "hc/mhc: learn H_pre (false: 1/n)"},
     {"h_post", FIELD_BOOL, F(h_post), 0, 1, NULL, "hc/mhc: learn H_post (false: 1)"},
     {"h_res", FIELD_BOOL, F(h_res), 0, 1, NULL, "hc/mhc: learn H_res (false: identity)"},
-    {"ffn", FIELD_STRING, F(ffn), 0, 0, "dense|moe", "feed-forward type"},
+    {"ffn", FIELD_KIND, F(ffn), 0, 0, NULL, "feed-forward type"},
     /* DeepSeekMoE (ffn = "moe") */
     {"n_routed_experts", FIELD_INT, F(n_routed_experts), 1, 65536, NULL, "MoE: routed experts"},
     {"n_shared_experts", FIELD_INT, F(n_shared_experts), 0, 4096, NULL, "MoE: shared (always active) experts"},
@@ -83,7 +83,23 @@ void config_defaults(ModelConfig *c) {
     c->gate_init = 0.01;
     c->h_pre = c->h_post = c->h_res = 1;
     snprintf(c->ffn, sizeof c->ffn, "dense");
-    moe_config_defaults(c);
+    /* kinds own the defaults of their fields (e.g. the MoE keys), whichever kind is chosen later */
+    for (int i = 0; i < kind_count(KIND_FFN); i++) {
+        const FfnKind *k = (const FfnKind *)kind_at(KIND_FFN, i);
+        if (k->defaults) k->defaults(c);
+    }
+}
+
+/* a KIND field is named after its family ("attention", "ffn", "residual") */
+static KindFamily field_family(const ConfigField *f) {
+    for (int k = 0; k < KIND_FAMILIES; k++)
+        if (!strcmp(kind_family_name(k), f->name)) return k;
+    AL_ASSERT(0 && "a FIELD_KIND field must be named after a kind family");
+    return 0;
+}
+
+const char *config_field_choices(const ConfigField *f) {
+    return f->type == FIELD_KIND ? kind_names(field_family(f)) : f->choices;
 }
 
 const ConfigField *config_field(const char *name) {
@@ -130,7 +146,7 @@ const char *config_suggest(const char *name) {
 }
 
 int config_set_number(ModelConfig *c, const ConfigField *f, double v) {
-    if (f->type == FIELD_STRING) return al_errorf("field '%s' must be a string, got a number", f->name);
+    if (config_field_is_string(f)) return al_errorf("field '%s' must be a string, got a number", f->name);
     if (!isfinite(v)) return al_errorf("field '%s' must be a finite number", f->name);
     if (v < f->min || v > f->max)
         return al_errorf("field '%s' = %g is out of range [%g, %g]", f->name, v, f->min, f->max);
@@ -145,7 +161,9 @@ int config_set_number(ModelConfig *c, const ConfigField *f, double v) {
 }
 
 int config_set_string(ModelConfig *c, const ConfigField *f, const char *s) {
-    if (f->type != FIELD_STRING) return al_errorf("field '%s' must be a number, got a string", f->name);
+    if (!config_field_is_string(f)) return al_errorf("field '%s' must be a number, got a string", f->name);
+    if (f->type == FIELD_KIND && !kind_find(field_family(f), s))
+        return al_errorf("field '%s' = \"%s\" is not one of %s", f->name, s, kind_names(field_family(f)));
     if (f->choices) {
         int ok = 0;
         const char *p = f->choices;
@@ -166,8 +184,7 @@ int config_set_string(ModelConfig *c, const ConfigField *f, const char *s) {
     return 0;
 }
 
-int config_rope_dim(const ModelConfig *c) { return !strcmp(c->attention, "mla") ? c->qk_rope_head_dim : c->head_dim; }
-
+/* The generic checks here; each chosen kind checks and completes its own fields (arch/kinds.h). */
 int config_finalize(ModelConfig *c) {
     if (c->head_dim == 0) {
         if (c->d_model % c->n_heads)
@@ -175,37 +192,18 @@ int config_finalize(ModelConfig *c) {
                              c->n_heads, c->d_model);
         c->head_dim = c->d_model / c->n_heads;
     }
-    if (!strcmp(c->attention, "mqa")) {
-        if (c->n_kv_heads && c->n_kv_heads != 1)
-            return al_errorf("field 'n_kv_heads' = %d contradicts attention = \"mqa\" (one kv head)", c->n_kv_heads);
-        c->n_kv_heads = 1;
-    }
-    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
-    if (!strcmp(c->attention, "mha") && c->n_kv_heads != c->n_heads)
-        return al_errorf("field 'n_kv_heads' = %d differs from n_heads = %d with attention = \"mha\" (use \"gqa\")",
-                         c->n_kv_heads, c->n_heads);
+    if (attention_kind(c)->finalize(c)) return -1;
     if (c->n_heads % c->n_kv_heads)
         return al_errorf("field 'n_kv_heads' = %d does not divide n_heads = %d", c->n_kv_heads, c->n_heads);
     if (c->head_dim % 2) return al_errorf("field 'head_dim' = %d must be even for RoPE", c->head_dim);
-    int multi = strcmp(c->residual, "residual") != 0;
-    if (c->streams == 0) c->streams = multi ? 4 : 1;
-    if (!multi && c->streams != 1)
-        return al_errorf("field 'streams' = %d needs residual = \"hc\" or \"mhc\" (the standard residual has one stream)",
-                         c->streams);
+    const ResidualKind *r = residual_kind(c);
+    if (c->streams == 0) c->streams = r->default_streams;
+    if (c->streams > r->max_streams)
+        return al_errorf("field 'streams' = %d needs residual = %s (residual = \"%s\" has %s)", c->streams,
+                         residual_kinds_with_streams(" or "), c->residual,
+                         r->max_streams == 1 ? "one stream" : "fewer streams");
     if (c->d_ff == 0) c->d_ff = ((c->d_model * 8 / 3) + 31) / 32 * 32;
-    if (!strcmp(c->attention, "mla")) {
-        if (c->kv_lora_rank <= 0)
-            return al_errorf("field 'kv_lora_rank' = %d must be > 0 with attention = \"mla\" (the cached KV latent "
-                             "width d_c; DeepSeek-V2 uses 4 x head_dim)", c->kv_lora_rank);
-        if (c->q_lora_rank < 0) return al_errorf("field 'q_lora_rank' = %d must be >= 0 (0 = none)", c->q_lora_rank);
-        if (c->qk_nope_head_dim == 0) c->qk_nope_head_dim = c->head_dim;
-        if (c->v_head_dim == 0) c->v_head_dim = c->head_dim;
-        if (c->qk_rope_head_dim == 0) c->qk_rope_head_dim = c->head_dim / 2;
-        if (c->qk_nope_head_dim < 0) return al_errorf("field 'qk_nope_head_dim' = %d must be >= 0", c->qk_nope_head_dim);
-        if (c->v_head_dim < 0) return al_errorf("field 'v_head_dim' = %d must be > 0", c->v_head_dim);
-        if (c->qk_rope_head_dim <= 0 || c->qk_rope_head_dim % 2)
-            return al_errorf("field 'qk_rope_head_dim' = %d must be even and > 0 for RoPE", c->qk_rope_head_dim);
-    }
-    if (moe_config_finalize(c)) return -1;
+    const FfnKind *f = ffn_kind(c);
+    if (f->finalize && f->finalize(c)) return -1;
     return 0;
 }

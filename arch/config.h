@@ -19,14 +19,14 @@ typedef struct ModelConfig {
     double norm_eps;   /* rms_norm_eps */
     double init_std;
     int seed;          /* parameter initialization */
-    char attention[16]; /* "mha" | "gqa" | "mqa" | "mla" */
-    char residual[16];  /* "residual" | "hc" | "mhc" */
+    char attention[16]; /* an attention kind (arch/kinds.h): "mha" | "gqa" | "mqa" | "mla" */
+    char residual[16];  /* a residual kind: "residual" | "hc" | "mhc" */
     int streams;        /* n; 0 = default (1 residual, 4 hc/mhc) */
     int sinkhorn_iters; /* mHC t_max */
     int hc_dynamic;     /* hc/mhc: dynamic (input-dependent) mappings */
     double gate_init;   /* hc: s_a = s_b; mhc: a_pre = a_post = a_res */
     int h_pre, h_post, h_res; /* which mappings are learned (ablation) */
-    char ffn[16];       /* "dense" | "moe" */
+    char ffn[16];       /* an FFN kind: "dense" | "moe" */
     /* DeepSeekMoE (ffn = "moe"; arch/moe.c, arch/router.c). Hugging Face names, plus archlab's balancing keys. */
     int n_routed_experts;      /* N_r */
     int n_shared_experts;      /* N_s, always active */
@@ -48,21 +48,31 @@ typedef struct ModelConfig {
     int v_head_dim;       /* per-head value width; 0 = head_dim */
 } ModelConfig;
 
-typedef enum { FIELD_INT, FIELD_NUMBER, FIELD_STRING, FIELD_BOOL } FieldType; /* BOOL: an int 0/1 */
+/* The families of kinds a config chooses among (their registries: arch/kinds.h). */
+typedef enum { KIND_ATTENTION, KIND_FFN, KIND_RESIDUAL, KIND_FAMILIES } KindFamily;
+
+/* BOOL: an int 0/1; KIND: a string naming a kind of the family the field is named after (arch/kinds.h),
+ * checked against that family's registry */
+typedef enum { FIELD_INT, FIELD_NUMBER, FIELD_STRING, FIELD_BOOL, FIELD_KIND } FieldType;
 typedef struct ConfigField {
     const char *name;
     FieldType type;
     size_t offset;
     double min, max;     /* numeric range */
-    const char *choices; /* strings: "a|b|c" */
+    const char *choices; /* strings: "a|b|c" (KIND fields: NULL, their registry's names: config_field_choices) */
     const char *help;
 } ConfigField;
+
+/* a field whose value is text (a plain string or a kind's name) */
+static inline int config_field_is_string(const ConfigField *f) { return f->type == FIELD_STRING || f->type == FIELD_KIND; }
 
 extern const ConfigField model_config_fields[];
 extern const int model_config_n_fields;
 
 void config_defaults(ModelConfig *c);
 const ConfigField *config_field(const char *name);
+/* The accepted values of a string or kind field ("mha|gqa|mqa|mla"), NULL for any string or a number. */
+const char *config_field_choices(const ConfigField *f);
 /* Closest field name by edit distance (for "did you mean"), or NULL if nothing is close. */
 const char *config_suggest(const char *name);
 /* Sets a field from a number or string with type and range checks; -1 + al_errorf naming the field. */
@@ -71,8 +81,6 @@ int config_set_string(ModelConfig *c, const ConfigField *f, const char *s);
 /* Cross-field checks (heads dividing d_model, ...), resolving derived defaults. -1 + message naming the
  * field. */
 int config_finalize(ModelConfig *c);
-/* Width RoPE rotates (the tables' rot): qk_rope_head_dim for MLA, head_dim otherwise. */
-int config_rope_dim(const ModelConfig *c);
 /* Closest of the '|'-separated words to s, or NULL. Shared by config keys and option names. */
 const char *closest_word(const char *s, const char *const *words, int n);
 int edit_distance(const char *a, const char *b);

@@ -1,5 +1,7 @@
 #include "arch/ffn.h"
 
+#include "arch/kinds.h"
+
 #include <math.h>
 
 static void ffn_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
@@ -59,3 +61,10 @@ Sublayer ffn_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
                        1, "ffn");
     return (Sublayer){&ffn_ops, f};
 }
+
+static Sublayer dense_create(ParamStore *ps, const ModelConfig *cfg, int layer) { return ffn_create(ps, cfg, layer); }
+
+const FfnKind ffn_kind_dense = {
+    .info = {"dense", "a dense SwiGLU feed-forward of width d_ff", "d_ff"},
+    .create = dense_create,
+};

@@ -5,6 +5,7 @@
  *   H_res[i][j] = s_a tanh(Hbar_j W_r)[i] + A_r[j][i]        (H_res = A_r^T)
  * Init for layer k: W = 0, B = 1, A_m = e_{k mod n}, A_r = I, s_a = s_b = gate_init (0.01): exactly the
  * pre-norm residual on n identical streams. Static HC drops the tanh terms. Nothing bounds A_r. */
+#include "arch/kinds.h"
 #include "arch/mixing.h"
 
 #include <string.h>
@@ -54,11 +55,17 @@ static void hc_backward(void *self, Ctx *c, real *dX, const real *du, real *dhpr
                                2 + h->n);
 }
 
+/* per stream the rows W_m, W_b, W_r: (2 + n) outputs from C inputs, n streams */
+static double hc_flops(const void *self) {
+    const Hc *h = self;
+    return 2.0 * h->n * h->C * (2 + h->n);
+}
+
 static void hc_destroy(void *self) { free(self); }
 
-static const MixingOps hc_ops = {"hc", hc_plan, hc_forward, hc_backward, hc_destroy};
+static const MixingOps hc_ops = {hc_plan, hc_forward, hc_backward, hc_flops, hc_destroy};
 
-Mixing hc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
+static Mixing hc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
     Hc *h = calloc(1, sizeof *h);
     AL_ASSERT(h);
     h->n = cfg->streams;
@@ -81,3 +88,13 @@ Mixing hc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
     h->ar = ps_add_fill(ps, name, 2, (int64_t[]){n, n}, INIT_EYE, 1, 0, 0, 0, "residual");
     return (Mixing){&hc_ops, h};
 }
+
+static Residual *hc_residual_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers) {
+    return mixing_residual_create(ps, cfg, n_sublayers, "hc", hc_create);
+}
+
+const ResidualKind residual_kind_hc = {
+    .info = {"hc", "hyper-connections (ByteDance): learned, unconstrained stream mappings, static or dynamic",
+             "streams|hc_dynamic|gate_init|h_pre|h_post|h_res"},
+    .default_streams = 4, .max_streams = 8, .create = hc_residual_create,
+};

@@ -46,7 +46,7 @@ static int set_from_json(ModelConfig *c, const char *path, const char *hf, const
     if (cJSON_IsNumber(v)) rc = config_set_number(c, f, v->valuedouble);
     else if (cJSON_IsString(v)) rc = config_set_string(c, f, v->valuestring);
     else if (cJSON_IsBool(v)) rc = config_set_number(c, f, cJSON_IsTrue(v));
-    else rc = al_errorf("must be a %s", f->type == FIELD_STRING ? "string" : "number");
+    else rc = al_errorf("must be a %s", config_field_is_string(f) ? "string" : "number");
     if (rc) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", al_error_message());

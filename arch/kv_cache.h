@@ -2,7 +2,7 @@
  * the elements that layer keeps per token: MHA/GQA/MQA keep [keys | values] (2 n_kv_heads head_dim), MLA
  * keeps [c_KV | k_R] (kv_lora_rank + qk_rope_head_dim). The attention sub-layers ask for their buffer with
  * their own width (kv_cache_layer), so the bytes allocated are measured from what the layers actually
- * cache, and can be compared with the analytic formula of DeepSeek-V2 Table 1 (kv_cache_formula_elems).
+ * cache, and can be compared with the analytic formula of DeepSeek-V2 Table 1 (kv_elems_per_token, arch/kinds.h).
  * All B sequences advance together (len tokens each). */
 #ifndef AL_KV_CACHE_H
 #define AL_KV_CACHE_H
@@ -20,9 +20,9 @@ typedef struct KVCache {
     size_t work_n;
 } KVCache;
 
-/* A cache for B sequences of up to max_len tokens. -1/NULL + message naming 'seq_len' when max_len exceeds
- * the model's maximum context. Layer buffers are allocated when each layer first appends. */
-KVCache *kv_cache_create(const ModelConfig *cfg, int B, int max_len);
+/* An empty cache for B sequences of up to max_len tokens of n_layers layers; layer buffers are allocated
+ * when each layer first appends. A model's cache, with its checks: model_kv_cache (arch/model.h). */
+KVCache *kv_cache_alloc(int n_layers, int B, int max_len);
 void kv_cache_free(KVCache *kv);
 /* Forgets the cached tokens (len = 0), keeping the memory. */
 void kv_cache_reset(KVCache *kv);
@@ -32,7 +32,4 @@ real *kv_cache_layer(KVCache *kv, int l, int width);
 real *kv_cache_work(KVCache *kv, size_t n);
 /* Bytes allocated for the cache proper (sum over layers of B * max_len * width * sizeof(real)). */
 size_t kv_cache_bytes(const KVCache *kv);
-/* Cached elements per token, summed over layers, by DeepSeek-V2 Table 1: MHA 2 n_h d_h l, GQA 2 n_g d_h l,
- * MQA 2 d_h l, MLA (d_c + d_hR) l. cfg must be finalized. */
-double kv_cache_formula_elems(const ModelConfig *cfg);
 #endif

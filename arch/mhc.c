@@ -10,6 +10,7 @@
  * (weights summing to 1; reading mostly one stream, as HC's one-hot A_m does, breaks the symmetry between
  * the identical expanded streams);
  * b_res = 4 on the diagonal, 0 elsewhere: H_res = (e^4 I + (J - I)) / (e^4 + n - 1), 95% identity at n = 4. */
+#include "arch/kinds.h"
 #include "arch/mixing.h"
 
 #include <math.h>
@@ -66,13 +67,20 @@ static void mhc_backward(void *self, Ctx *c, real *dX, const real *du, real *dhp
     KS->mhc_backward_fused(&p);
 }
 
+/* the one projection phi: (2n + n^2) outputs from the flattened nC state */
+static double mhc_flops(const void *self) {
+    const Mhc *h = self;
+    double n = h->n;
+    return 2.0 * n * h->C * (2 * n + n * n);
+}
+
 static void mhc_destroy(void *self) { free(self); }
 
-static const MixingOps mhc_ops = {"mhc", mhc_plan, mhc_forward, mhc_backward, mhc_destroy};
+static const MixingOps mhc_ops = {mhc_plan, mhc_forward, mhc_backward, mhc_flops, mhc_destroy};
 
 static double logit(double p) { return log(p / (1 - p)); }
 
-Mixing mhc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
+static Mixing mhc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
     Mhc *h = calloc(1, sizeof *h);
     AL_ASSERT(h);
     h->n = cfg->streams;
@@ -98,3 +106,13 @@ Mixing mhc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
     h->b_res = ps_add_fill(ps, name, 2, (int64_t[]){n, n}, INIT_EYE, 4.0, 0, 0, 0, "residual");
     return (Mixing){&mhc_ops, h};
 }
+
+static Residual *mhc_residual_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers) {
+    return mixing_residual_create(ps, cfg, n_sublayers, "mhc", mhc_create);
+}
+
+const ResidualKind residual_kind_mhc = {
+    .info = {"mhc", "manifold-constrained hyper-connections (DeepSeek): H_res doubly stochastic by Sinkhorn-Knopp",
+             "streams|sinkhorn_iters|hc_dynamic|gate_init|h_pre|h_post|h_res"},
+    .default_streams = 4, .max_streams = 8, .create = mhc_residual_create,
+};

@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "arch/kinds.h"
 #include "arch/kv_cache.h"
 
 static int dqk(const Mla *a) { return a->dn + a->dr; }
@@ -190,7 +191,7 @@ static void mla_destroy(void *self) {
 
 static const SublayerOps mla_ops = {"mla", mla_plan, mla_forward, mla_backward, mla_flops, mla_destroy, NULL, NULL, NULL};
 
-Sublayer mla_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
+static Sublayer mla_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     Mla *a = calloc(1, sizeof *a);
     AL_ASSERT(a);
     a->C = cfg->d_model;
@@ -224,3 +225,31 @@ Sublayer mla_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
 #undef NAME
     return (Sublayer){&mla_ops, a};
 }
+
+/* MLA's own fields: the latent widths, required or derived from head_dim */
+static int mla_finalize(ModelConfig *c) {
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads; /* unused by MLA: every head reads the shared latent */
+    if (c->kv_lora_rank <= 0)
+        return al_errorf("field 'kv_lora_rank' = %d must be > 0 with attention = \"mla\" (the cached KV latent "
+                         "width d_c; DeepSeek-V2 uses 4 x head_dim)", c->kv_lora_rank);
+    if (c->q_lora_rank < 0) return al_errorf("field 'q_lora_rank' = %d must be >= 0 (0 = none)", c->q_lora_rank);
+    if (c->qk_nope_head_dim == 0) c->qk_nope_head_dim = c->head_dim;
+    if (c->v_head_dim == 0) c->v_head_dim = c->head_dim;
+    if (c->qk_rope_head_dim == 0) c->qk_rope_head_dim = c->head_dim / 2;
+    if (c->qk_nope_head_dim < 0) return al_errorf("field 'qk_nope_head_dim' = %d must be >= 0", c->qk_nope_head_dim);
+    if (c->v_head_dim < 0) return al_errorf("field 'v_head_dim' = %d must be > 0", c->v_head_dim);
+    if (c->qk_rope_head_dim <= 0 || c->qk_rope_head_dim % 2)
+        return al_errorf("field 'qk_rope_head_dim' = %d must be even and > 0 for RoPE", c->qk_rope_head_dim);
+    return 0;
+}
+
+/* only [c_KV | k_R] per token: d_c + d_hR (V2 Table 1: 4.5 d_h with d_c = 4 d_h, d_hR = d_h / 2) */
+static double mla_kv_elems(const ModelConfig *c) { return c->kv_lora_rank + c->qk_rope_head_dim; }
+/* RoPE rotates only the decoupled part */
+static int mla_rope_dim(const ModelConfig *c) { return c->qk_rope_head_dim; }
+
+const AttentionKind attention_kind_mla = {
+    .info = {"mla", "multi-head latent attention (DeepSeek-V2): caches one compressed latent per token",
+             "kv_lora_rank|q_lora_rank|qk_nope_head_dim|qk_rope_head_dim|v_head_dim"},
+    .finalize = mla_finalize, .create = mla_create, .kv_elems = mla_kv_elems, .rope_dim = mla_rope_dim,
+};

@@ -30,5 +30,4 @@ typedef struct Mla {
     real *w_o_abs; /* absorbed o_proj (C, H*dc), rebuilt at the start of each decoded sequence */
 } Mla;
 
-Sublayer mla_create(ParamStore *ps, const ModelConfig *cfg, int layer);
 #endif

@@ -3,30 +3,16 @@
 #include <math.h>
 #include <string.h>
 
-#include "arch/attention.h"
-#include "arch/ffn.h"
+#include "arch/kinds.h"
 #include "arch/kv_cache.h"
-#include "arch/mla.h"
-#include "arch/moe.h"
 #include "arch/rope.h"
-
-/* The attention sub-layer of block `layer`, by config (one branch per attention family). */
-static Sublayer make_attention(ParamStore *ps, const ModelConfig *c, int layer) {
-    if (!strcmp(c->attention, "mla")) return mla_create(ps, c, layer);
-    return attention_create(ps, c, layer); /* mha | gqa | mqa */
-}
-
-/* The FFN sub-layer of block `layer`, by config (dense SwiGLU; MoE comes here). */
-static Sublayer make_ffn(ParamStore *ps, const ModelConfig *c, int layer) {
-    if (!strcmp(c->ffn, "moe") && layer >= c->first_k_dense_replace) return moe_create(ps, c, layer);
-    return ffn_create(ps, c, layer);
-}
 
 Model *model_create(const ModelConfig *cfg, int meta) {
     ModelConfig c = *cfg;
     if (config_finalize(&c)) return NULL;
     /* refuse absurd expert x layer counts before any per-expert bookkeeping is built */
-    double tensors = (double)c.n_layers * (32.0 + (strcmp(c.ffn, "moe") ? 0 : 3.0 * c.n_routed_experts));
+    const FfnKind *ffn = ffn_kind(&c);
+    double tensors = (double)c.n_layers * (32.0 + (ffn->extra_tensors ? ffn->extra_tensors(&c) : 0));
     if (tensors > PS_MAX_TENSORS) {
         al_errorf("this config is too large to count: about %.3g parameter tensors (%d layers x %d experts), over %d",
                   tensors, c.n_layers, c.n_routed_experts, PS_MAX_TENSORS);
@@ -42,13 +28,14 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     m->n_sub = 2 * c.n_layers;
     m->sub = calloc(m->n_sub, sizeof *m->sub);
     AL_ASSERT(m->sub);
+    const AttentionKind *attn = attention_kind(&c);
     for (int l = 0; l < c.n_layers; l++) {
-        m->sub[2 * l] = make_attention(&m->ps, &c, l);
-        m->sub[2 * l + 1] = make_ffn(&m->ps, &c, l);
+        m->sub[2 * l] = attn->create(&m->ps, &c, l);
+        m->sub[2 * l + 1] = ffn->create(&m->ps, &c, l);
     }
     rmsnorm_declare(&m->final_norm, &m->ps, "model.norm.weight", C, c.norm_eps);
     m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
-    residual_create(&m->res, &m->ps, &c, m->n_sub);
+    m->res = residual_kind(&c)->create(&m->ps, &c, m->n_sub);
     if (m->ps.overflow) {
         model_free(m);
         al_errorf("this config is too large to count: its parameter count overflows 64 bits or it has over %d "
@@ -86,7 +73,7 @@ void model_free(Model *m) {
     for (int i = 0; i < m->n_sub; i++)
         if (m->sub[i].self) m->sub[i].ops->destroy(m->sub[i].self);
     free(m->sub);
-    residual_destroy(&m->res);
+    residual_destroy(m->res);
     ps_free(&m->ps);
     K->free(m->act.base);
     K->free(m->scratch);
@@ -104,7 +91,7 @@ int model_plan(Model *m, int B, int T) {
     Arena a = {0};
     size_t scratch = 0;
     for (int i = 0; i < m->n_sub; i++) m->sub[i].ops->plan(m->sub[i].self, &a, &scratch, B, T);
-    residual_plan(&m->res, &a, &scratch, N);
+    residual_plan(m->res, &a, &scratch, N);
     rmsnorm_plan(&m->final_norm, &a, N);
     m->logits = arena_take(&a, (size_t)N * V);
     m->losses = arena_take(&a, (size_t)N);
@@ -140,9 +127,9 @@ double model_forward(Model *m, const int *tokens, const int *targets, int B, int
     AL_ASSERT(m->act.base && B <= m->planB && T <= m->planT);
     Ctx *c = &m->ctx;
     int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
-    K->embedding_forward(residual_input(&m->res, c), tokens, PW(c, m->wte), N, C);
-    residual_forward(&m->res, c, m->sub, B, T);
-    rmsnorm_fwd(&m->final_norm, c, residual_output(&m->res, c), N);
+    K->embedding_forward(residual_input(m->res, c), tokens, PW(c, m->wte), N, C);
+    residual_forward(m->res, c, m->sub, B, T);
+    rmsnorm_fwd(&m->final_norm, c, residual_output(m->res, c), N);
     K->linear_forward(ACT(c, m->logits), ACT(c, m->final_norm.out), PW(c, m->head), NULL, N, C, V);
     if (!targets) return NAN;
     double total = K->cross_entropy_forward(ACT(c, m->losses), ACT(c, m->logits), targets, N, V, &m->n_valid);
@@ -158,10 +145,10 @@ void model_backward(Model *m, const int *tokens, const int *targets, int B, int 
     real *dlnf = ACT(c, m->dlnf);
     K->zero(dlnf, (size_t)N * C);
     K->linear_backward(dlnf, PG(c, m->head), NULL, dlogits, ACT(c, m->final_norm.out), PW(c, m->head), N, C, V);
-    real *dtop = residual_grad_top(&m->res, c);
+    real *dtop = residual_grad_top(m->res, c);
     K->zero(dtop, (size_t)N * C);
-    rmsnorm_bwd(&m->final_norm, c, dtop, dlnf, residual_output(&m->res, c), N);
-    real *dx0 = residual_backward(&m->res, c, m->sub, B, T);
+    rmsnorm_bwd(&m->final_norm, c, dtop, dlnf, residual_output(m->res, c), N);
+    real *dx0 = residual_backward(m->res, c, m->sub, B, T);
     K->embedding_backward(PG(c, m->wte), dx0, tokens, N, C);
 }
 
@@ -172,7 +159,7 @@ size_t model_activation_elems(const Model *m) { return m->act.used + m->scratch_
 double model_flops_per_token(const Model *m, int T) {
     double f = 2.0 * m->cfg.d_model * m->cfg.vocab_size; /* head (the embedding is a lookup) */
     for (int i = 0; i < m->n_sub; i++) f += m->sub[i].ops->flops(m->sub[i].self, T);
-    f += residual_flops(&m->res);
+    f += residual_flops(m->res);
     return f;
 }
 
@@ -188,9 +175,29 @@ void model_after_step(Model *m) {
         if (m->sub[i].ops->after_step) m->sub[i].ops->after_step(m->sub[i].self);
 }
 
-void model_record(const Model *m, struct MetricLog *log, double step) {
+void model_record(const Model *m, MetricLog *log, double step) {
     for (int i = 0; i < m->n_sub; i++)
         if (m->sub[i].ops->record) m->sub[i].ops->record(m->sub[i].self, log, i, step);
+    residual_record(m->res, (Ctx *)&m->ctx, log, step);
+}
+
+KVCache *model_kv_cache(const Model *m, int B, int max_len) {
+    const ModelConfig *cfg = &m->cfg;
+    if (B < 1) { al_errorf("KV cache: batch size %d must be at least 1", B); return NULL; }
+    if (max_len < 1 || max_len > cfg->seq_len) {
+        al_errorf("KV cache: a context of %d tokens is outside [1, seq_len = %d], the model's maximum context "
+                  "(field 'seq_len')", max_len, cfg->seq_len);
+        return NULL;
+    }
+    double need = kv_elems_per_token(cfg) * B * max_len * sizeof(real);
+    size_t avail = al_available_memory();
+    if (avail && need > 0.5 * (double)avail) {
+        char a[32], b[32];
+        al_errorf("KV cache: %d x %d tokens need %s, but only %s is available", B, max_len, al_format_bytes(need, a),
+                  al_format_bytes((double)avail, b));
+        return NULL;
+    }
+    return kv_cache_alloc(cfg->n_layers, B, max_len);
 }
 
 /* Decoding runs the training forward itself with the cache in the context: embedding -> the residual

@@ -14,8 +14,8 @@ typedef struct Model {
     size_t wte, head; /* embed_tokens (V, C), lm_head (V, C) */
     RMSNorm final_norm;
     int n_sub;
-    Sublayer *sub;
-    ResidualStream res;
+    Sublayer *sub; /* 2 per block: attention, FFN (their kinds: arch/kinds.h) */
+    Residual *res; /* the residual family wiring them */
     /* activations, planned for planB x planT tokens */
     Arena act;
     size_t scratch_n;
@@ -41,13 +41,18 @@ void model_backward(Model *m, const int *tokens, const int *targets, int B, int 
 double model_aux_loss(const Model *m);
 /* After each optimizer step: lets sub-layers update non-gradient state (e.g. routing biases). */
 void model_after_step(Model *m);
-/* Appends the sub-layers' measurements of the last forward to log at step. */
-void model_record(const Model *m, struct MetricLog *log, double step);
+/* Appends the measurements of the last forward to log at step: the sub-layers' (e.g. expert loads), then the
+ * residual family's (e.g. Amax gains). */
+void model_record(const Model *m, MetricLog *log, double step);
 /* (B*T, V) logits of the last forward without targets */
 real *model_logits(Model *m);
 /* Elements of activation memory (arena + backward workspace) for the planned batch. */
 size_t model_activation_elems(const Model *m);
 struct KVCache;
+/* A KV cache for B sequences of up to max_len tokens of this model (max_len <= seq_len). NULL + message
+ * naming 'seq_len' when max_len exceeds the model's context, or when the cache (sized by the attention
+ * kind's kv_elems) would not fit in memory. Free with kv_cache_free. */
+struct KVCache *model_kv_cache(const Model *m, int B, int max_len);
 /* Decoding (arch/kv_cache.h): T new tokens per sequence (tokens (B,T)) are appended to kv, which holds
  * kv->len tokens per sequence, attending over everything cached; (B*T, V) logits land in model_logits.
  * Same logits as model_forward on the whole sequence. -1 + message when the context would exceed the cache

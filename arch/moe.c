@@ -3,9 +3,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "arch/ffn.h"
+#include "arch/kinds.h"
 #include "core/metrics.h"
 
-void moe_config_defaults(ModelConfig *c) {
+static void moe_config_defaults(ModelConfig *c) {
     c->n_routed_experts = 8;
     c->n_shared_experts = 0;
     c->num_experts_per_tok = 2;
@@ -29,8 +31,7 @@ static int resolve(double *v, const char *name, double dflt, int allowed, const 
     return 0;
 }
 
-int moe_config_finalize(ModelConfig *c) {
-    if (strcmp(c->ffn, "moe")) return 0;
+static int moe_config_finalize(ModelConfig *c) {
     int E = c->n_routed_experts, Kk = c->num_experts_per_tok;
     if (Kk > E)
         return al_errorf("field 'num_experts_per_tok' = %d exceeds n_routed_experts = %d (top-K must choose among "
@@ -244,3 +245,20 @@ Sublayer moe_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
         }
     return (Sublayer){&moe_ops, m};
 }
+
+/* the first first_k_dense_replace blocks keep the dense FFN (DeepSeek's leading dense layers) */
+static Sublayer moe_or_dense_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
+    return layer >= cfg->first_k_dense_replace ? moe_create(ps, cfg, layer) : ffn_create(ps, cfg, layer);
+}
+
+/* three matrices per routed expert */
+static double moe_extra_tensors(const ModelConfig *c) { return 3.0 * c->n_routed_experts; }
+
+const FfnKind ffn_kind_moe = {
+    .info = {"moe", "DeepSeekMoE: shared experts plus top-K routed experts, with load balancing",
+             "n_routed_experts|n_shared_experts|num_experts_per_tok|moe_intermediate_size|scoring_func|"
+             "norm_topk_prob|routed_scaling_factor|n_group|topk_group|topk_method|first_k_dense_replace|balance|"
+             "aux_alpha|device_alpha|seq_alpha|bias_gamma"},
+    .defaults = moe_config_defaults, .finalize = moe_config_finalize, .create = moe_or_dense_create,
+    .extra_tensors = moe_extra_tensors,
+};

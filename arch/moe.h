@@ -32,7 +32,4 @@ Moe *moe_of(Sublayer s);
 /* Forgets the accumulated counts (e.g. before measuring over a validation set). */
 void moe_load_reset(Moe *m);
 
-/* Config support, called by arch/config.c: defaults and the cross-field checks of the MoE keys. */
-void moe_config_defaults(ModelConfig *c);
-int moe_config_finalize(ModelConfig *c);
 #endif

@@ -1,50 +1,69 @@
-/* Residual connection families. The stream driver runs the sub-layers F_l:
- *   residual (n = 1): x_{l+1} = x_l + F_l(x_l)
- *   hc, mhc (n streams, mHC eq. 3): X_{l+1} = H_res X_l + H_post^T F_l(H_pre X_l), with the per-token
- *     mappings from arch/hc.c or arch/mhc.c. The input is copied to every stream (expansion) and the
- *     streams are summed at the end (collapse). Each F applies its own pre-norm.
- * Every X_l, every F_l output and every mapping are kept for the backward pass (and for analysis). */
+/* Residual connection families: how the sub-layers F_l (attention, FFN; each with its own pre-norm) are wired
+ * into the residual stream. A family is one row of the residual registry (arch/kinds.c) whose create()
+ * builds one of these objects:
+ *   residual (arch/residual.c, one stream):         x_{l+1} = x_l + F_l(x_l)
+ *   hc, mhc (arch/mixing.c's n-stream driver with the per-layer coefficients of arch/hc.c, arch/mhc.c;
+ *            mHC eq. 3):                            X_{l+1} = H_res X_l + H_post^T F_l(H_pre X_l)
+ * The model (arch/model.c) writes the embeddings at input(), runs forward(), reads output(); the backward
+ * mirrors it. Every state is kept for the backward pass (and for analysis: mapping()). */
 #ifndef AL_RESIDUAL_H
 #define AL_RESIDUAL_H
-#include "arch/mixing.h"
 #include "arch/module.h"
+#include "core/metrics.h"
 
-typedef enum { RESIDUAL_STANDARD, RESIDUAL_HC, RESIDUAL_MHC } ResidualKind;
+typedef struct Residual Residual;
 
-typedef struct ResidualStream {
-    ResidualKind kind;
-    int S, C, n;   /* sub-layers, width, streams */
-    Mixing *mix;   /* S mappings (hc, mhc) */
-    int N;         /* planned tokens (the layout of the activations) */
-    int N_last;    /* tokens of the last forward (<= N) */
-    /* activations */
-    size_t x;      /* (S+1) x (N, n, C) */
-    size_t f;      /* standard: (N, C) one output; hc/mhc: S x (N, C) */
-    size_t h;      /* hc/mhc: S x (N, 2n + n^2): [hpre | hpost | hres] per token */
-    size_t in, out, u;       /* (N, C) */
-    size_t dx[2], dtop, dh;  /* gradients: (N, n, C) x 2, (N, C), (N, 2n + n^2) */
-    size_t du, df;           /* (N, C) */
-} ResidualStream;
+/* the per-token mappings a family may record, for analysis (arch/gain.c, analysis/stochastic.c) */
+typedef enum { MAP_PRE, MAP_POST, MAP_RES } ResidualMap;
 
-/* Declares the mappings' parameters (none for the standard residual). -1 + message on a bad config. */
-int residual_create(ResidualStream *r, ParamStore *ps, const ModelConfig *cfg, int n_sublayers);
-void residual_destroy(ResidualStream *r);
-void residual_plan(ResidualStream *r, Arena *act, size_t *scratch, int N);
-/* where the caller writes the input (N, C) */
-real *residual_input(const ResidualStream *r, Ctx *c);
-/* runs the sub-layers; the collapsed result is residual_output */
-void residual_forward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T);
-real *residual_output(const ResidualStream *r, Ctx *c);
-/* where the caller puts dL/d(output) (N, C), zeroed by the caller */
-real *residual_grad_top(const ResidualStream *r, Ctx *c);
-/* returns dL/d(input) (N, C) */
-real *residual_backward(ResidualStream *r, Ctx *c, Sublayer *subs, int B, int T);
-/* Forward FLOPs per token of the residual connections themselves (mixing and, for hc/mhc, the dynamic
- * coefficient GEMMs; static mappings count the same upper bound). */
-double residual_flops(const ResidualStream *r);
-/* The mappings of sub-layer l from the last forward: hpre (N, n), hpost (N, n), hres (N, n, n); NULL for
- * the standard residual. */
-const real *residual_hpre(const ResidualStream *r, Ctx *c, int l);
-const real *residual_hpost(const ResidualStream *r, Ctx *c, int l);
-const real *residual_hres(const ResidualStream *r, Ctx *c, int l);
+typedef struct ResidualOps {
+    /* reserve activations for N tokens; add the backward workspace need to *scratch */
+    void (*plan)(Residual *r, Arena *act, size_t *scratch, int N);
+    real *(*input)(const Residual *r, Ctx *c);  /* where the caller writes the input (N, C) */
+    /* runs the sub-layers; the collapsed result is output() */
+    void (*forward)(Residual *r, Ctx *c, Sublayer *subs, int B, int T);
+    real *(*output)(const Residual *r, Ctx *c); /* (N, C) */
+    /* where the caller puts dL/d(output) (N, C), zeroed by the caller */
+    real *(*grad_top)(const Residual *r, Ctx *c);
+    /* returns dL/d(input) (N, C); parameter gradients += */
+    real *(*backward)(Residual *r, Ctx *c, Sublayer *subs, int B, int T);
+    /* forward FLOPs per token of the connections themselves (mixing, coefficient maps) */
+    double (*flops)(const Residual *r);
+    /* Optional (NULL: the family has no mappings, i.e. the identity):
+     * mapping: sub-layer l's per-token H_pre (N, n), H_post (N, n) or H_res (N, n, n) of the last forward;
+     * record: appends the family's measurements of the last forward to the run's metrics (the HC family: its
+     *   Amax gains, arch/gain.c). */
+    const real *(*mapping)(const Residual *r, Ctx *c, int l, ResidualMap which);
+    void (*record)(const Residual *r, Ctx *c, MetricLog *log, double step);
+    void (*destroy)(Residual *r);
+} ResidualOps;
+
+/* The part every family shares; a family's own state follows it (first member). */
+struct Residual {
+    const ResidualOps *ops;
+    const char *kind; /* the registry name */
+    int S, C, n;      /* sub-layers, width, streams */
+    int N;            /* planned tokens (the layout of the activations) */
+    int N_last;       /* tokens of the last forward (<= N) */
+};
+
+static inline void residual_plan(Residual *r, Arena *act, size_t *scratch, int N) { r->ops->plan(r, act, scratch, N); }
+static inline real *residual_input(const Residual *r, Ctx *c) { return r->ops->input(r, c); }
+static inline void residual_forward(Residual *r, Ctx *c, Sublayer *subs, int B, int T) { r->ops->forward(r, c, subs, B, T); }
+static inline real *residual_output(const Residual *r, Ctx *c) { return r->ops->output(r, c); }
+static inline real *residual_grad_top(const Residual *r, Ctx *c) { return r->ops->grad_top(r, c); }
+static inline real *residual_backward(Residual *r, Ctx *c, Sublayer *subs, int B, int T) {
+    return r->ops->backward(r, c, subs, B, T);
+}
+static inline double residual_flops(const Residual *r) { return r->ops->flops(r); }
+/* H_res of sub-layer l from the last forward (N, n, n); NULL when the family has none */
+static inline const real *residual_hres(const Residual *r, Ctx *c, int l) {
+    return r->ops->mapping ? r->ops->mapping(r, c, l, MAP_RES) : NULL;
+}
+static inline void residual_record(const Residual *r, Ctx *c, MetricLog *log, double step) {
+    if (r->ops->record) r->ops->record(r, c, log, step);
+}
+static inline void residual_destroy(Residual *r) {
+    if (r) r->ops->destroy(r);
+}
 #endif

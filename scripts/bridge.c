@@ -49,7 +49,7 @@ void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char 
             rc = config_set_number(c, f, lua_toboolean(L, -1));
         else if (lua_type(L, -1) == LUA_TNUMBER) rc = config_set_number(c, f, lua_tonumber(L, -1));
         else if (lua_type(L, -1) == LUA_TSTRING) rc = config_set_string(c, f, lua_tostring(L, -1));
-        else rc = al_errorf("field '%s' must be a %s, got %s", key, f->type == FIELD_STRING ? "string" : "number",
+        else rc = al_errorf("field '%s' must be a %s, got %s", key, config_field_is_string(f) ? "string" : "number",
                             luaL_typename(L, -1));
         if (rc) opts_raise_engine_error(L, where);
         lua_pop(L, 1);

@@ -49,7 +49,7 @@ static int l_help(lua_State *L) {
         const ConfigField *f = &model_config_fields[i];
         snprintf(line, sizeof line, "  %-12s %-7s %s%s%s\n", f->name,
                  f->type == FIELD_INT ? "integer" : f->type == FIELD_NUMBER ? "number" : f->type == FIELD_BOOL ? "boolean" : "string", f->help,
-                 f->choices ? ": " : "", f->choices ? f->choices : "");
+                 config_field_choices(f) ? ": " : "", config_field_choices(f) ? config_field_choices(f) : "");
         luaL_addstring(&b, line);
     }
     luaL_pushresult(&b);

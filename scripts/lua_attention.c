@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "analysis/niah.h"
+#include "arch/kinds.h"
 #include "arch/kv_cache.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
@@ -101,7 +102,7 @@ static int l_generate(lua_State *L) {
         free(prompt);
         luaL_error(L, "%s: prompt (%d tokens) + n (%d) exceed the model's maximum context (field 'seq_len' = %d)", fn, T0, n, S);
     }
-    KVCache *kv = kv_cache_create(&m->cfg, B, T0 + n - 1 > 0 ? T0 + n - 1 : 1);
+    KVCache *kv = model_kv_cache(m, B, T0 + n - 1 > 0 ? T0 + n - 1 : 1);
     if (!kv) { free(prompt); opts_raise_engine_error(L, fn); }
     kv->mla_naive = !strcmp(mla, "naive");
     int *out = malloc(sizeof(int) * (size_t)B * n);
@@ -141,7 +142,7 @@ static int l_kv_cache(lua_State *L) {
     opts_check_keys(L, 2, fn, keys);
     int ctxlen = opt_int(L, 2, fn, "context", m->cfg.seq_len, 1, 1 << 30);
     int B = opt_int(L, 2, fn, "batch", 1, 1, 1 << 20);
-    KVCache *kv = kv_cache_create(&m->cfg, B, ctxlen);
+    KVCache *kv = model_kv_cache(m, B, ctxlen);
     if (!kv) opts_raise_engine_error(L, fn);
     int *tok = calloc(B, sizeof(int));
     int rc = model_decode(m, kv, tok, B, 1); /* the layers allocate their buffers on first append */
@@ -149,7 +150,7 @@ static int l_kv_cache(lua_State *L) {
     size_t bytes = kv_cache_bytes(kv);
     kv_cache_free(kv);
     if (rc) opts_raise_engine_error(L, fn);
-    double elems = kv_cache_formula_elems(&m->cfg);
+    double elems = kv_elems_per_token(&m->cfg);
     lua_newtable(L);
     lua_pushinteger(L, (lua_Integer)bytes);
     lua_setfield(L, -2, "bytes");

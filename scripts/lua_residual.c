@@ -1,7 +1,7 @@
-/* model:gains{...}: the Amax gain profile of a hyper-connection model's residual mappings (analysis/gain.c). */
+/* model:gains{...}: the Amax gain profile of a hyper-connection model's residual mappings (arch/gain.c). */
 #include <string.h>
 
-#include "analysis/gain.h"
+#include "analysis/hres.h"
 #include "analysis/stochastic.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"

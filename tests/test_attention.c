@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "arch/kinds.h"
 #include "arch/kv_cache.h"
 #include "arch/model.h"
 #include "arch/rope.h"
@@ -34,7 +35,7 @@ static double decode_vs_forward(ModelConfig c, int mla_naive) {
     model_forward(m, tok, NULL, B, T);
     real *full = al_calloc((size_t)B * T * V, sizeof(real), "test");
     memcpy(full, model_logits(m), sizeof(real) * B * T * V);
-    KVCache *kv = kv_cache_create(&m->cfg, B, 32);
+    KVCache *kv = model_kv_cache(m, B, 32);
     kv->mla_naive = mla_naive;
     int chunks[] = {7, 1, 1, 5, 1, 12, 2}, p = 0, buf[64];
     double worst = 0;
@@ -105,14 +106,14 @@ static void check_bytes(ModelConfig c, double per_token_by_hand) {
     EXPECT(m != NULL);
     if (!m) { th_note("%s", al_error_message()); return; }
     int B = 3, L = 20, tok[3] = {1, 2, 3};
-    KVCache *kv = kv_cache_create(&m->cfg, B, L);
+    KVCache *kv = model_kv_cache(m, B, L);
     EXPECT(model_decode(m, kv, tok, B, 1) == 0);
     size_t expect = (size_t)(per_token_by_hand * B * L * sizeof(real));
     th_note("%-4s n_h %d n_kv %d d_h %d d_c %d d_hR %d layers %d: %zu bytes for %d x %d tokens (%.0f elements/token)",
             c.attention, c.n_heads, m->cfg.n_kv_heads, m->cfg.head_dim, c.kv_lora_rank, m->cfg.qk_rope_head_dim,
             c.n_layers, kv_cache_bytes(kv), B, L, per_token_by_hand);
     EXPECT(kv_cache_bytes(kv) == expect);
-    EXPECT(kv_cache_formula_elems(&m->cfg) == per_token_by_hand);
+    EXPECT(kv_elems_per_token(&m->cfg) == per_token_by_hand);
     kv_cache_free(kv);
     model_free(m);
 }
@@ -142,7 +143,7 @@ TEST(generate_greedy_matches_argmax_of_full_forward) {
         ModelConfig c = small_cfg(types[ti]);
         Model *m = model_create(&c, 0);
         int B = 2, T0 = 5, n = 8, V = c.vocab_size, prompt[10] = {3, 4, 5, 6, 7, 9, 8, 7, 6, 5}, out[16];
-        KVCache *kv = kv_cache_create(&m->cfg, B, T0 + n);
+        KVCache *kv = model_kv_cache(m, B, T0 + n);
         Rng r; rng_init(&r, 1);
         EXPECT(model_generate(m, kv, prompt, T0, n, 0, &r, 2, out) == 0);
         /* independent: one full forward over prompt + generated tokens; by causality, each generated token
@@ -225,9 +226,9 @@ TEST(attention_bad_input_names_the_field) {
     /* a context longer than the model's maximum */
     c = small_cfg("mqa");
     Model *m = model_create(&c, 0);
-    EXPECT(kv_cache_create(&m->cfg, 1, c.seq_len + 1) == NULL);
+    EXPECT(model_kv_cache(m, 1, c.seq_len + 1) == NULL);
     EXPECT(strstr(al_error_message(), "seq_len") != NULL);
-    KVCache *kv = kv_cache_create(&m->cfg, 1, 4);
+    KVCache *kv = model_kv_cache(m, 1, 4);
     int tok[5] = {1, 2, 3, 4, 5};
     EXPECT(model_decode(m, kv, tok, 1, 5) == -1);
     EXPECT(strstr(al_error_message(), "seq_len") != NULL);

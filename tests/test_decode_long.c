@@ -25,7 +25,7 @@ static double long_decode_vs_forward(const char *attention) {
     model_forward(m, tok, NULL, 1, T);
     real *full = al_calloc((size_t)T * V, sizeof(real), "test");
     memcpy(full, model_logits(m), sizeof(real) * T * V);
-    KVCache *kv = kv_cache_create(&m->cfg, 1, T);
+    KVCache *kv = model_kv_cache(m, 1, T);
     double worst = 0;
     EXPECT(model_decode(m, kv, tok, 1, T0) == 0);
     for (int p = T0; p < T; p++) {

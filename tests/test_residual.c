@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "analysis/gain.h"
+#include "analysis/hres.h"
 #include "arch/model.h"
 #include "core/backend.h"
 #include "core/stream_kernels.h"

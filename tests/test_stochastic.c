@@ -32,7 +32,7 @@ static Model *trained(const char *residual, int iters, int h_res) {
 
 /* token-mean of max_j |col sum - 1| of layer l, straight from the recorded mappings */
 static double direct_col_err(const Model *m, int l, int tokens) {
-    const ResidualStream *r = &m->res;
+    const Residual *r = m->res;
     int n = r->n;
     const real *h0 = residual_hres(r, (Ctx *)&m->ctx, l);
     double acc = 0;

@@ -213,7 +213,7 @@ static void bench_decode(FILE *json) {
                 if (!m) { fprintf(stderr, "bench: %s\n", al_error_message()); return; }
                 int ctx = ctxs[ci], *tok = malloc(sizeof(int) * ctx);
                 for (int i = 0; i < ctx; i++) tok[i] = 32 + i % 90;
-                KVCache *kv = kv_cache_create(&m->cfg, 1, ctx + steps);
+                KVCache *kv = model_kv_cache(m, 1, ctx + steps);
                 for (int p = 0; p < ctx; p += 256) model_decode(m, kv, tok + p, 1, ctx - p < 256 ? ctx - p : 256);
                 double times[64];
                 for (int s = 0; s < steps; s++) {

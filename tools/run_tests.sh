@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test binary in BINDIR (default bin/) and prints one closing line "N passed, N failed".
-# The CLI tests find the archlab binary under test through AL_BIN.
+# The CLI tests find the archlab binary under test through AL_BIN, the layering test the objects it was
+# linked from through AL_OBJDIR (OBJDIR, default build/f32).
 set -u
 BINDIR=${1:-bin}
 export AL_BIN="$BINDIR/archlab"
+export AL_OBJDIR="${2:-build/f32}"
 total_p=0; total_f=0; status=0
 for t in test_archlab gradcheck; do
     log=$(mktemp)

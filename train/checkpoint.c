@@ -18,7 +18,7 @@ char *config_to_json(const ModelConfig *c) {
     for (int i = 0; i < model_config_n_fields; i++) {
         const ConfigField *f = &model_config_fields[i];
         const char *p = (const char *)c + f->offset;
-        if (f->type == FIELD_STRING) cJSON_AddStringToObject(o, f->name, p);
+        if (config_field_is_string(f)) cJSON_AddStringToObject(o, f->name, p);
         else if (f->type == FIELD_NUMBER) cJSON_AddNumberToObject(o, f->name, *(const double *)p);
         else if (f->type == FIELD_BOOL) cJSON_AddBoolToObject(o, f->name, *(const int *)p);
         else cJSON_AddNumberToObject(o, f->name, *(const int *)p);

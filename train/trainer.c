@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "analysis/gain.h"
+
 #include "train/checkpoint.h"
 #include "train/progress.h"
 
@@ -224,7 +224,6 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         int rec_every = o->record_every > 0 ? o->record_every : o->log_every;
         if ((step + 1) % rec_every == 0 || step + 1 == o->steps) {
             model_record(m, &r->log, step + 1);
-            gain_record(m, &r->log, step + 1);
         }
         int last = step + 1 == end;
         int do_eval = last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0);

@@ -1,4 +1,4 @@
-#include "analysis/gain.h"
+#include "arch/gain.h"
 
 #include <gsl/gsl_linalg.h>
 #include <math.h>
@@ -34,26 +34,17 @@ double spectral_norm(const double *P, int n) {
     return sv[0]; /* singular values come sorted, largest first */
 }
 
-int hres_recorded_tokens(const Model *m, int max_tokens, const char *what) {
-    const ResidualStream *r = &m->res;
-    if (r->kind == RESIDUAL_STANDARD)
-        return al_errorf("%s needs residual = \"hc\" or \"mhc\" (the standard residual has no H_res: its mapping is the identity)", what);
-    if (!m->act.base || !r->N_last) return al_errorf("%s needs a forward pass first (train or evaluate the model)", what);
-    return max_tokens > 0 && max_tokens < r->N_last ? max_tokens : r->N_last;
-}
-
-int gain_profile(GainProfile *g, const Model *m, int max_tokens) {
+int gain_profile_of(GainProfile *g, const Residual *r, Ctx *c, int max_tokens) {
     memset(g, 0, sizeof *g);
-    const ResidualStream *r = &m->res;
-    int tokens = hres_recorded_tokens(m, max_tokens, "the gain analysis");
-    if (tokens < 0) return -1;
+    if (!r->ops->mapping) return al_errorf("the gain analysis needs a residual family with mappings (\"%s\" has none)", r->kind);
+    if (!c->act->base || !r->N_last) return al_errorf("the gain analysis needs a forward pass first");
+    int tokens = max_tokens > 0 && max_tokens < r->N_last ? max_tokens : r->N_last;
     int S = r->S, n = r->n;
     g->S = S; g->n = n; g->tokens = tokens;
     double *buf = calloc((size_t)5 * S, sizeof(double));
     AL_ASSERT(buf);
     g->comp_fwd = buf; g->comp_bwd = buf + S; g->comp_spec = buf + 2 * S;
     g->single_fwd = buf + 3 * S; g->single_bwd = buf + 4 * S;
-    Ctx *c = (Ctx *)&m->ctx;
     for (int t = 0; t < tokens; t++) {
         double P[64], H[64], Q[64];
         for (int i = 0; i < n * n; i++) P[i] = i / n == i % n;
@@ -82,19 +73,4 @@ int gain_profile(GainProfile *g, const Model *m, int max_tokens) {
 void gain_profile_free(GainProfile *g) {
     free(g->comp_fwd);
     memset(g, 0, sizeof *g);
-}
-
-void gain_record(const Model *m, MetricLog *log, double step) {
-    if (m->res.kind == RESIDUAL_STANDARD) return;
-    GainProfile g;
-    /* 512 tokens: enough for a stable token mean, cheap enough to run every few steps */
-    if (gain_profile(&g, m, 512)) return;
-    double sf = 0, sb = 0;
-    for (int l = 0; l < g.S; l++) { sf = fmax(sf, g.single_fwd[l]); sb = fmax(sb, g.single_bwd[l]); }
-    metrics_add(log, "amax_gain_fwd", step, g.comp_fwd[0]);
-    metrics_add(log, "amax_gain_bwd", step, g.comp_bwd[0]);
-    metrics_add(log, "composite_spectral_norm", step, g.comp_spec[0]);
-    metrics_add(log, "max_single_gain_fwd", step, sf);
-    metrics_add(log, "max_single_gain_bwd", step, sb);
-    gain_profile_free(&g);
 }
