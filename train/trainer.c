@@ -152,132 +152,207 @@ static int check_options(const Model *m, const DataSource *d, const TrainOptions
     return 0;
 }
 
+/* ---- the loop, as named steps over one Loop ---- */
+
+typedef struct Loop {
+    Model *m;
+    DataSource *data;
+    const TrainOptions *o;
+    TrainResult *r;
+    Schedule sched;
+    AdamW opt;
+    Rng rng;          /* the data sampler's */
+    JsonlWriter jw;   /* the metrics file (no file: writes nothing) */
+    Progress prog;
+    int B, T, end;    /* batch shape; the step the run stops at (stop_at or steps) */
+    int *in, *tg;     /* (B, T) tokens and targets */
+    double t0;        /* start of the training clock (evaluation time is taken off it) */
+    long tokens;      /* trained since start */
+    double window_loss; int window_n; /* train loss over the current log window */
+} Loop;
+
+/* What one step measured. */
+typedef struct StepResult { double loss, grad_norm, lr; } StepResult;
+
+/* One row of the metrics file, written here and nowhere else: "step", the given fields in order, then every
+ * series of log with a point at this step whose name no field took (gains, expert loads, aux losses, ...),
+ * and an "event" when one is given. */
+typedef struct RowField { const char *key; double value; } RowField;
+static void write_row(JsonlWriter *w, int step, const RowField *f, int n, const MetricLog *log, const char *event) {
+    jsonl_begin(w);
+    jsonl_num(w, "step", step);
+    for (int i = 0; i < n; i++) jsonl_num(w, f[i].key, f[i].value);
+    for (int s = 0; log && s < log->n; s++) {
+        double v;
+        int taken = 0;
+        for (int i = 0; i < n && !taken; i++) taken = !strcmp(f[i].key, log->series[s].name);
+        if (!taken && metrics_at(&log->series[s], step, &v)) jsonl_num(w, log->series[s].name, v);
+    }
+    if (event) jsonl_str(w, "event", event);
+    jsonl_end(w);
+}
+
+/* Options, the batch plan, the RNG and optimizer, a resumed checkpoint, the metrics file. */
+static int loop_begin(Loop *L) {
+    const TrainOptions *o = L->o;
+    Model *m = L->m;
+    if (check_options(m, L->data, o, &L->sched)) return -1;
+    L->B = o->batch_size;
+    L->T = o->seq_len ? o->seq_len : m->cfg.seq_len;
+    if (model_plan(m, L->B, L->T)) return -1;
+    rng_init(&L->rng, (uint64_t)o->seed);
+    L->opt = (AdamW){.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .weight_decay = o->weight_decay};
+    int start = 0;
+    if (o->resume_dir[0]) {
+        TrainState st = {.rng = &L->rng, .opt = L->opt};
+        if (checkpoint_load(o->resume_dir, m, &st)) return -1;
+        start = st.step;
+        L->opt.step = st.opt.step;
+        L->r->start_step = start;
+        if (o->metrics_path[0] && truncate_jsonl(o->metrics_path, start)) return -1;
+    }
+    if (o->metrics_path[0] && jsonl_open(&L->jw, o->metrics_path, start > 0)) return -1;
+    L->in = malloc(sizeof(int) * L->B * L->T);
+    L->tg = malloc(sizeof(int) * L->B * L->T);
+    AL_ASSERT(L->in && L->tg);
+    progress_init(&L->prog, o->label, o->steps, o->quiet);
+    L->t0 = now_s();
+    L->r->steps_done = start;
+    L->end = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    return start;
+}
+
+/* A batch, forward, backward, the gradient reduction and clipping; then (when finite) the optimizer and the
+ * sub-layers' after-step updates. 1 = diverged (nothing updated), -1 = error. */
+static int one_step(Loop *L, int step, StepResult *s) {
+    Model *m = L->m;
+    if (data_batch(L->data, &L->rng, SPLIT_TRAIN, step, L->B, L->T, L->in, L->tg)) return -1;
+    K->zero(m->ps.grad, m->ps.total);
+    s->loss = model_forward(m, L->in, L->tg, L->B, L->T);
+    model_backward(m, L->in, L->tg, L->B, L->T);
+    grads_reduce(&m->ps);
+    s->grad_norm = grad_clip(&m->ps, L->o->grad_clip);
+    if (!isfinite(s->loss) || !isfinite(s->grad_norm)) return 1;
+    s->lr = schedule_lr(&L->sched, step);
+    if (adamw_step(&L->opt, &m->ps, s->lr)) return -1;
+    model_after_step(m);
+    return 0;
+}
+
+/* A diverged step stops the run; the metrics up to the last finite step are kept. */
+static void diverged(Loop *L, int step, const StepResult *s) {
+    L->r->diverged = 1;
+    L->r->diverged_step = step;
+    write_row(&L->jw, step, (RowField[]){{"loss", s->loss}, {"grad_norm", s->grad_norm}}, 2, NULL, "diverged");
+    progress_message(&L->prog, "diverged at step %d (loss %g, grad norm %g); run stopped", step, s->loss, s->grad_norm);
+}
+
+/* The step's own numbers every step; the model's measurements (model_record: expert loads, gains, ...) every
+ * record_every steps (0: at the log steps) and at the last step. done = steps completed. */
+static void record(Loop *L, int done, const StepResult *s) {
+    MetricLog *log = &L->r->log;
+    metrics_add(log, "loss", done, s->loss);
+    metrics_add(log, "lr", done, s->lr);
+    metrics_add(log, "grad_norm", done, s->grad_norm);
+    double aux = model_aux_loss(L->m);
+    if (aux != 0) metrics_add(log, "aux_loss", done, aux);
+    int every = L->o->record_every > 0 ? L->o->record_every : L->o->log_every;
+    if (done % every == 0 || done == L->o->steps) model_record(L->m, log, done);
+}
+
+/* The validation loss at the evaluation steps (eval_every, and the last): 1 and *val there, else 0. */
+static int evaluate_at(Loop *L, int done, double *val) {
+    const TrainOptions *o = L->o;
+    *val = NAN;
+    if (!(done == L->end || (o->eval_every > 0 && done % o->eval_every == 0))) return 0;
+    double te = now_s();
+    *val = evaluate(L->m, L->data, L->B, L->T, o->eval_batches, SPLIT_VAL);
+    L->t0 += now_s() - te; /* evaluation time is not training throughput */
+    metrics_add(&L->r->log, "val_loss", done, *val);
+    L->r->val_loss = *val;
+    return 1;
+}
+
+/* At the log steps (log_every, the last, an evaluation): throughput, the metrics file's row, the progress line;
+ * the train loss reported is the mean over the log window. */
+static void log_at(Loop *L, int done, const StepResult *s, int evaluated, double val) {
+    if (!(done % L->o->log_every == 0 || done == L->end || evaluated)) return;
+    TrainResult *r = L->r;
+    double el = now_s() - L->t0, tps = el > 0 ? L->tokens / el : 0;
+    metrics_add(&r->log, "tokens_per_s", done, tps);
+    r->train_loss = L->window_loss / L->window_n;
+    RowField f[] = {{"tokens", (double)L->tokens}, {"loss", r->train_loss}, {"lr", s->lr}, {"grad_norm", s->grad_norm},
+                    {"tokens_per_s", tps}, {"val_loss", val}};
+    write_row(&L->jw, done, f, evaluated ? 6 : 5, &r->log, NULL);
+    progress_update(&L->prog, done, r->train_loss, val, tps, el);
+    L->window_loss = 0;
+    L->window_n = 0;
+}
+
+/* Every checkpoint_every steps (after the step's row is written, so a resume from here rewrites nothing it
+ * needs), except at the end, which loop_end saves. */
+static int checkpoint_at(Loop *L, int done) {
+    const TrainOptions *o = L->o;
+    if (!o->checkpoint_dir[0] || o->checkpoint_every <= 0 || done % o->checkpoint_every || done >= L->end) return 0;
+    return save_checkpoint(o->checkpoint_dir, L->m, &L->opt, &L->rng, done, L->r);
+}
+
+/* SIGINT/SIGTERM: a checkpoint of the state before `step`, then the run stops. */
+static int interrupted(Loop *L, int step) {
+    const TrainOptions *o = L->o;
+    const char *dir = o->checkpoint_dir[0] ? o->checkpoint_dir : "out/interrupted";
+    if (save_checkpoint(dir, L->m, &L->opt, &L->rng, step, L->r)) return -1;
+    L->r->interrupted = 1;
+    progress_message(&L->prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
+                     o->metrics_path[0] ? o->metrics_path : "(none)");
+    return 0;
+}
+
+/* The final checkpoint (a run that reached its end), timings, the metrics file closed, the summary file. */
+static int loop_end(Loop *L, int start, int rc) {
+    const TrainOptions *o = L->o;
+    TrainResult *r = L->r;
+    if (!rc && !r->interrupted && !r->diverged && o->checkpoint_dir[0] && r->steps_done == L->end && L->end > start &&
+        save_checkpoint(o->checkpoint_dir, L->m, &L->opt, &L->rng, L->end, r))
+        rc = -1;
+    r->seconds = now_s() - L->t0;
+    r->tokens_per_s = r->seconds > 0 ? L->tokens / r->seconds : 0;
+    progress_finish(&L->prog);
+    jsonl_close(&L->jw);
+    if (o->metrics_path[0] && write_summary(o->metrics_path, L->m, r)) rc = -1;
+    return rc;
+}
+
 int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r) {
     memset(r, 0, sizeof *r);
     metrics_init(&r->log);
-    Schedule sched;
-    if (check_options(m, data, o, &sched)) return -1;
-    int B = o->batch_size, T = o->seq_len ? o->seq_len : m->cfg.seq_len;
-    if (model_plan(m, B, T)) return -1;
-    Rng rng;
-    rng_init(&rng, (uint64_t)o->seed);
-    AdamW opt = {.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .weight_decay = o->weight_decay};
-    int start = 0;
-    if (o->resume_dir[0]) {
-        TrainState st = {.rng = &rng, .opt = opt};
-        if (checkpoint_load(o->resume_dir, m, &st)) { rng_free(&rng); return -1; }
-        start = st.step;
-        opt.step = st.opt.step;
-        r->start_step = start;
-        if (o->metrics_path[0] && truncate_jsonl(o->metrics_path, start)) { rng_free(&rng); return -1; }
+    Loop L = {.m = m, .data = data, .o = o, .r = r};
+    int start = loop_begin(&L), rc = 0;
+    if (start < 0) {
+        jsonl_close(&L.jw);
+        if (L.rng.gsl) rng_free(&L.rng);
+        return -1;
     }
-    JsonlWriter jw = {0};
-    if (o->metrics_path[0] && jsonl_open(&jw, o->metrics_path, start > 0)) { rng_free(&rng); return -1; }
-    int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
-    AL_ASSERT(in && tg);
-    Progress prog;
-    progress_init(&prog, o->label, o->steps, o->quiet);
-    double t0 = now_s(), window_loss = 0, last_tps = 0;
-    int window_n = 0, rc = 0;
-    long tokens = 0;
-    r->steps_done = start;
-    int end = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
-    for (int step = start; step < end && !rc; step++) {
-        if (train_interrupt_requested) {
-            const char *dir = o->checkpoint_dir[0] ? o->checkpoint_dir : "out/interrupted";
-            if (save_checkpoint(dir, m, &opt, &rng, step, r)) { rc = -1; break; }
-            r->interrupted = 1;
-            progress_message(&prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
-                             o->metrics_path[0] ? o->metrics_path : "(none)");
-            break;
-        }
-        if (data_batch(data, &rng, SPLIT_TRAIN, step, B, T, in, tg)) { rc = -1; break; }
-        K->zero(m->ps.grad, m->ps.total);
-        double loss = model_forward(m, in, tg, B, T);
-        model_backward(m, in, tg, B, T);
-        grads_reduce(&m->ps);
-        double gnorm = grad_clip(&m->ps, o->grad_clip);
-        if (!isfinite(loss) || !isfinite(gnorm)) {
-            r->diverged = 1;
-            r->diverged_step = step;
-            jsonl_begin(&jw);
-            jsonl_num(&jw, "step", step);
-            jsonl_num(&jw, "loss", loss);
-            jsonl_num(&jw, "grad_norm", gnorm);
-            jsonl_str(&jw, "event", "diverged");
-            jsonl_end(&jw);
-            progress_message(&prog, "diverged at step %d (loss %g, grad norm %g); run stopped", step, loss, gnorm);
-            break;
-        }
-        double lr = schedule_lr(&sched, step);
-        if (adamw_step(&opt, &m->ps, lr)) { rc = -1; break; }
-        model_after_step(m);
-        tokens += (long)B * T;
+    for (int step = start; step < L.end && !rc; step++) {
+        if (train_interrupt_requested) { rc = interrupted(&L, step); break; }
+        StepResult s;
+        int st = one_step(&L, step, &s);
+        if (st < 0) { rc = -1; break; }
+        if (st > 0) { diverged(&L, step, &s); break; }
+        L.tokens += (long)L.B * L.T;
         r->steps_done = step + 1;
-        window_loss += loss;
-        window_n++;
-        metrics_add(&r->log, "loss", step + 1, loss);
-        metrics_add(&r->log, "lr", step + 1, lr);
-        metrics_add(&r->log, "grad_norm", step + 1, gnorm);
-        double aux = model_aux_loss(m);
-        if (aux != 0) metrics_add(&r->log, "aux_loss", step + 1, aux);
-        int rec_every = o->record_every > 0 ? o->record_every : o->log_every;
-        if ((step + 1) % rec_every == 0 || step + 1 == o->steps) {
-            model_record(m, &r->log, step + 1);
-        }
-        int last = step + 1 == end;
-        int do_eval = last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0);
-        double val = NAN;
-        if (do_eval) {
-            double te = now_s();
-            val = evaluate(m, data, B, T, o->eval_batches, SPLIT_VAL);
-            t0 += now_s() - te; /* evaluation time is not training throughput */
-            metrics_add(&r->log, "val_loss", step + 1, val);
-            r->val_loss = val;
-        }
-        if ((step + 1) % o->log_every == 0 || last || do_eval) {
-            double el = now_s() - t0;
-            last_tps = el > 0 ? tokens / el : 0;
-            metrics_add(&r->log, "tokens_per_s", step + 1, last_tps);
-            r->train_loss = window_loss / window_n;
-            jsonl_begin(&jw);
-            jsonl_num(&jw, "step", step + 1);
-            jsonl_num(&jw, "tokens", (double)tokens);
-            jsonl_num(&jw, "loss", r->train_loss);
-            jsonl_num(&jw, "lr", lr);
-            jsonl_num(&jw, "grad_norm", gnorm);
-            jsonl_num(&jw, "tokens_per_s", last_tps);
-            if (do_eval) jsonl_num(&jw, "val_loss", val);
-            /* everything else measured at this step (gains, expert loads, aux losses, ...) */
-            for (int i = 0; i < r->log.n; i++) {
-                const Series *se = &r->log.series[i];
-                const char *nm = se->name;
-                if (!se->n || se->step[se->n - 1] != step + 1 || !strcmp(nm, "loss") || !strcmp(nm, "lr") ||
-                    !strcmp(nm, "grad_norm") || !strcmp(nm, "tokens_per_s") || !strcmp(nm, "val_loss"))
-                    continue;
-                jsonl_num(&jw, nm, se->value[se->n - 1]);
-            }
-            jsonl_end(&jw);
-            progress_update(&prog, step + 1, r->train_loss, val, last_tps, el);
-            window_loss = 0;
-            window_n = 0;
-        }
-        /* after the step's metrics are written, so a resume from here rewrites nothing it needs */
-        if (o->checkpoint_dir[0] && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 &&
-            step + 1 < end && save_checkpoint(o->checkpoint_dir, m, &opt, &rng, step + 1, r))
-            rc = -1;
+        L.window_loss += s.loss;
+        L.window_n++;
+        record(&L, step + 1, &s);
+        double val;
+        int evaluated = evaluate_at(&L, step + 1, &val);
+        log_at(&L, step + 1, &s, evaluated, val);
+        rc = checkpoint_at(&L, step + 1);
     }
-    if (!rc && !r->interrupted && !r->diverged && o->checkpoint_dir[0] && r->steps_done == end && end > start &&
-        save_checkpoint(o->checkpoint_dir, m, &opt, &rng, end, r))
-        rc = -1;
-    r->seconds = now_s() - t0;
-    r->tokens_per_s = r->seconds > 0 ? tokens / r->seconds : 0;
-    progress_finish(&prog);
-    jsonl_close(&jw);
-    if (o->metrics_path[0] && write_summary(o->metrics_path, m, r)) rc = -1;
-    rng_free(&rng);
-    free(in);
-    free(tg);
+    rc = loop_end(&L, start, rc);
+    rng_free(&L.rng);
+    free(L.in);
+    free(L.tg);
     return rc;
 }
 
