@@ -4,27 +4,42 @@
 
 #include "analysis/expert_load.h"
 #include "arch/kinds.h"
-#include "arch/kv_cache.h"
 
 const char *const cost_component_names[COST_COMPONENTS] = {
     "embedding", "attention", "ffn", "routed_experts", "shared_experts", "router", "residual", "norm", "head"};
+
+static ComponentCount *component(ParamBreakdown *b, const char *name) {
+    if (!strcmp(name, "router_bias")) name = "router";
+    for (int i = 0; i < b->n; i++)
+        if (!strcmp(b->c[i].name, name)) return &b->c[i];
+    AL_ASSERT(b->n < COST_MAX_COMPONENTS);
+    ComponentCount *c = &b->c[b->n++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    return c;
+}
+
+void param_breakdown(const Model *m, ParamBreakdown *b) {
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < COST_COMPONENTS; i++) component(b, cost_component_names[i]);
+    for (int i = 0; i < m->ps.n; i++) component(b, m->ps.info[i].component)->total += m->ps.info[i].numel;
+    /* activated: all but the input embedding (a lookup) and the routed experts a token is not sent to
+     * (total - model_active_params, which keeps top-K per MoE layer) */
+    size_t inactive = m->ps.total - model_active_params(m);
+    for (int i = 0; i < b->n; i++) {
+        ComponentCount *c = &b->c[i];
+        c->active = !strcmp(c->name, "embedding") ? 0 : c->total;
+        if (!strcmp(c->name, "routed_experts")) c->active -= inactive;
+        b->total_params += c->total;
+        b->active_params += c->active;
+    }
+    AL_ASSERT(b->total_params == m->ps.total); /* every parameter counted once */
+}
 
 int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out) {
     memset(out, 0, sizeof *out);
     Model *m = model_create(cfg, 1);
     if (!m) return -1;
-    for (int i = 0; i < COST_COMPONENTS; i++) out->total[i] = ps_count(&m->ps, cost_component_names[i]);
-    out->total[5] += ps_count(&m->ps, "router_bias");
-    size_t counted = 0;
-    for (int i = 0; i < COST_COMPONENTS; i++) counted += out->total[i];
-    AL_ASSERT(counted == m->ps.total); /* every parameter belongs to one component */
-    out->total_params = m->ps.total;
-    /* routed experts a token is not sent to: total - model_active_params (which keeps top-K per layer) */
-    size_t inactive = m->ps.total - model_active_params(m);
-    for (int i = 0; i < COST_COMPONENTS; i++) out->active[i] = out->total[i];
-    out->active[0] = 0; /* the input embedding is a lookup */
-    out->active[3] -= inactive;
-    for (int i = 0; i < COST_COMPONENTS; i++) out->active_params += out->active[i];
+    param_breakdown(m, &out->params);
     out->context = context;
     out->batch = batch;
     out->fwd_flops_per_token = model_flops_per_token(m, context);

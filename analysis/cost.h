@@ -8,12 +8,30 @@
 #define AL_COST_H
 #include "arch/model.h"
 
+/* The components summaries list first, in this order; a component a kind declares that is not among them (a
+ * new kind's own) follows them, in the order of its first parameter. */
 #define COST_COMPONENTS 9
 extern const char *const cost_component_names[COST_COMPONENTS];
 
-typedef struct ModelCost {
-    size_t total[COST_COMPONENTS], active[COST_COMPONENTS];
+/* Parameters by component: ONE breakdown behind model:summary(), model:params(), archlab.cost and
+ * `archlab summary`. Its rows add up to the model's total, total and activated alike. */
+#define COST_MAX_COMPONENTS 24
+typedef struct ComponentCount {
+    char name[24];
+    size_t total, active;
+} ComponentCount;
+typedef struct ParamBreakdown {
+    int n;                                /* the COST_COMPONENTS standard ones (zero or not), then any others */
+    ComponentCount c[COST_MAX_COMPONENTS];
     size_t total_params, active_params;
+} ParamBreakdown;
+
+/* The breakdown of a built model (real or meta). The router's bias (component "router_bias") counts under
+ * "router". */
+void param_breakdown(const Model *m, ParamBreakdown *b);
+
+typedef struct ModelCost {
+    ParamBreakdown params;
     double fwd_flops_per_token;  /* at context T */
     double kv_elems_per_token;   /* all layers (DeepSeek-V2 Table 1) */
     double kv_mha_elems_per_token; /* an MHA model of the same shape: 2 n_h d_h l */
@@ -22,6 +40,6 @@ typedef struct ModelCost {
     int context, batch;
 } ModelCost;
 
-/* m must be a meta (or real) model; plans activations for batch x context in meta mode. */
+/* Builds cfg in meta mode and plans activations for batch x context. -1 + message on a bad config. */
 int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out);
 #endif

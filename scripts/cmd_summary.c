@@ -8,6 +8,7 @@
 
 #include "analysis/cost.h"
 #include "arch/hf_config.h"
+#include "arch/kinds.h"
 #include "scripts/bridge.h"
 
 static const char *target;
@@ -84,13 +85,13 @@ int al_cmd_summary(int argc, char **argv) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", fin.preset);
         cJSON *comp = cJSON_AddObjectToObject(o, "components");
-        for (int i = 0; i < COST_COMPONENTS; i++) {
-            cJSON *e = cJSON_AddObjectToObject(comp, cost_component_names[i]);
-            cJSON_AddNumberToObject(e, "total", (double)c.total[i]);
-            cJSON_AddNumberToObject(e, "activated", (double)c.active[i]);
+        for (int i = 0; i < c.params.n; i++) {
+            cJSON *e = cJSON_AddObjectToObject(comp, c.params.c[i].name);
+            cJSON_AddNumberToObject(e, "total", (double)c.params.c[i].total);
+            cJSON_AddNumberToObject(e, "activated", (double)c.params.c[i].active);
         }
-        cJSON_AddNumberToObject(o, "total_params", (double)c.total_params);
-        cJSON_AddNumberToObject(o, "activated_params", (double)c.active_params);
+        cJSON_AddNumberToObject(o, "total_params", (double)c.params.total_params);
+        cJSON_AddNumberToObject(o, "activated_params", (double)c.params.active_params);
         cJSON_AddNumberToObject(o, "context", context);
         cJSON_AddNumberToObject(o, "batch", batch);
         cJSON_AddNumberToObject(o, "forward_flops_per_token", c.fwd_flops_per_token);
@@ -117,18 +118,19 @@ int al_cmd_summary(int argc, char **argv) {
     char a[32], b[32], x[32];
     printf("%s: %d blocks, d_model %d, %d heads, attention %s, ffn %s, residual %s", fin.preset, fin.n_layers, fin.d_model,
            fin.n_heads, fin.attention, fin.ffn, fin.residual);
-    if (strcmp(fin.residual, "residual")) printf(" (n = %d)", fin.streams);
+    if (residual_kind(&fin)->max_streams > 1) printf(" (n = %d)", fin.streams);
     printf(", vocab %d\n\n", fin.vocab_size);
     printf("  %-16s %18s %18s\n", "component", "parameters", "activated");
-    for (int i = 0; i < COST_COMPONENTS; i++) {
-        if (!c.total[i]) continue;
-        human((double)c.total[i], a, "");
-        human((double)c.active[i], b, "");
-        printf("  %-16s %18s %18s\n", cost_component_names[i], a, b);
+    for (int i = 0; i < c.params.n; i++) {
+        const ComponentCount *k = &c.params.c[i];
+        if (!k->total) continue;
+        human((double)k->total, a, "");
+        human((double)k->active, b, "");
+        printf("  %-16s %18s %18s\n", k->name, a, b);
     }
-    human((double)c.total_params, a, "");
-    human((double)c.active_params, b, "");
-    printf("  %-16s %18s %18s   (%zu / %zu exactly)\n\n", "total", a, b, c.total_params, c.active_params);
+    human((double)c.params.total_params, a, "");
+    human((double)c.params.active_params, b, "");
+    printf("  %-16s %18s %18s   (%zu / %zu exactly)\n\n", "total", a, b, c.params.total_params, c.params.active_params);
     human(c.fwd_flops_per_token, a, "FLOP");
     human(3 * c.fwd_flops_per_token, b, "FLOP");
     printf("  FLOPs per token at context %d: forward %s, training (forward + backward) %s\n", context, a, b);

@@ -33,17 +33,17 @@ static int l_cost(lua_State *L) {
     if (model_cost(&c, context, batch, &mc)) opts_raise_engine_error(L, fn);
     lua_newtable(L);
     lua_newtable(L);
-    for (int i = 0; i < COST_COMPONENTS; i++) {
+    for (int i = 0; i < mc.params.n; i++) {
         lua_createtable(L, 0, 2);
-        lua_pushinteger(L, (lua_Integer)mc.total[i]);
+        lua_pushinteger(L, (lua_Integer)mc.params.c[i].total);
         lua_setfield(L, -2, "total");
-        lua_pushinteger(L, (lua_Integer)mc.active[i]);
+        lua_pushinteger(L, (lua_Integer)mc.params.c[i].active);
         lua_setfield(L, -2, "activated");
-        lua_setfield(L, -2, cost_component_names[i]);
+        lua_setfield(L, -2, mc.params.c[i].name);
     }
     lua_setfield(L, -2, "components");
     struct { const char *k; double v; } f[] = {
-        {"total_params", (double)mc.total_params}, {"activated_params", (double)mc.active_params},
+        {"total_params", (double)mc.params.total_params}, {"activated_params", (double)mc.params.active_params},
         {"forward_flops_per_token", mc.fwd_flops_per_token}, {"training_flops_per_token", 3 * mc.fwd_flops_per_token},
         {"kv_elements_per_token", mc.kv_elems_per_token}, {"kv_mha_equivalent_elements_per_token", mc.kv_mha_elems_per_token},
         {"train_state_bytes", mc.train_state_bytes}, {"activation_bytes", mc.activation_bytes},

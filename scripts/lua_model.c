@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/cost.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/trainer.h"
@@ -24,17 +25,21 @@ static int l_model(lua_State *L) {
     return 1;
 }
 
-static const char *components[] = {"embedding", "attention", "ffn", "norm", "head"};
-
+/* model:params() -> { <component> = count, ..., total = N, activated = N }: the one breakdown (analysis/cost.h)
+ * that model:summary() and `archlab summary` print */
 static int l_params(lua_State *L) {
     Model *m = bridge_check_model(L, 1);
+    ParamBreakdown b;
+    param_breakdown(m, &b);
     lua_newtable(L);
-    for (size_t i = 0; i < sizeof components / sizeof *components; i++) {
-        lua_pushinteger(L, (lua_Integer)ps_count(&m->ps, components[i]));
-        lua_setfield(L, -2, components[i]);
+    for (int i = 0; i < b.n; i++) {
+        lua_pushinteger(L, (lua_Integer)b.c[i].total);
+        lua_setfield(L, -2, b.c[i].name);
     }
-    lua_pushinteger(L, (lua_Integer)m->ps.total);
+    lua_pushinteger(L, (lua_Integer)b.total_params);
     lua_setfield(L, -2, "total");
+    lua_pushinteger(L, (lua_Integer)b.active_params);
+    lua_setfield(L, -2, "activated");
     return 1;
 }
 
@@ -48,28 +53,34 @@ static void thousands(size_t v, char *buf) {
     buf[o] = 0;
 }
 
+/* model:summary(): the config in one line, then parameters per component (total, activated, share of the
+ * total), the components the model has */
 static int l_summary(lua_State *L) {
     Model *m = bridge_check_model(L, 1);
     const ModelConfig *c = &m->cfg;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    char line[256], num[32];
-    snprintf(line, sizeof line, "model %s: %d blocks, d_model %d, %d heads (%s, %d kv), head_dim %d, d_ff %d, vocab %d, seq_len %d\n",
-             c->preset, c->n_layers, c->d_model, c->n_heads, c->attention, c->n_kv_heads, c->head_dim, c->d_ff,
-             c->vocab_size, c->seq_len);
-    luaL_addstring(&b, line);
-    snprintf(line, sizeof line, "  %-12s %14s %8s\n", "component", "parameters", "share");
-    luaL_addstring(&b, line);
-    for (size_t i = 0; i < sizeof components / sizeof *components; i++) {
-        size_t n = ps_count(&m->ps, components[i]);
-        thousands(n, num);
-        snprintf(line, sizeof line, "  %-12s %14s %7.1f%%\n", components[i], num, 100.0 * n / m->ps.total);
-        luaL_addstring(&b, line);
+    ParamBreakdown b;
+    param_breakdown(m, &b);
+    luaL_Buffer buf;
+    luaL_buffinit(L, &buf);
+    char line[256], num[32], act[32];
+    snprintf(line, sizeof line, "model %s: %d blocks, d_model %d, %d heads (%s, %d kv), head_dim %d, d_ff %d, vocab %d, "
+             "seq_len %d, ffn %s, residual %s (n = %d)\n", c->preset, c->n_layers, c->d_model, c->n_heads, c->attention,
+             c->n_kv_heads, c->head_dim, c->d_ff, c->vocab_size, c->seq_len, c->ffn, c->residual, c->streams);
+    luaL_addstring(&buf, line);
+    snprintf(line, sizeof line, "  %-16s %14s %14s %8s\n", "component", "parameters", "activated", "share");
+    luaL_addstring(&buf, line);
+    for (int i = 0; i < b.n; i++) {
+        if (!b.c[i].total) continue;
+        thousands(b.c[i].total, num);
+        thousands(b.c[i].active, act);
+        snprintf(line, sizeof line, "  %-16s %14s %14s %7.1f%%\n", b.c[i].name, num, act, 100.0 * b.c[i].total / b.total_params);
+        luaL_addstring(&buf, line);
     }
-    thousands(m->ps.total, num);
-    snprintf(line, sizeof line, "  %-12s %14s %7.1f%%", "total", num, 100.0);
-    luaL_addstring(&b, line);
-    luaL_pushresult(&b);
+    thousands(b.total_params, num);
+    thousands(b.active_params, act);
+    snprintf(line, sizeof line, "  %-16s %14s %14s %7.1f%%", "total", num, act, 100.0);
+    luaL_addstring(&buf, line);
+    luaL_pushresult(&buf);
     return 1;
 }
 

@@ -105,7 +105,7 @@ TEST(hf_config_import_matches_preset) {
     ModelCost cost;
     EXPECT(model_cost(&c, 4096, 1, &cost) == 0);
     cJSON *j = summary_json("deepseek-v3");
-    EXPECT(j && num(j, "total_params") == (double)cost.total_params && num(j, "activated_params") == (double)cost.active_params);
+    EXPECT(j && num(j, "total_params") == (double)cost.params.total_params && num(j, "activated_params") == (double)cost.params.active_params);
     cJSON_Delete(j);
     EXPECT(strstr(info.unknown, "some_future_field") != NULL); /* listed, not silently dropped */
     EXPECT(strstr(info.ignored, "torch_dtype") != NULL);
@@ -182,4 +182,54 @@ TEST(summary_bad_targets) {
     snprintf(cmd, sizeof cmd, "%s summary /nonexistent/config.json 2>/tmp/archlab_sum_err.txt >/dev/null", archlab_bin());
     st = system(cmd);
     EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
+
+/* One breakdown behind every summary (analysis/cost.h): its rows add up to the total, total and activated
+ * alike, for every preset (through `archlab summary --json`) and for HC/mHC/MoE/MLA models; the activated
+ * count follows the convention by hand: all but the input embedding and, per MoE layer, the routed experts a
+ * token is not sent to. */
+TEST(breakdown_rows_add_up) {
+    const char *presets[] = {"tiny", "small", "deepseek-v2-lite", "deepseek-v2", "deepseek-v3", "mhc-3b", "mhc-9b", "mhc-27b"};
+    for (size_t p = 0; p < sizeof presets / sizeof *presets; p++) {
+        cJSON *j = summary_json(presets[p]);
+        EXPECT(j != NULL);
+        if (!j) continue;
+        double t = 0, a = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "components")) {
+            t += num(e, "total");
+            a += num(e, "activated");
+        }
+        if (t != num(j, "total_params") || a != num(j, "activated_params"))
+            th_note("%s: rows %.0f / %.0f, totals %.0f / %.0f", presets[p], t, a, num(j, "total_params"), num(j, "activated_params"));
+        EXPECT(t == num(j, "total_params") && a == num(j, "activated_params"));
+        cJSON_Delete(j);
+    }
+    struct { const char *residual, *attention, *ffn; int kv_rank, q_rank, shared, first_dense; } v[] = {
+        {"hc", "gqa", "dense", 0, 0, 0, 0},  {"mhc", "mla", "moe", 32, 0, 1, 1}, {"mhc", "mla", "moe", 32, 24, 2, 0},
+        {"hc", "mqa", "moe", 0, 0, 0, 1},    {"residual", "mha", "moe", 0, 0, 1, 0}};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        ModelConfig c;
+        config_defaults(&c);
+        c.d_model = 64; c.n_layers = 3; c.n_heads = 4; c.d_ff = 192;
+        config_set_string(&c, config_field("residual"), v[i].residual);
+        config_set_string(&c, config_field("attention"), v[i].attention);
+        config_set_string(&c, config_field("ffn"), v[i].ffn);
+        if (!strcmp(v[i].attention, "gqa")) c.n_kv_heads = 2;
+        c.kv_lora_rank = v[i].kv_rank; c.q_lora_rank = v[i].q_rank;
+        c.n_shared_experts = v[i].shared; c.first_k_dense_replace = v[i].first_dense;
+        c.n_routed_experts = 8; c.num_experts_per_tok = 2; c.moe_intermediate_size = 48;
+        Model *m = model_create(&c, 1);
+        EXPECT(m != NULL);
+        if (!m) { th_note("%s", al_error_message()); continue; }
+        ParamBreakdown b;
+        param_breakdown(m, &b);
+        size_t t = 0, a = 0;
+        for (int k = 0; k < b.n; k++) { t += b.c[k].total; a += b.c[k].active; }
+        int moe_layers = strcmp(v[i].ffn, "moe") ? 0 : c.n_layers - v[i].first_dense;
+        size_t by_hand = m->ps.total - 256 * 64 - (size_t)moe_layers * (8 - 2) * 3 * 64 * 48;
+        EXPECT(t == m->ps.total && b.total_params == m->ps.total);
+        EXPECT(a == b.active_params && a == by_hand);
+        model_free(m);
+    }
 }
