@@ -1,6 +1,7 @@
 /* Bar charts and grouped bars: categories along x, one bar per group in each category, linear axes
  * anchored at zero or log axes with bars rising from the bottom of the axis. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,27 @@ static const char *cat_of(const plot_bars_spec *s, size_t c, char *buf, size_t n
     return buf;
 }
 
-int plt_bars_check(const plot_bars_spec *s) {
+/* values = {...} is plain bars: one unnamed group (*one is where it goes); the spec as drawn */
+static plot_bars_spec resolved(const plot_bars_spec *s, plot_bar_group *one) {
+    plot_bars_spec r = *s;
+    if (s->values) {
+        *one = (plot_bar_group){NULL, s->values, s->n_values};
+        r.groups = one;
+        r.n_groups = 1;
+    }
+    return r;
+}
+
+int plt_bars_check(const plot_bars_spec *spec) {
     char b[160], cb[32];
-    if (!s) return plt_fail("no bar chart given");
+    if (!spec) return plt_fail("no bar chart given");
+    if (spec->values && spec->groups) return plt_fail("field 'groups': give either groups or values, not both");
+    plot_bar_group one;
+    plot_bars_spec rs = resolved(spec, &one);
+    const plot_bars_spec *s = &rs;
     if (s->n_categories == 0) return plt_fail("bar chart has no categories");
-    if (!s->groups || s->n_groups == 0) return plt_fail("bar chart has no groups of values");
+    if (!s->groups || s->n_groups == 0)
+        return plt_fail("bar chart has no groups of values (groups = {{name=, values=}, ...} or values = {...})");
     for (size_t g = 0; g < s->n_groups; g++) {
         const plot_bar_group *G = &s->groups[g];
         if (!G->values || G->n != s->n_categories)
@@ -73,7 +90,10 @@ static int hits(const void *vctx, plot_rect box) {
     return 0;
 }
 
-int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *s, plot_bars_layout *lay, int draw) {
+int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bars_layout *lay, int draw) {
+    plot_bar_group one;
+    plot_bars_spec rs = resolved(spec, &one);
+    const plot_bars_spec *s = &rs;
     const plt_style *st = &PLT_STYLE;
     plot_bars_layout L;
     memset(&L, 0, sizeof L);
@@ -208,11 +228,10 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *s, plot_bars_l
     return 0;
 }
 
-static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) { return plt_bars_draw(cr, fig, ctx, NULL, 1); }
+extern const plot_kind plot_kind_bars; /* this file's registry entry, below */
 
 int plot_bars(const char *path, const plot_bars_spec *spec, const plot_output *out) {
-    if (plt_bars_check(spec)) return -1;
-    return plt_render(path, out, PLT_DEF_W, PLT_DEF_H, draw_cb, spec);
+    return plot_figure(path, &plot_kind_bars, spec, out);
 }
 
 int plot_bars_layout_of(const plot_bars_spec *spec, const plot_output *out, plot_bars_layout *lay) {
@@ -223,3 +242,37 @@ int plot_bars_layout_of(const plot_bars_spec *spec, const plot_output *out, plot
     cairo_destroy(cr);
     return rc;
 }
+
+/* ---- the registry entry (plots/kinds.c) ---- */
+
+static int check(const void *spec) { return plt_bars_check(spec); }
+static int draw_kind(cairo_t *cr, plot_rect r, const void *spec, void *lay, int d) { return plt_bars_draw(cr, r, spec, lay, d); }
+
+#define G(f) offsetof(plot_bar_group, f)
+static const plot_option group_options[] = {
+    {"values", PLOT_OPT_NUMBERS, PLOT_OPT_REQUIRED, G(values), -1, G(n), -1, .help = "one value per category (0/0 = no bar)"},
+    {"name", PLOT_OPT_STRING, 0, G(name), -1, -1, -1, .help = "legend entry"},
+    {NULL},
+};
+#undef G
+#define B(f) offsetof(plot_bars_spec, f)
+static const plot_option options[] = {
+    {"categories", PLOT_OPT_STRINGS, PLOT_OPT_REQUIRED, B(categories), -1, B(n_categories), -1,
+     .help = "a list of category names (along x)"},
+    {"groups", PLOT_OPT_LIST, 0, B(groups), -1, B(n_groups), -1, group_options, sizeof(plot_bar_group),
+     .help = "{{name=, values=}, ...}: grouped bars"},
+    {"values", PLOT_OPT_NUMBERS, 0, B(values), -1, B(n_values), -1, .help = "plain bars, one value per category"},
+    {"title", PLOT_OPT_STRING, 0, B(title), -1, -1, -1, .help = "above the plot"},
+    {"xlabel", PLOT_OPT_STRING, 0, B(xlabel), -1, -1, -1, .help = "x axis label"},
+    {"ylabel", PLOT_OPT_STRING, 0, B(ylabel), -1, -1, -1, .help = "y axis label"},
+    {"log_y", PLOT_OPT_BOOL, 0, B(log_y), -1, -1, -1, .help = "logarithmic y axis (bars rise from its bottom)"},
+    {"labels", PLOT_OPT_BOOL, 0, B(value_labels), -1, -1, -1, .help = "each value printed above its bar"},
+    {NULL},
+};
+#undef B
+
+const plot_kind plot_kind_bars = {
+    .name = "bars", .help = "bar charts: plain or grouped bars per category, linear or log y",
+    .spec_size = sizeof(plot_bars_spec), .options = options, .width = PLT_DEF_W, .height = PLT_DEF_H,
+    .check = check, .draw = draw_kind,
+};

@@ -160,3 +160,21 @@ int plt_render(const char *path, const plot_output *out, double def_w, double de
     if (rc != 0) unlink(tmp);
     return rc;
 }
+
+/* One figure of any kind: its check, then its drawing at its default size (plots/plot.h) */
+typedef struct {
+    const plot_kind *k;
+    const void *spec;
+} figure_ctx;
+
+static int draw_one(cairo_t *cr, plot_rect fig, const void *ctx) {
+    const figure_ctx *f = ctx;
+    return f->k->draw(cr, fig, f->spec, NULL, 1);
+}
+
+int plot_figure(const char *path, const plot_kind *k, const void *spec, const plot_output *out) {
+    if (!k) return plt_fail("no plot kind given");
+    if (k->check(spec)) return -1;
+    figure_ctx f = {k, spec};
+    return plt_render(path, out, k->width, k->height, draw_one, &f);
+}

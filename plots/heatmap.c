@@ -2,6 +2,7 @@
  * (layer x expert). Row 0 is drawn at the top, as in the NIAH figures where depth grows downwards. */
 #include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,15 @@ static int check_fmt(const char *f) {
     return conv == 1 ? 0 : -1;
 }
 
+/* The colour scale's ends: vmin / vmax where given, else the data's min / max. */
+static void value_range(const plot_heatmap_spec *s, double *vmin, double *vmax) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < s->nx * s->ny; i++)
+        if (isfinite(s->values[i])) { lo = fmin(lo, s->values[i]); hi = fmax(hi, s->values[i]); }
+    *vmin = s->has_vmin ? s->vmin : lo;
+    *vmax = s->has_vmax ? s->vmax : hi;
+}
+
 int plt_heatmap_check(const plot_heatmap_spec *s) {
     if (!s) return plt_fail("no heatmap given");
     if (s->nx == 0 || s->ny == 0) return plt_fail("heatmap has no cells (%zu columns x %zu rows)", s->nx, s->ny);
@@ -33,8 +43,14 @@ int plt_heatmap_check(const plot_heatmap_spec *s) {
     size_t n = s->nx * s->ny, finite = 0;
     for (size_t i = 0; i < n; i++) finite += isfinite(s->values[i]) != 0;
     if (!finite) return plt_fail("heatmap: all %zu values are NaN or infinite", n);
-    if (s->has_range && !(isfinite(s->vmin) && isfinite(s->vmax) && s->vmin < s->vmax))
-        return plt_fail("heatmap: vmin (%g) must be below vmax (%g)", s->vmin, s->vmax);
+    if (s->x_labels && s->n_x_labels && s->n_x_labels != s->nx)
+        return plt_fail("field 'x_labels': %zu labels for %zu columns", s->n_x_labels, s->nx);
+    if (s->y_labels && s->n_y_labels && s->n_y_labels != s->ny)
+        return plt_fail("field 'y_labels': %zu labels for %zu rows", s->n_y_labels, s->ny);
+    double vmin, vmax;
+    value_range(s, &vmin, &vmax);
+    if ((s->has_vmin || s->has_vmax) && !(isfinite(vmin) && isfinite(vmax) && vmin < vmax))
+        return plt_fail("heatmap: vmin (%g) must be below vmax (%g)", vmin, vmax);
     if (s->label_fmt && check_fmt(s->label_fmt))
         return plt_fail("heatmap: label format '%s' must convert exactly one number (e.g. \"%%.2f\")", s->label_fmt);
     return 0;
@@ -53,12 +69,8 @@ int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_
     L.figure = r;
     char buf[32];
 
-    double vmin = s->vmin, vmax = s->vmax;
-    if (!s->has_range) {
-        vmin = INFINITY; vmax = -INFINITY;
-        for (size_t i = 0; i < s->nx * s->ny; i++)
-            if (isfinite(s->values[i])) { vmin = fmin(vmin, s->values[i]); vmax = fmax(vmax, s->values[i]); }
-    }
+    double vmin, vmax;
+    value_range(s, &vmin, &vmax);
 
     double top = r.y + st->pad + plt_title_h(cr, s->title);
     double bottom = r.y + r.h - st->pad - plt_label_h(cr, s->xlabel) - plt_xtick_h(cr) - st->tick_len - st->gap;
@@ -176,11 +188,10 @@ int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_
     return 0;
 }
 
-static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) { return plt_heatmap_draw(cr, fig, ctx, NULL, 1); }
+extern const plot_kind plot_kind_heatmap; /* this file's registry entry, below */
 
 int plot_heatmap(const char *path, const plot_heatmap_spec *spec, const plot_output *out) {
-    if (plt_heatmap_check(spec)) return -1;
-    return plt_render(path, out, PLT_DEF_W, PLT_DEF_H, draw_cb, spec);
+    return plot_figure(path, &plot_kind_heatmap, spec, out);
 }
 
 int plot_heatmap_layout_of(const plot_heatmap_spec *spec, const plot_output *out, plot_heatmap_layout *lay) {
@@ -191,3 +202,33 @@ int plot_heatmap_layout_of(const plot_heatmap_spec *spec, const plot_output *out
     cairo_destroy(cr);
     return rc;
 }
+
+/* ---- the registry entry (plots/kinds.c) ---- */
+
+static int check(const void *spec) { return plt_heatmap_check(spec); }
+static int draw(cairo_t *cr, plot_rect r, const void *spec, void *lay, int d) { return plt_heatmap_draw(cr, r, spec, lay, d); }
+
+#define H(f) offsetof(plot_heatmap_spec, f)
+static const plot_option options[] = {
+    {"values", PLOT_OPT_MATRIX, PLOT_OPT_REQUIRED, H(values), -1, H(nx), H(ny),
+     .help = "a list of rows, one per y label (the first row on top); 0/0 = a missing cell"},
+    {"title", PLOT_OPT_STRING, 0, H(title), -1, -1, -1, .help = "above the plot"},
+    {"xlabel", PLOT_OPT_STRING, 0, H(xlabel), -1, -1, -1, .help = "x axis label"},
+    {"ylabel", PLOT_OPT_STRING, 0, H(ylabel), -1, -1, -1, .help = "y axis label"},
+    {"cbar_label", PLOT_OPT_STRING, 0, H(cbar_label), -1, -1, -1, .help = "colour bar label"},
+    {"x_labels", PLOT_OPT_STRINGS, 0, H(x_labels), -1, H(n_x_labels), -1, .help = "one label per column"},
+    {"y_labels", PLOT_OPT_STRINGS, 0, H(y_labels), -1, H(n_y_labels), -1, .help = "one label per row"},
+    {"colormap", PLOT_OPT_COLORMAP, 0, H(cmap), -1, -1, -1, .help = "\"sequential\" (viridis, default) or \"niah\""},
+    {"vmin", PLOT_OPT_NUMBER, 0, H(vmin), H(has_vmin), -1, -1, .help = "the value at the colour scale's bottom (default: the data's min)"},
+    {"vmax", PLOT_OPT_NUMBER, 0, H(vmax), H(has_vmax), -1, -1, .help = "the value at its top (default: the data's max)"},
+    {"labels", PLOT_OPT_BOOL, 0, H(cell_labels), -1, -1, -1, .help = "each value printed in its cell"},
+    {"label_format", PLOT_OPT_STRING, 0, H(label_fmt), -1, -1, -1, .help = "printf format of cell labels (\"%.2g\")"},
+    {NULL},
+};
+#undef H
+
+const plot_kind plot_kind_heatmap = {
+    .name = "heatmap", .help = "a grid of coloured cells with a colour bar (needle-in-a-haystack grids, expert loads)",
+    .spec_size = sizeof(plot_heatmap_spec), .options = options, .width = PLT_DEF_W, .height = PLT_DEF_H,
+    .check = check, .draw = draw,
+};

@@ -1,5 +1,6 @@
 /* Line plots: several series on linear or log axes, a legend in a free corner, NaN points as gaps. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,11 +265,10 @@ int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_line
     return 0;
 }
 
-static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) { return plt_lines_draw(cr, fig, ctx, NULL, 1); }
+extern const plot_kind plot_kind_lines; /* this file's registry entry, below */
 
 int plot_lines(const char *path, const plot_lines_spec *spec, const plot_output *out) {
-    if (plt_lines_check(spec)) return -1;
-    return plt_render(path, out, PLT_DEF_W, PLT_DEF_H, draw_cb, spec);
+    return plot_figure(path, &plot_kind_lines, spec, out);
 }
 
 int plot_lines_layout_of(const plot_lines_spec *spec, const plot_output *out, plot_lines_layout *lay) {
@@ -279,3 +279,39 @@ int plot_lines_layout_of(const plot_lines_spec *spec, const plot_output *out, pl
     cairo_destroy(cr);
     return rc;
 }
+
+/* ---- the registry entry (plots/kinds.c) ---- */
+
+static int check(const void *spec) { return plt_lines_check(spec); }
+static int draw(cairo_t *cr, plot_rect r, const void *spec, void *lay, int d) { return plt_lines_draw(cr, r, spec, lay, d); }
+
+#define S(f) offsetof(plot_series, f)
+static const plot_option series_options[] = {
+    {"y", PLOT_OPT_NUMBERS, PLOT_OPT_REQUIRED, S(y), -1, S(ny), -1, .help = "the series' values (0/0 = a gap)"},
+    {"x", PLOT_OPT_NUMBERS, PLOT_OPT_INDEX, S(x), -1, S(nx), -1, .like = "y", .help = "positions (default 1 .. #y)"},
+    {"name", PLOT_OPT_STRING, 0, S(name), -1, -1, -1, .help = "legend entry"},
+    {"marker", PLOT_OPT_BOOL, 0, S(marker), -1, -1, -1, .help = "a marker at every point"},
+    {NULL},
+};
+#undef S
+#define L(f) offsetof(plot_lines_spec, f)
+static const plot_option options[] = {
+    {"series", PLOT_OPT_LIST, PLOT_OPT_REQUIRED | PLOT_OPT_BARE, L(series), -1, L(n_series), -1, series_options,
+     sizeof(plot_series), .help = "a list of {name=, x=, y=} tables (or one bare series)"},
+    {"title", PLOT_OPT_STRING, 0, L(title), -1, -1, -1, .help = "above the plot"},
+    {"xlabel", PLOT_OPT_STRING, 0, L(xlabel), -1, -1, -1, .help = "x axis label"},
+    {"ylabel", PLOT_OPT_STRING, 0, L(ylabel), -1, -1, -1, .help = "y axis label"},
+    {"log_x", PLOT_OPT_BOOL, 0, L(log_x), -1, -1, -1, .help = "logarithmic x axis"},
+    {"log_y", PLOT_OPT_BOOL, 0, L(log_y), -1, -1, -1, .help = "logarithmic y axis"},
+    {"markers", PLOT_OPT_BOOL, 0, L(markers), -1, -1, -1, .help = "markers on every series"},
+    {"xlim", PLOT_OPT_RANGE, 0, L(xlim), L(has_xlim), -1, -1, .help = "{lo, hi}: fixed x limits"},
+    {"ylim", PLOT_OPT_RANGE, 0, L(ylim), L(has_ylim), -1, -1, .help = "{lo, hi}: fixed y limits"},
+    {NULL},
+};
+#undef L
+
+const plot_kind plot_kind_lines = {
+    .name = "lines", .help = "line plots of one or more series, linear or log axes, NaN gaps, a legend placed off the data",
+    .spec_size = sizeof(plot_lines_spec), .options = options, .width = PLT_DEF_W, .height = PLT_DEF_H,
+    .check = check, .draw = draw,
+};

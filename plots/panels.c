@@ -26,11 +26,8 @@ static int check(const plot_panels_spec *s) {
     if (s->cols < 0) return plt_fail("panel figure: cols must be positive, got %d", s->cols);
     for (size_t i = 0; i < s->n_panels; i++) {
         const plot_panel *p = &s->panels[i];
-        int kinds = (p->lines != NULL) + (p->heatmap != NULL) + (p->bars != NULL);
-        if (kinds != 1) return plt_fail("panel %zu: set exactly one of lines, heatmap, bars (%d set)", i + 1, kinds);
-        int rc = p->lines ? plt_lines_check(p->lines) : p->heatmap ? plt_heatmap_check(p->heatmap)
-                                                                   : plt_bars_check(p->bars);
-        if (rc) return panel_fail(i);
+        if (!p->kind || !p->spec) return plt_fail("panel %zu: no %s given", i + 1, p->kind ? "spec" : "kind");
+        if (p->kind->check(p->spec)) return panel_fail(i);
     }
     return 0;
 }
@@ -64,10 +61,7 @@ static int draw_cb(cairo_t *cr, plot_rect fig, const void *ctx) {
     for (size_t i = 0; i < s->n_panels; i++) {
         const plot_panel *p = &s->panels[i];
         plot_rect r = cell(cr, s, fig, i);
-        int rc = p->lines ? plt_lines_draw(cr, r, p->lines, NULL, 1)
-                 : p->heatmap ? plt_heatmap_draw(cr, r, p->heatmap, NULL, 1)
-                              : plt_bars_draw(cr, r, p->bars, NULL, 1);
-        if (rc) return panel_fail(i);
+        if (p->kind->draw(cr, r, p->spec, NULL, 1)) return panel_fail(i);
     }
     return 0;
 }

@@ -100,8 +100,9 @@ typedef struct {
     const double *values;           /* ny * nx, row-major; row 0 is drawn at the top; NaN = missing cell */
     const char *const *x_labels;    /* nx labels, or NULL for 0..nx-1 */
     const char *const *y_labels;    /* ny labels, or NULL for 0..ny-1 */
+    size_t n_x_labels, n_y_labels;  /* how many labels were given, checked against nx / ny (0: trusted to match) */
     plot_cmap cmap;
-    int has_range;                  /* else vmin/vmax = the data's min and max */
+    int has_vmin, has_vmax;         /* fixed ends of the colour scale; an end not given is the data's min / max */
     double vmin, vmax;
     int cell_labels;                /* print each value in its cell */
     const char *label_fmt;          /* printf format for cell labels; NULL = "%.2g" */
@@ -130,6 +131,8 @@ typedef struct {
     size_t n_categories;
     const plot_bar_group *groups;  /* one group = plain bars; several = grouped bars */
     size_t n_groups;
+    const double *values;          /* instead of groups: plain bars, one unnamed group */
+    size_t n_values;
     int log_y;                     /* log y: bars rise from the axis bottom; values must be > 0 */
     int value_labels;              /* print each value above its bar */
 } plot_bars_spec;
@@ -146,11 +149,62 @@ typedef struct {
 int plot_bars(const char *path, const plot_bars_spec *spec, const plot_output *out);
 int plot_bars_layout_of(const plot_bars_spec *spec, const plot_output *out, plot_bars_layout *lay);
 
+/* ---- plot kinds (kinds.c): one table row per kind ----
+ * A kind is a spec struct, its check and its drawing (plots/plot_internal.h), and a description of its options
+ * from which the Lua bridge reads a spec out of a table (scripts/lua_plot.c), panels draw it, and help lists
+ * it. The kinds: lines, heatmap, bars. Adding one: a new file in plots/ defining `const plot_kind
+ * plot_kind_<name>` and one row in plots/kinds.c (docs/EXTENDING.md). */
+typedef struct plot_kind plot_kind;
+
+typedef enum {
+    PLOT_OPT_STRING,   /* const char *                                                                  */
+    PLOT_OPT_BOOL,     /* int 0/1                                                                      */
+    PLOT_OPT_NUMBER,   /* double; `given`: an int set to 1 when the option is given                    */
+    PLOT_OPT_RANGE,    /* double[2] {lo, hi}; `given` as for NUMBER                                    */
+    PLOT_OPT_NUMBERS,  /* const double * and its size_t length at `count` (NaN entries allowed)         */
+    PLOT_OPT_STRINGS,  /* const char *const * and its size_t length at `count`                         */
+    PLOT_OPT_MATRIX,   /* rows of numbers: const double * row-major, size_t columns at `count`, rows at `count2` */
+    PLOT_OPT_LIST,     /* a list of item structs (`item` options, `item_size` bytes each), length at `count` */
+    PLOT_OPT_COLORMAP, /* plot_cmap, by name                                                           */
+} plot_option_type;
+enum {
+    PLOT_OPT_REQUIRED = 1, /* missing is an error */
+    PLOT_OPT_BARE = 2,     /* LIST: a single item may be given bare, recognized by its first required option */
+    PLOT_OPT_INDEX = 4,    /* NUMBERS: when absent, 1..n with n the length of the option named `like` */
+};
+typedef struct plot_option {
+    const char *name;
+    plot_option_type type;
+    int flags;
+    size_t offset;                   /* where the value goes in the spec (or item) struct */
+    long given, count, count2;       /* offsets of companion fields (see the types); -1: none */
+    const struct plot_option *item;  /* LIST: the item's options, ended by a NULL name */
+    size_t item_size;
+    const char *like;                /* INDEX: the option whose length n is */
+    const char *help;                /* one line; for a required option, what it must hold */
+} plot_option;
+
+int plot_kind_count(void);
+const plot_kind *plot_kind_at(int i);
+/* NULL when no kind has the name */
+const plot_kind *plot_kind_find(const char *name);
+/* "lines|heatmap|bars" (a static buffer) */
+const char *plot_kind_names(void);
+const char *plot_kind_name(const plot_kind *k);
+const char *plot_kind_help(const plot_kind *k);
+size_t plot_kind_spec_size(const plot_kind *k);
+/* the kind's options, ended by an entry with a NULL name */
+const plot_option *plot_kind_options(const plot_kind *k);
+/* Adds a kind at run time (a test's toy kind, an extension); -1 with an error on a duplicate name or when
+ * the extension table (8 entries) is full. */
+int plot_kind_register(const plot_kind *k);
+/* One figure of kind k from spec (a filled struct of the kind's spec type). */
+int plot_figure(const char *path, const plot_kind *k, const void *spec, const plot_output *out);
+
 /* ---- panels (panels.c) ---- */
-typedef struct {                   /* exactly one of these is set */
-    const plot_lines_spec *lines;
-    const plot_heatmap_spec *heatmap;
-    const plot_bars_spec *bars;
+typedef struct {
+    const plot_kind *kind;         /* e.g. plot_kind_find("lines") */
+    const void *spec;              /* a spec of that kind */
 } plot_panel;
 
 typedef struct {

@@ -83,6 +83,18 @@ void plt_legend_draw(cairo_t *cr, const plt_legend *lg, plot_rect box);
 int plt_legend_place(plot_rect area, double w, double h, int (*hits)(const void *ctx, plot_rect box),
                      const void *ctx, plot_rect *box);
 
+/* A plot kind (plots/plot.h): what the registry, panels and the one-figure calls need of it. */
+struct plot_kind {
+    const char *name, *help;
+    size_t spec_size;
+    const plot_option *options;  /* ended by a NULL name */
+    double width, height;        /* default page size, points */
+    /* the spec's validity, no drawing and no file: 0, or -1 with plt_fail's message */
+    int (*check)(const void *spec);
+    /* draws spec into r (its own title and axes included); layout may be NULL; draw = 0 computes the layout only */
+    int (*draw)(cairo_t *cr, plot_rect r, const void *spec, void *layout, int draw);
+};
+
 /* Per-kind check (no drawing, no file) and draw-into-a-rectangle, used by the one-figure calls and by
  * panels. draw = 0 computes the layout only. */
 int plt_lines_check(const plot_lines_spec *s);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/config.h" /* closest_word */
 #include "plots/plot.h"
 #include "scripts/lua_plot.h"
 
@@ -48,25 +49,9 @@ static const char *keep_str(ctx *c, int idx) {
 
 static const char *tname(lua_State *L, int idx) { return luaL_typename(L, idx); }
 
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b), d[64];
-    if (la >= 63 || lb >= 63) return 99;
-    for (size_t j = 0; j <= lb; j++) d[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = d[0];
-        d[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = d[j], sub = prev + (a[i - 1] != b[j - 1]);
-            d[j] = sub < d[j] + 1 ? sub : d[j] + 1;
-            if (d[j - 1] + 1 < d[j]) d[j] = d[j - 1] + 1;
-            prev = cur;
-        }
-    }
-    return d[lb];
-}
-
-/* Every key of the table at idx must be one of allowed (NULL-terminated). */
-static void check_keys(ctx *c, int idx, const char *field, const char *const *allowed) {
+/* Every key of the table at idx must be one of allowed (n names); a typo gets the closest (closest_word, the
+ * same rule as config fields), anything else the list. */
+static void check_keys(ctx *c, int idx, const char *field, const char *const *allowed, int n) {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     lua_pushnil(L);
@@ -78,23 +63,20 @@ static void check_keys(ctx *c, int idx, const char *field, const char *const *al
                       (long long)lua_tointeger(L, -1));
             lerr(c, field, "unexpected %s key", tname(L, -1));
         }
-        const char *k = lua_tostring(L, -1), *best = NULL;
-        size_t bd = 3;
+        const char *k = lua_tostring(L, -1);
         int found = 0;
-        for (const char *const *a = allowed; *a; a++) {
-            if (!strcmp(k, *a)) { found = 1; break; }
-            size_t d = edit_distance(k, *a);
-            if (d < bd) { bd = d; best = *a; }
-        }
-        if (!found) {
-            if (best) lerr(c, field, "unknown option '%s' (did you mean '%s'?)", k, best);
-            char list[400] = "";
-            for (const char *const *a = allowed; *a; a++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
-            lerr(c, field, "unknown option '%s' (options: %s)", k, list);
-        }
+        for (int a = 0; a < n && !found; a++) found = !strcmp(k, allowed[a]);
+        if (found) continue;
+        const char *best = closest_word(k, allowed, n);
+        if (best) lerr(c, field, "unknown option '%s' (did you mean '%s'?)", k, best);
+        char list[600] = "";
+        for (int a = 0; a < n; a++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a ? ", " : "", allowed[a]);
+        lerr(c, field, "unknown option '%s' (options: %s)", k, list);
     }
 }
+
+/* a NULL-terminated static list of names and how many it has, for check_keys */
+#define KEYS(list) list, (int)(sizeof list / sizeof *list) - 1
 
 static void join(char *out, size_t n, const char *prefix, const char *key) {
     if (prefix && *prefix) snprintf(out, n, "%s.%s", prefix, key);
@@ -204,204 +186,145 @@ static const char *need_file(ctx *c, int idx) {
     return f;
 }
 
-/* ---- lines ---- */
+/* ---- any plot kind: its options (plots/plot.h) read into its spec ---- */
 
-static const char *const SERIES_KEYS[] = {"name", "x", "y", "marker", NULL};
+#define AT(base, off, type) ((type *)((char *)(base) + (off)))
 
-static void read_series(ctx *c, int idx, const char *field, plot_series *s) {
-    lua_State *L = c->L;
-    idx = lua_absindex(L, idx);
-    if (!lua_istable(L, idx)) lerr(c, field, "expected a series table {name=, x=, y=}, got %s", tname(L, idx));
-    check_keys(c, idx, field, SERIES_KEYS);
-    memset(s, 0, sizeof *s);
-    s->name = opt_str(c, idx, field, "name");
-    s->marker = opt_bool(c, idx, field, "marker");
-    char f[256];
-    join(f, sizeof f, field, "y");
-    if (!get(c, idx, "y")) lerr(c, f, "missing (the series' values)");
-    s->y = num_list(c, f, &s->ny);
-    lua_pop(L, 1);
-    join(f, sizeof f, field, "x");
-    if (get(c, idx, "x")) {
-        s->x = num_list(c, f, &s->nx);
-        lua_pop(L, 1);
-    } else { /* Lua counts from 1: x = 1..n, like ipairs */
-        double *x = scratch(c, s->ny * sizeof *x);
-        for (size_t i = 0; i < s->ny; i++) x[i] = (double)(i + 1);
-        s->x = x;
-        s->nx = s->ny;
-    }
+/* the keys a table of the kind's options may have: the options, and the extra names */
+static int option_keys(const plot_option *opts, const char **keys, int cap, const char *const *extra) {
+    int n = 0;
+    for (const plot_option *o = opts; o->name && n < cap; o++) keys[n++] = o->name;
+    for (; extra && *extra && n < cap; extra++) keys[n++] = *extra;
+    return n;
 }
 
-static const char *const LINES_KEYS[] = {"file", "width", "height", "dpi", "title", "xlabel", "ylabel", "log_x",
-                                         "log_y", "markers", "xlim", "ylim", "series", "kind", NULL};
+static void read_options(ctx *c, int idx, const char *prefix, const plot_option *opts, void *spec);
 
-static void read_lines(ctx *c, int idx, const char *prefix, plot_lines_spec *p) {
+/* A list of item structs at the top of the stack (field f): a bare item when allowed and recognized. */
+static void read_list(ctx *c, const char *f, const plot_option *o, void *spec) {
     lua_State *L = c->L;
-    idx = lua_absindex(L, idx);
-    memset(p, 0, sizeof *p);
-    p->title = opt_str(c, idx, prefix, "title");
-    p->xlabel = opt_str(c, idx, prefix, "xlabel");
-    p->ylabel = opt_str(c, idx, prefix, "ylabel");
-    p->log_x = opt_bool(c, idx, prefix, "log_x");
-    p->log_y = opt_bool(c, idx, prefix, "log_y");
-    p->markers = opt_bool(c, idx, prefix, "markers");
-    opt_lim(c, idx, prefix, "xlim", &p->has_xlim, p->xlim);
-    opt_lim(c, idx, prefix, "ylim", &p->has_ylim, p->ylim);
-    char f[256], e[280];
-    join(f, sizeof f, prefix, "series");
-    if (!get(c, idx, "series")) lerr(c, f, "missing (a list of {name=, x=, y=} tables)");
-    if (!lua_istable(L, -1)) lerr(c, f, "expected a list of series, got %s", tname(L, -1));
-    /* One series may be given bare: series = {name=, x=, y=} */
-    if (lua_getfield(L, -1, "y") != LUA_TNIL) {
+    if (!lua_istable(L, -1)) lerr(c, f, "expected a list of tables, got %s", tname(L, -1));
+    const char *keys[48];
+    int nk = option_keys(o->item, keys, 48, NULL);
+    size_t n;
+    char *items;
+    int bare = 0;
+    if (o->flags & PLOT_OPT_BARE) { /* recognized by the item's first (required) option */
+        bare = lua_getfield(L, -1, o->item[0].name) != LUA_TNIL;
         lua_pop(L, 1);
-        plot_series *s = scratch(c, sizeof *s);
-        read_series(c, -1, f, s);
-        p->series = s;
-        p->n_series = 1;
+    }
+    if (bare) {
+        n = 1;
+        items = scratch(c, o->item_size);
+        memset(items, 0, o->item_size);
+        check_keys(c, -1, f, keys, nk);
+        read_options(c, lua_gettop(L), f, o->item, items);
     } else {
-        lua_pop(L, 1);
-        size_t n = (size_t)lua_rawlen(L, -1);
-        if (n == 0) lerr(c, f, "no series given (an empty list)");
-        plot_series *s = scratch(c, n * sizeof *s);
+        n = (size_t)lua_rawlen(L, -1);
+        if (n == 0) lerr(c, f, "no %s given (an empty list)", o->name);
+        items = scratch(c, n * o->item_size);
+        memset(items, 0, n * o->item_size);
+        char e[340];
         for (size_t i = 0; i < n; i++) {
             snprintf(e, sizeof e, "%s[%zu]", f, i + 1);
             lua_rawgeti(L, -1, (lua_Integer)i + 1);
-            read_series(c, -1, e, &s[i]);
+            if (!lua_istable(L, -1)) lerr(c, e, "expected a table of options, got %s", tname(L, -1));
+            check_keys(c, -1, e, keys, nk);
+            read_options(c, lua_gettop(L), e, o->item, items + i * o->item_size);
             lua_pop(L, 1);
         }
-        p->series = s;
-        p->n_series = n;
     }
-    lua_pop(L, 1);
+    *AT(spec, o->offset, const void *) = items;
+    *AT(spec, o->count, size_t) = n;
 }
 
-/* ---- heatmap ---- */
-
-static const char *const HEATMAP_KEYS[] = {"file", "width", "height", "dpi", "title", "xlabel", "ylabel",
-                                           "cbar_label", "x_labels", "y_labels", "values", "colormap", "vmin",
-                                           "vmax", "labels", "label_format", "kind", NULL};
-
-static void read_heatmap(ctx *c, int idx, const char *prefix, plot_heatmap_spec *h) {
+/* A matrix given as a list of rows at the top of the stack (field f). */
+static void read_matrix(ctx *c, const char *f, const plot_option *o, void *spec) {
     lua_State *L = c->L;
-    idx = lua_absindex(L, idx);
-    memset(h, 0, sizeof *h);
-    h->title = opt_str(c, idx, prefix, "title");
-    h->xlabel = opt_str(c, idx, prefix, "xlabel");
-    h->ylabel = opt_str(c, idx, prefix, "ylabel");
-    h->cbar_label = opt_str(c, idx, prefix, "cbar_label");
-    h->cell_labels = opt_bool(c, idx, prefix, "labels");
-    h->label_fmt = opt_str(c, idx, prefix, "label_format");
-    char f[256], e[280];
-    const char *cm = opt_str(c, idx, prefix, "colormap");
-    join(f, sizeof f, prefix, "colormap");
-    if (cm && plot_cmap_by_name(cm, &h->cmap)) lerr(c, f, "%s", plot_last_error());
-
-    join(f, sizeof f, prefix, "values");
-    h->ny = req_list(c, idx, f, "values", "a list of rows, one per y label", "rows", "rows");
+    if (!lua_istable(L, -1)) lerr(c, f, "expected a list of rows, got %s", tname(L, -1));
+    size_t ny = (size_t)lua_rawlen(L, -1), nx = 0;
+    if (ny == 0) lerr(c, f, "no rows given (an empty list)");
     double *v = NULL;
-    for (size_t i = 0; i < h->ny; i++) {
+    char e[340];
+    for (size_t i = 0; i < ny; i++) {
         snprintf(e, sizeof e, "%s[%zu]", f, i + 1);
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         size_t n;
         double *row = num_list(c, e, &n);
         if (i == 0) {
             if (n == 0) lerr(c, e, "an empty row");
-            h->nx = n;
-            v = scratch(c, h->nx * h->ny * sizeof *v);
-        } else if (n != h->nx) {
-            lerr(c, e, "row has %zu values but row 1 has %zu", n, h->nx);
+            nx = n;
+            v = scratch(c, nx * ny * sizeof *v);
+        } else if (n != nx) {
+            lerr(c, e, "row has %zu values but row 1 has %zu", n, nx);
         }
-        memcpy(v + i * h->nx, row, n * sizeof *v);
+        memcpy(v + i * nx, row, n * sizeof *v);
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
-    h->values = v;
+    *AT(spec, o->offset, const double *) = v;
+    *AT(spec, o->count, size_t) = nx;
+    *AT(spec, o->count2, size_t) = ny;
+}
 
-    size_t n;
-    join(f, sizeof f, prefix, "x_labels");
-    if (get(c, idx, "x_labels")) {
-        h->x_labels = str_list(c, f, &n);
-        if (n != h->nx) lerr(c, f, "%zu labels for %zu columns", n, h->nx);
-        lua_pop(L, 1);
+/* The options of the table at idx into spec (errors name prefix.option); keys were checked by the caller. */
+static void read_options(ctx *c, int idx, const char *prefix, const plot_option *opts, void *spec) {
+    lua_State *L = c->L;
+    char f[300];
+    for (const plot_option *o = opts; o->name; o++) {
+        join(f, sizeof f, prefix, o->name);
+        if (!get(c, idx, o->name)) {
+            if (o->flags & PLOT_OPT_REQUIRED) lerr(c, f, "missing (%s)", o->help ? o->help : "required");
+            continue;
+        }
+        lua_pop(L, 1); /* the typed getters below push it again */
+        switch (o->type) {
+        case PLOT_OPT_STRING: *AT(spec, o->offset, const char *) = opt_str(c, idx, prefix, o->name); break;
+        case PLOT_OPT_BOOL: *AT(spec, o->offset, int) = opt_bool(c, idx, prefix, o->name); break;
+        case PLOT_OPT_NUMBER:
+            opt_num(c, idx, prefix, o->name, AT(spec, o->offset, double));
+            if (o->given >= 0) *AT(spec, o->given, int) = 1;
+            break;
+        case PLOT_OPT_RANGE: opt_lim(c, idx, prefix, o->name, AT(spec, o->given, int), AT(spec, o->offset, double)); break;
+        case PLOT_OPT_COLORMAP: {
+            const char *name = opt_str(c, idx, prefix, o->name);
+            if (plot_cmap_by_name(name, AT(spec, o->offset, plot_cmap))) lerr(c, f, "%s", plot_last_error());
+            break;
+        }
+        case PLOT_OPT_NUMBERS:
+        case PLOT_OPT_STRINGS:
+        case PLOT_OPT_MATRIX:
+        case PLOT_OPT_LIST:
+            get(c, idx, o->name);
+            if (o->type == PLOT_OPT_NUMBERS) *AT(spec, o->offset, const double *) = num_list(c, f, AT(spec, o->count, size_t));
+            else if (o->type == PLOT_OPT_STRINGS) *AT(spec, o->offset, const char **) = str_list(c, f, AT(spec, o->count, size_t));
+            else if (o->type == PLOT_OPT_MATRIX) read_matrix(c, f, o, spec);
+            else read_list(c, f, o, spec);
+            lua_pop(L, 1);
+            break;
+        }
     }
-    join(f, sizeof f, prefix, "y_labels");
-    if (get(c, idx, "y_labels")) {
-        h->y_labels = str_list(c, f, &n);
-        if (n != h->ny) lerr(c, f, "%zu labels for %zu rows", n, h->ny);
-        lua_pop(L, 1);
-    }
-    /* vmin or vmax alone: the other end comes from the data */
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < h->nx * h->ny; i++)
-        if (isfinite(v[i])) { lo = fmin(lo, v[i]); hi = fmax(hi, v[i]); }
-    int has_lo = opt_num(c, idx, prefix, "vmin", &h->vmin), has_hi = opt_num(c, idx, prefix, "vmax", &h->vmax);
-    if (has_lo || has_hi) {
-        h->has_range = 1;
-        if (!has_lo) h->vmin = lo;
-        if (!has_hi) h->vmax = hi;
+    /* absent INDEX lists: 1 .. n (Lua counts from 1, like ipairs), n the length of the option they follow */
+    for (const plot_option *o = opts; o->name; o++) {
+        if (!(o->flags & PLOT_OPT_INDEX) || *AT(spec, o->offset, const double *)) continue;
+        const plot_option *like = opts;
+        while (like->name && strcmp(like->name, o->like)) like++;
+        size_t n = *AT(spec, like->count, size_t);
+        double *x = scratch(c, (n ? n : 1) * sizeof *x);
+        for (size_t i = 0; i < n; i++) x[i] = (double)(i + 1);
+        *AT(spec, o->offset, const double *) = x;
+        *AT(spec, o->count, size_t) = n;
     }
 }
 
-/* ---- bars ---- */
-
-static const char *const BARS_KEYS[] = {"file", "width", "height", "dpi", "title", "xlabel", "ylabel", "categories",
-                                        "groups", "values", "log_y", "labels", "kind", NULL};
-static const char *const GROUP_KEYS[] = {"name", "values", NULL};
-
-static void read_bars(ctx *c, int idx, const char *prefix, plot_bars_spec *b) {
-    lua_State *L = c->L;
-    idx = lua_absindex(L, idx);
-    memset(b, 0, sizeof *b);
-    b->title = opt_str(c, idx, prefix, "title");
-    b->xlabel = opt_str(c, idx, prefix, "xlabel");
-    b->ylabel = opt_str(c, idx, prefix, "ylabel");
-    b->log_y = opt_bool(c, idx, prefix, "log_y");
-    b->value_labels = opt_bool(c, idx, prefix, "labels");
-    char f[256], e[280], v[300];
-    join(f, sizeof f, prefix, "categories");
-    if (!get(c, idx, "categories")) lerr(c, f, "missing (a list of category names)");
-    b->categories = str_list(c, f, &b->n_categories);
-    lua_pop(L, 1);
-    int has_groups = get(c, idx, "groups");
-    if (has_groups) lua_pop(L, 1);
-    int has_values = get(c, idx, "values");
-    if (has_values) lua_pop(L, 1);
-    if (has_groups == has_values) {
-        join(f, sizeof f, prefix, "groups");
-        lerr(c, f, has_groups ? "give either groups or values, not both" : "missing (groups = {{name=, values=}, ...} or values = {...})");
-    }
-    if (has_values) { /* plain bars: values = {...} */
-        plot_bar_group *g = scratch(c, sizeof *g);
-        memset(g, 0, sizeof *g);
-        join(f, sizeof f, prefix, "values");
-        get(c, idx, "values");
-        g->values = num_list(c, f, &g->n);
-        lua_pop(L, 1);
-        b->groups = g;
-        b->n_groups = 1;
-        return;
-    }
-    join(f, sizeof f, prefix, "groups");
-    get(c, idx, "groups");
-    if (!lua_istable(L, -1)) lerr(c, f, "expected a list of {name=, values=} tables, got %s", tname(L, -1));
-    size_t n = (size_t)lua_rawlen(L, -1);
-    if (n == 0) lerr(c, f, "no groups given (an empty list)");
-    plot_bar_group *g = scratch(c, n * sizeof *g);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(e, sizeof e, "%s[%zu]", f, i + 1);
-        lua_rawgeti(L, -1, (lua_Integer)i + 1);
-        if (!lua_istable(L, -1)) lerr(c, e, "expected a group table {name=, values=}, got %s", tname(L, -1));
-        check_keys(c, -1, e, GROUP_KEYS);
-        g[i].name = opt_str(c, lua_gettop(L), e, "name");
-        snprintf(v, sizeof v, "%s.values", e);
-        if (!get(c, lua_gettop(L), "values")) lerr(c, v, "missing");
-        g[i].values = num_list(c, v, &g[i].n);
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 1);
-    b->groups = g;
-    b->n_groups = n;
+/* A spec of kind k from the table at idx; own: the keys the table may have besides the kind's options. */
+static void *read_spec(ctx *c, int idx, const char *prefix, const plot_kind *k, const char *const *own) {
+    const char *keys[64];
+    int nk = option_keys(plot_kind_options(k), keys, 64, own);
+    check_keys(c, idx, prefix, keys, nk);
+    void *spec = scratch(c, plot_kind_spec_size(k));
+    memset(spec, 0, plot_kind_spec_size(k));
+    read_options(c, idx, prefix, plot_kind_options(k), spec);
+    return spec;
 }
 
 /* ---- the Lua functions ---- */
@@ -420,43 +343,23 @@ static int done(ctx *c, int rc, const char *file) {
     return 1;
 }
 
-static int l_lines(lua_State *L) {
+/* archlab.plot.<kind>{ file =, width =, height =, dpi =, <the kind's options> }: one figure; the kind is the
+ * closure's upvalue */
+static int l_figure(lua_State *L) {
+    const plot_kind *k = lua_touserdata(L, lua_upvalueindex(1));
+    char fn[64];
+    snprintf(fn, sizeof fn, "archlab.plot.%s", plot_kind_name(k));
     ctx c;
-    begin(L, &c, "archlab.plot.lines");
-    check_keys(&c, 1, "", LINES_KEYS);
+    begin(L, &c, fn);
+    static const char *const own[] = {"file", "width", "height", "dpi", "kind", NULL};
+    const char *keys[64];
+    check_keys(&c, 1, "", keys, option_keys(plot_kind_options(k), keys, 64, own));
     if (get(&c, 1, "kind")) lerr(&c, "kind", "only used inside panels");
     const char *file = need_file(&c, 1);
     plot_output o;
     read_output(&c, 1, &o);
-    plot_lines_spec p;
-    read_lines(&c, 1, "", &p);
-    return done(&c, plot_lines(file, &p, &o), file);
-}
-
-static int l_heatmap(lua_State *L) {
-    ctx c;
-    begin(L, &c, "archlab.plot.heatmap");
-    check_keys(&c, 1, "", HEATMAP_KEYS);
-    if (get(&c, 1, "kind")) lerr(&c, "kind", "only used inside panels");
-    const char *file = need_file(&c, 1);
-    plot_output o;
-    read_output(&c, 1, &o);
-    plot_heatmap_spec h;
-    read_heatmap(&c, 1, "", &h);
-    return done(&c, plot_heatmap(file, &h, &o), file);
-}
-
-static int l_bars(lua_State *L) {
-    ctx c;
-    begin(L, &c, "archlab.plot.bars");
-    check_keys(&c, 1, "", BARS_KEYS);
-    if (get(&c, 1, "kind")) lerr(&c, "kind", "only used inside panels");
-    const char *file = need_file(&c, 1);
-    plot_output o;
-    read_output(&c, 1, &o);
-    plot_bars_spec b;
-    read_bars(&c, 1, "", &b);
-    return done(&c, plot_bars(file, &b, &o), file);
+    void *spec = read_spec(&c, 1, "", k, own);
+    return done(&c, plot_figure(file, k, spec, &o), file);
 }
 
 static const char *const PANELS_KEYS[] = {"file", "width", "height", "dpi", "title", "cols", "plots", NULL};
@@ -464,7 +367,7 @@ static const char *const PANELS_KEYS[] = {"file", "width", "height", "dpi", "tit
 static int l_panels(lua_State *L) {
     ctx c;
     begin(L, &c, "archlab.plot.panels");
-    check_keys(&c, 1, "", PANELS_KEYS);
+    check_keys(&c, 1, "", KEYS(PANELS_KEYS));
     const char *file = need_file(&c, 1);
     plot_output o;
     read_output(&c, 1, &o);
@@ -475,8 +378,7 @@ static int l_panels(lua_State *L) {
     if (opt_num(&c, 1, "", "cols", &cols) && (cols < 1 || cols > 64 || cols != floor(cols)))
         lerr(&c, "cols", "expected a whole number from 1 to 64, got %g", cols);
     ps.cols = (int)cols;
-    size_t n = req_list(&c, 1, "plots", "plots", "a list of {kind = \"lines\"|\"heatmap\"|\"bars\", ...}", "plot tables",
-                        "plots");
+    size_t n = req_list(&c, 1, "plots", "plots", "a list of {kind = NAME, ...} tables", "plot tables", "plots");
     plot_panel *pan = scratch(&c, n * sizeof *pan);
     char f[64];
     for (size_t i = 0; i < n; i++) {
@@ -486,31 +388,20 @@ static int l_panels(lua_State *L) {
         if (!lua_istable(L, t)) lerr(&c, f, "expected a plot table, got %s", tname(L, t));
         const char *kind = opt_str(&c, t, f, "kind");
         memset(&pan[i], 0, sizeof pan[i]);
-        if (!kind) lerr(&c, f, "missing kind (\"lines\", \"heatmap\" or \"bars\")");
+        if (!kind) lerr(&c, f, "missing kind (one of %s)", plot_kind_names());
         /* a panel has no file or size of its own */
         static const char *const own[] = {"file", "width", "height", "dpi"};
         for (int k = 0; k < 4; k++)
             if (get(&c, t, own[k])) lerr(&c, f, "'%s' belongs to the panels call, not to one plot", own[k]);
-        if (!strcmp(kind, "lines")) {
-            check_keys(&c, t, f, LINES_KEYS);
-            plot_lines_spec *p = scratch(&c, sizeof *p);
-            read_lines(&c, t, f, p);
-            pan[i].lines = p;
-        } else if (!strcmp(kind, "heatmap")) {
-            check_keys(&c, t, f, HEATMAP_KEYS);
-            plot_heatmap_spec *h = scratch(&c, sizeof *h);
-            read_heatmap(&c, t, f, h);
-            pan[i].heatmap = h;
-        } else if (!strcmp(kind, "bars")) {
-            check_keys(&c, t, f, BARS_KEYS);
-            plot_bars_spec *b = scratch(&c, sizeof *b);
-            read_bars(&c, t, f, b);
-            pan[i].bars = b;
-        } else {
+        const plot_kind *k = plot_kind_find(kind);
+        if (!k) {
             char kf[80];
             snprintf(kf, sizeof kf, "%s.kind", f);
-            lerr(&c, kf, "unknown kind '%s'; use \"lines\", \"heatmap\" or \"bars\"", kind);
+            lerr(&c, kf, "unknown kind '%s'; use one of %s", kind, plot_kind_names());
         }
+        static const char *const panel_own[] = {"kind", NULL};
+        pan[i].kind = k;
+        pan[i].spec = read_spec(&c, t, f, k, panel_own);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -527,7 +418,7 @@ static const char *const PAGE_KEYS[] = {"title", "text", "image", "caption", NUL
 static int l_document(lua_State *L) {
     ctx c;
     begin(L, &c, "archlab.plot.document");
-    check_keys(&c, 1, "", DOC_KEYS);
+    check_keys(&c, 1, "", KEYS(DOC_KEYS));
     const char *file = need_file(&c, 1);
     plot_output o;
     memset(&o, 0, sizeof o);
@@ -544,7 +435,7 @@ static int l_document(lua_State *L) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         int t = lua_gettop(L);
         if (!lua_istable(L, t)) lerr(&c, f, "expected a page table {title=, text=, image=, caption=}, got %s", tname(L, t));
-        check_keys(&c, t, f, PAGE_KEYS);
+        check_keys(&c, t, f, KEYS(PAGE_KEYS));
         pg[i].title = opt_str(&c, t, f, "title");
         pg[i].text = opt_str(&c, t, f, "text");
         pg[i].image = opt_str(&c, t, f, "image");
@@ -580,9 +471,14 @@ static int l_colormap(lua_State *L) {
 }
 
 int al_lua_plot_open(lua_State *L) {
-    static const luaL_Reg fns[] = {{"lines", l_lines},   {"heatmap", l_heatmap}, {"bars", l_bars},
-                                   {"panels", l_panels}, {"colormap", l_colormap},
-                                   {"document", l_document}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"panels", l_panels}, {"colormap", l_colormap}, {"document", l_document},
+                                   {NULL, NULL}};
     luaL_newlib(L, fns);
+    /* one function per plot kind, generated from the registry */
+    for (int i = 0; i < plot_kind_count(); i++) {
+        lua_pushlightuserdata(L, (void *)plot_kind_at(i));
+        lua_pushcclosure(L, l_figure, 1);
+        lua_setfield(L, -2, plot_kind_name(plot_kind_at(i)));
+    }
     return 1;
 }

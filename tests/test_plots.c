@@ -345,7 +345,7 @@ TEST(plots_heatmap_cell_colours) {
     double v[2 * 3] = {0, 0.5, 1, 1, NAN, 0};
     const char *xl[3] = {"1K", "2K", "4K"}, *yl[2] = {"0%", "100%"};
     plot_heatmap_spec h = {.nx = 3, .ny = 2, .values = v, .x_labels = xl, .y_labels = yl, .cmap = PLOT_CMAP_NIAH,
-                           .has_range = 1, .vmin = 0, .vmax = 1, .title = "niah"};
+                           .has_vmin = 1, .has_vmax = 1, .vmin = 0, .vmax = 1, .title = "niah"};
     plot_output o = {.width = 400, .height = 300, .dpi = 144};
     plot_heatmap_layout L;
     EXPECT(plot_heatmap(in_dir("h.png"), &h, &o) == 0);
@@ -453,7 +453,7 @@ TEST(plots_panels_grid) {
     plot_lines_spec ls = {.title = "lines", .series = &s, .n_series = 1};
     double v[4] = {0, 1, 1, 0};
     plot_heatmap_spec hs = {.title = "map", .nx = 2, .ny = 2, .values = v, .cmap = PLOT_CMAP_NIAH};
-    plot_panel p[2] = {{.lines = &ls}, {.heatmap = &hs}};
+    plot_panel p[2] = {{plot_kind_find("lines"), &ls}, {plot_kind_find("heatmap"), &hs}};
     plot_panels_spec ps = {.title = "shared", .cols = 2, .panels = p, .n_panels = 2};
     plot_output o = {.width = 700, .height = 300, .dpi = 72};
     EXPECT(plot_panels(in_dir("p.png"), &ps, &o) == 0);
@@ -617,7 +617,7 @@ TEST(plots_bad_input_heatmap_bars_panels) {
     EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "all 4 values are NaN"));
     h = (plot_heatmap_spec){.nx = 0, .ny = 2, .values = v};
     EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "no cells"));
-    h = (plot_heatmap_spec){.nx = 2, .ny = 2, .values = v, .has_range = 1, .vmin = 1, .vmax = 1};
+    h = (plot_heatmap_spec){.nx = 2, .ny = 2, .values = v, .has_vmin = 1, .has_vmax = 1, .vmin = 1, .vmax = 1};
     EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "vmin"));
     h = (plot_heatmap_spec){.nx = 2, .ny = 2, .values = v, .cell_labels = 1, .label_fmt = "%s"};
     EXPECT(fails_cleanly(plot_heatmap(in_dir("h.png"), &h, NULL), "label format"));
@@ -638,11 +638,11 @@ TEST(plots_bad_input_heatmap_bars_panels) {
     double y[2] = {1, 2};
     plot_series s = {"ok", NULL, 0, y, 2, 0}, bad = {"broken", y, 1, y, 2, 0};
     plot_lines_spec l1 = {.series = &s, .n_series = 1}, l2 = {.series = &bad, .n_series = 1};
-    plot_panel p[2] = {{.lines = &l1}, {.lines = &l2}};
+    plot_panel p[2] = {{plot_kind_find("lines"), &l1}, {plot_kind_find("lines"), &l2}};
     plot_panels_spec ps = {.panels = p, .n_panels = 2};
     EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "panel 2: series 'broken': x has 1 points but y has 2"));
     p[1] = (plot_panel){0};
-    EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "panel 2: set exactly one"));
+    EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "panel 2: no kind given"));
     ps.n_panels = 0;
     EXPECT(fails_cleanly(plot_panels(in_dir("p.png"), &ps, NULL), "no panels"));
     rm_dir(tmpdir);
@@ -714,7 +714,7 @@ TEST(plots_lua_kinds_render) {
     const char *xl[2] = {"1K", "2K"}, *yl[3] = {"0%", "50%", "100%"};
     double v[6] = {1, 0.5, 0, 1, 0.25, 0.75};
     plot_heatmap_spec hs = {.nx = 2, .ny = 3, .values = v, .x_labels = xl, .y_labels = yl, .cmap = PLOT_CMAP_NIAH,
-                            .has_range = 1, .vmin = 0, .vmax = 1, .cell_labels = 1};
+                            .has_vmin = 1, .has_vmax = 1, .vmin = 0, .vmax = 1, .cell_labels = 1};
     plot_heatmap_layout H;
     EXPECT(plot_heatmap_layout_of(&hs, NULL, &H) == 0);
     EXPECT(img_read(in_dir("h.png"), &im) == 0);

@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
         }
     plot_heatmap_spec nh = {.title = "Needle in a haystack", .xlabel = "context length", .ylabel = "needle depth",
                             .cbar_label = "accuracy", .nx = NC, .ny = ND, .values = niah, .x_labels = ctx,
-                            .y_labels = depth, .cmap = PLOT_CMAP_NIAH, .has_range = 1, .vmin = 0, .vmax = 1,
+                            .y_labels = depth, .cmap = PLOT_CMAP_NIAH, .has_vmin = 1, .has_vmax = 1, .vmin = 0, .vmax = 1,
                             .cell_labels = 1, .label_fmt = "%.2f"};
     check(plot_heatmap(OUT("heatmap_niah.png"), &nh, &(plot_output){.width = 560, .height = 380}), dir, "heatmap_niah.png");
 
@@ -129,7 +129,8 @@ int main(int argc, char **argv) {
     el_small.title = "expert load";
     plot_bars_spec kb_small = kb;
     kb_small.title = "KV bytes / token";
-    plot_panel pan[4] = {{.lines = &loss_small}, {.heatmap = &nh_small}, {.bars = &kb_small}, {.heatmap = &el_small}};
+    const plot_kind *lines = plot_kind_find("lines"), *heat = plot_kind_find("heatmap"), *bars = plot_kind_find("bars");
+    plot_panel pan[4] = {{lines, &loss_small}, {heat, &nh_small}, {bars, &kb_small}, {heat, &el_small}};
     plot_panels_spec ps = {.title = "archlab: one run at a glance", .cols = 2, .panels = pan, .n_panels = 4};
     check(plot_panels(OUT("panels.png"), &ps, NULL), dir, "panels.png");
 
