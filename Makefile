@@ -17,8 +17,11 @@ LDLIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lgsl -llua5.4
 ENGINE_SRC := $(wildcard core/*.c data/*.c arch/*.c train/*.c analysis/*.c)
 PLOTS_SRC := $(wildcard plots/*.c)
 SCRIPTS_SRC := $(filter-out scripts/main.c, $(wildcard scripts/*.c))
-TEST_SRC := $(filter-out tests/grad_%.c, $(wildcard tests/*.c))
-GRAD_SRC := tests/harness.c $(wildcard tests/grad_*.c)
+# the worked examples of docs/EXTENDING.md: toy kinds the tests register, not shipped
+TOY_ARCH_SRC := tests/toy_kinds/residual_scaled.c tests/toy_kinds/attention_uniform.c
+TOY_PLOT_SRC := tests/toy_kinds/plot_scatter.c
+TEST_SRC := $(filter-out tests/grad_%.c, $(wildcard tests/*.c)) $(TOY_PLOT_SRC)
+GRAD_SRC := tests/harness.c $(wildcard tests/grad_*.c) $(TOY_ARCH_SRC)
 
 BIN := bin
 B32 := build/f32

@@ -79,6 +79,13 @@ TEST(cli_summary_rows_add_up) {
     EXPECT(rc == 0 && strstr(out, "summary rows add up") != NULL);
 }
 
+TEST(cli_help_lists_every_kind) {
+    char out[8192], err[4096];
+    int rc = run_archlab("tests/lua/ok_kinds.lua", out, sizeof out, err, sizeof err);
+    if (rc) th_note("%s", err);
+    EXPECT(rc == 0 && strstr(out, "kinds in help") != NULL);
+}
+
 TEST(cli_residual_bad_input) {
     expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
     expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "plots/plot.h"
+#include "plots/plot_internal.h" /* the toy plot kind's layout at the end */
 #include "scripts/lua_plot.h"
 #include "tests/harness.h"
 
@@ -928,6 +929,47 @@ TEST(plots_lua_document) {
     if (e) th_note("%s", e);
     EXPECT(e == NULL);
     EXPECT(pdf_pages(in_dir("r.pdf")) == 3);
+    lua_close(L);
+    rm_dir(tmpdir);
+}
+
+/* ---- the worked example of docs/EXTENDING.md: a plot kind in one file ---- */
+
+/* tests/toy_kinds/plot_scatter.c, joined by one plot_kind_register call (the one row in plots/kinds.c shipping
+ * it would take): from its option table alone archlab.plot.scatter exists, panels take kind = "scatter",
+ * bad options name their field, help lists it, and its dots land where its axes put them. */
+extern const plot_kind plot_kind_scatter;
+typedef struct { plot_rect area; plot_axis x, y; } scatter_layout; /* as in plot_scatter.c */
+
+TEST(plots_toy_kind_in_one_file) {
+    EXPECT(plot_kind_register(&plot_kind_scatter) == 0);
+    EXPECT(plot_kind_register(&plot_kind_scatter) == -1 && strstr(plot_last_error(), "exists already"));
+    EXPECT(strstr(plot_kind_names(), "lines|heatmap|bars|scatter") != NULL);
+    EXPECT(fresh_dir() != NULL);
+    lua_State *L = lua_with_plot();
+    const char *e = run_lua(L,
+        "archlab.plot.scatter{ file = DIR .. '/s.png', x = {1, 2, 3, 4}, y = {10, 0, 5, 7}, title = 'dots', dpi = 72 }\n"
+        "archlab.plot.panels{ file = DIR .. '/p.png', plots = { {kind = 'scatter', x = {1, 2}, y = {2, 1}},\n"
+        "  {kind = 'lines', series = {{y = {1, 2}}}} } }\n");
+    if (e) th_note("%s", e);
+    EXPECT(e == NULL);
+    EXPECT(lua_fails_with(L, "archlab.plot.scatter{ file = DIR .. '/t.png', x = {1, 2}, y = {1, 'a'} }",
+                          "archlab.plot.scatter: field 'y': expected a number at [2], got string"));
+    EXPECT(lua_fails_with(L, "archlab.plot.scatter{ file = DIR .. '/t.png', x = {1, 2} }", "field 'y': missing"));
+    EXPECT(lua_fails_with(L, "archlab.plot.scatter{ file = DIR .. '/t.png', x = {1, 2}, y = {1} }",
+                          "scatter plot: x has 2 points but y has 1"));
+    /* the point (3, 5): its pixel by hand from the kind's own layout */
+    double x[4] = {1, 2, 3, 4}, y[4] = {10, 0, 5, 7};
+    struct { const char *title, *xlabel, *ylabel; const double *x, *y; size_t nx, ny; } spec = {"dots", NULL, NULL, x, y, 4, 4};
+    scatter_layout lay;
+    cairo_t *cr = plt_measure_cr();
+    EXPECT(plot_kind_scatter.draw(cr, (plot_rect){0, 0, PLT_DEF_W, PLT_DEF_H}, &spec, &lay, 0) == 0);
+    cairo_destroy(cr);
+    img im;
+    EXPECT(img_read(in_dir("s.png"), &im) == 0 && im.w == (int)PLT_DEF_W);
+    EXPECT(color_at(&im, px_x(lay.area, &lay.x, 3), px_y(lay.area, &lay.y, 5), 1.0, 0x0072B2, 40)); /* palette's first */
+    EXPECT(color_at(&im, px_x(lay.area, &lay.x, 3.5), px_y(lay.area, &lay.y, 8.5), 1.0, 0xFFFFFF, 20)); /* between dots: paper or grid */
+    free(im.px);
     lua_close(L);
     rm_dir(tmpdir);
 }
