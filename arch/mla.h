@@ -1,4 +1,4 @@
-/* Multi-head Latent Attention (DeepSeek-V2 sec. 2.1, V3 eqs. 1-11; ../shared/REFERENCE.md sec. 2).
+/* Multi-head Latent Attention (DeepSeek-V2 sec. 2.1, V3 eqs. 1-11; docs/EQUATIONS.md sec. 3).
  *   c_KV = RMSNorm(W_DKV h) (d_c)        k_C,i = W_UK,i c_KV, v_i = W_UV,i c_KV        (n_h heads)
  *   q_C = W_UQ RMSNorm(W_DQ h) with q_lora_rank d_c' > 0, else q_C = W_Q h
  *   q_R,i = RoPE(per-head part of the query) (d_hR), k_R = RoPE(W_KR h): ONE rope key shared by all heads

@@ -1,6 +1,6 @@
 /* What every module of arch/ shares: the context a forward/backward pass runs in, and the sub-layer
  * interface. A sub-layer is F in x_{l+1} = x_l + F(x_l) (attention or FFN, with its own pre-norm); the
- * residual family (arch/residual.c) decides how sub-layers are wired, the sub-layer what F computes.
+ * residual family (arch/residual.h) decides how sub-layers are wired, the sub-layer what F computes.
  * Modules keep offsets into the parameter store and the activation arena, resolved through the Ctx. */
 #ifndef AL_MODULE_H
 #define AL_MODULE_H

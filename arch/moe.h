@@ -1,4 +1,4 @@
-/* The DeepSeekMoE feed-forward sub-layer (REFERENCE.md sec. 3):
+/* The DeepSeekMoE feed-forward sub-layer (docs/EQUATIONS.md sec. 4):
  *     h' = sum_{shared} FFN_s(u) + sum_{routed} g_i FFN_i(u),  u = RMSNorm(x),  experts SwiGLU
  * (the residual adds x). Token dispatch sorts the token x slot assignments by expert, gathers each
  * expert's tokens into one contiguous block and runs one GEMM per expert and projection (never per token),

@@ -1,4 +1,4 @@
-/* The DeepSeekMoE router (REFERENCE.md sec. 3): scores s = softmax or sigmoid of (u . e_i), group-limited
+/* The DeepSeekMoE router (docs/EQUATIONS.md sec. 4): scores s = softmax or sigmoid of (u . e_i), group-limited
  * top-K selection on s + b (b: the aux-loss-free bias, used for selection only), gate values from the
  * unbiased s (renormalized or not, times routed_scaling_factor), the balance losses (V2 expert- and
  * device-level, V3 sequence-wise) and the aux-loss-free bias update. Numeric work is in backend kernels. */

@@ -1,4 +1,4 @@
-/* safetensors, the checkpoint format PyTorch users load (REFERENCE sec. 8):
+/* safetensors, the checkpoint format PyTorch users load (docs/EQUATIONS.md sec. 7):
  *   [u64 little-endian header length N][N bytes of JSON][tensor bytes]
  * The reader validates what the reference implementation does: header length within the file and at most
  * 100 MB, a JSON object, known dtypes, byte ranges equal to dtype size x shape (overflow-checked), inside

@@ -1,4 +1,4 @@
-/* Needle in a haystack at workbench scale (../shared/REFERENCE.md sec. 7): a synthetic key -> value fact
+/* Needle in a haystack at workbench scale (docs/EQUATIONS.md sec. 6): a synthetic key -> value fact
  * hidden in synthetic filler at depth d of a context of L tokens, and a query for the key at the end.
  *   BOS f f ... f [NEEDLE k v] f ... f [QUERY k]      -> the target at the last position is v
  * Token ids (inside a byte vocabulary): 1 BOS, 2 NEEDLE, 3 QUERY (distinct markers), keys from 4, values

@@ -146,7 +146,7 @@ archlab.plot.panels{
     { kind = "bars", title = "training throughput", ylabel = "tokens/s", categories = cats, values = tps, labels = true },
   },
 }
--- the paper's table 1 gaps (27B), typed in from REFERENCE.md and labelled as the paper's
+-- the paper's table 1 gaps (27B), typed in from docs/EQUATIONS.md and labelled as the paper's
 local paper_gap = { ["none"] = 0.0, ["H_res"] = -0.022, ["H_res + H_pre"] = -0.025, ["all three"] = -0.027 }
 local ccats, measured, paper = {}, {}, {}
 for i, c in ipairs(results.components) do

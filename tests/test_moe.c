@@ -1,7 +1,7 @@
 /* DeepSeekMoE: routing on hand-set scores (top-K, group limits, the bias, renormalization), balance-loss
  * values by hand, the aux-loss-free bias update on a skewed synthetic input, parameter counts by hand,
  * configuration errors, the recorded metrics and learning. Expected values are worked by hand from
- * REFERENCE.md sec. 3. */
+ * docs/EQUATIONS.md sec. 4. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

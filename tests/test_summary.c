@@ -38,7 +38,7 @@ static double num(const cJSON *o, const char *k) {
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* The papers' stated totals (REFERENCE sec. 6): within 2% (total) and 3% (activated, rounded to two
+/* The papers' stated totals (docs/EQUATIONS.md sec. 5): within 2% (total) and 3% (activated, rounded to two
  * digits by the papers), with one counting convention for all (analysis/cost.h). */
 TEST(presets_match_stated_totals) {
     struct { const char *name; double total, active; } p[3] = {

@@ -1,5 +1,5 @@
 """An independent PyTorch implementation of the archlab model family, written from
-/work/shared/REFERENCE.md (the papers' equations), not from archlab's C code. Autograd computes every
+docs/EQUATIONS.md (the papers' equations), not from archlab's C code. Autograd computes every
 gradient, including through the unrolled Sinkhorn-Knopp iterations.
 
 Interface conventions the papers leave open (parameter names, shapes and layouts, RoPE pairing, norm eps,

@@ -1,4 +1,4 @@
-"""A small safetensors reader (REFERENCE.md sec. 8), so the reference needs nothing beyond torch.
+"""A small safetensors reader (docs/EQUATIONS.md sec. 7), so the reference needs nothing beyond torch.
 
     [u64 little-endian header length N][N bytes of JSON][tensor bytes]
 Checks what a careful reader checks: header length, JSON object, known dtypes, byte ranges equal to
