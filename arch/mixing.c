@@ -48,13 +48,22 @@ static void streams_plan(Residual *base, Arena *act, size_t *scratch, int N) {
     for (int l = 0; l < base->S; l++) r->mix[l].ops->plan(r->mix[l].self, act, scratch, N);
 }
 
+/* Layer l's blocks are laid out for the planned N tokens; a forward of N' <= N tokens uses the first part of
+ * each. Within a layer's coefficient block the three mappings of N' tokens lie back to back: the forward, the
+ * backward and the analyses all find them through mappings(), with the N' of the forward that wrote them. */
 static real *state(const Streams *r, Ctx *c, int l) { return ACT(c, r->x) + (size_t)l * r->base.N * r->base.n * r->base.C; }
-static real *coeffs(const Streams *r, Ctx *c, int l) { return ACT(c, r->h) + (size_t)l * r->base.N * coeff_width(&r->base); }
+
+static void mappings(const Streams *r, Ctx *c, int l, int N, real **hpre, real **hpost, real **hres) {
+    size_t Nn = (size_t)N * r->base.n;
+    *hpre = ACT(c, r->h) + (size_t)l * r->base.N * coeff_width(&r->base);
+    *hpost = *hpre + Nn;
+    *hres = *hpost + Nn;
+}
 
 static const real *streams_mapping(const Residual *base, Ctx *c, int l, ResidualMap which) {
-    const Streams *r = (const Streams *)base;
-    size_t Nn = (size_t)base->N * base->n;
-    return coeffs(r, c, l) + (which == MAP_PRE ? 0 : which == MAP_POST ? Nn : 2 * Nn);
+    real *pre, *post, *res;
+    mappings((const Streams *)base, c, l, base->N_last, &pre, &post, &res);
+    return which == MAP_PRE ? pre : which == MAP_POST ? post : res;
 }
 
 static real *streams_input(const Residual *r, Ctx *c) { return ACT(c, ((const Streams *)r)->in); }
@@ -69,8 +78,8 @@ static void streams_forward(Residual *base, Ctx *c, Sublayer *subs, int B, int T
     KS->streams_broadcast(state(r, c, 0), ACT(c, r->in), N, n, C, 0);
     real *u = ACT(c, r->u);
     for (int l = 0; l < base->S; l++) {
-        real *X = state(r, c, l), *h = coeffs(r, c, l);
-        real *hpre = h, *hpost = h + (size_t)N * n, *hres = hpost + (size_t)N * n;
+        real *X = state(r, c, l), *hpre, *hpost, *hres;
+        mappings(r, c, l, N, &hpre, &hpost, &hres);
         real *f = ACT(c, r->f) + (size_t)l * nc;
         r->mix[l].ops->forward(r->mix[l].self, c, hpre, hpost, hres, X, N);
         KS->stream_pre(u, X, hpre, N, n, C);
@@ -91,8 +100,8 @@ static real *streams_backward(Residual *base, Ctx *c, Sublayer *subs, int B, int
     real *u = ACT(c, r->u), *du = ACT(c, r->du), *df = ACT(c, r->df), *dh = ACT(c, r->dh);
     real *dhpre = dh, *dhpost = dh + (size_t)N * n, *dhres = dhpost + (size_t)N * n;
     for (int l = base->S - 1; l >= 0; l--) {
-        real *X = state(r, c, l), *h = coeffs(r, c, l);
-        real *hpre = h, *hpost = h + (size_t)N * n, *hres = hpost + (size_t)N * n;
+        real *X = state(r, c, l), *hpre, *hpost, *hres;
+        mappings(r, c, l, N, &hpre, &hpost, &hres);
         real *f = ACT(c, r->f) + (size_t)l * nc;
         /* overwrites nxt, dhres, dhpost, df; recomputes F's input u rather than storing it */
         KS->stream_post_backward(nxt, dhres, dhpost, df, u, cur, X, hres, hpost, hpre, f, N, n, C);

@@ -9,6 +9,7 @@
 int jsonl_open(JsonlWriter *w, const char *path, int append) {
     memset(w, 0, sizeof *w);
     if (make_parent_dirs(path)) return -1;
+    snprintf(w->path, sizeof w->path, "%s", path);
     w->f = fopen(path, append ? "a" : "w");
     if (!w->f) return al_errorf("cannot write metrics file '%s': %s", path, strerror(errno));
     return 0;
@@ -36,10 +37,13 @@ void jsonl_str(JsonlWriter *w, const char *key, const char *v) {
     fputc('"', w->f);
 }
 
-void jsonl_end(JsonlWriter *w) {
-    if (!w->f) return;
+int jsonl_end(JsonlWriter *w) {
+    if (!w->f) return 0;
     fputs("}\n", w->f);
-    fflush(w->f);
+    errno = 0;
+    if (fflush(w->f) || ferror(w->f))
+        return al_errorf("cannot write metrics file '%s': %s", w->path, errno ? strerror(errno) : "write error");
+    return 0;
 }
 
 void jsonl_close(JsonlWriter *w) {

@@ -35,6 +35,12 @@ void data_free(DataSource *d);
  * Train batches are random windows drawn from rng; validation batch `index` is a fixed, evenly spaced
  * window set (the same in every run), so validation losses are comparable. */
 int data_batch(DataSource *d, Rng *rng, int split, int index, int B, int T, int *inputs, int *targets);
+/* The source's token ids lie in [0, data_vocab_size(d)): 256 for byte-level text, the top id of a synthetic
+ * task's layout + 1. */
+int data_vocab_size(const DataSource *d);
+/* Where a source meets a model: -1 + message naming the model's field 'vocab_size' when a model of
+ * vocab_size tokens cannot take the source's ids (they would index past its embedding table). */
+int data_check_vocab(const DataSource *d, int vocab_size);
 /* Minimum T the source needs (synthetic tasks have a structure). */
 int data_min_seq_len(const DataSource *d);
 /* Entropy of the unigram (byte) distribution of the train split, nats per token: the loss of the best

@@ -38,6 +38,23 @@ int data_min_seq_len(const DataSource *d) {
     }
 }
 
+int data_vocab_size(const DataSource *d) {
+    switch (d->kind) {
+    case DATA_COPY: return TOK_SYM + d->alphabet;
+    case DATA_RECALL: return TOK_SYM + 2 * d->alphabet;
+    case DATA_NIAH: return NIAH_SYM + d->n_pairs + d->alphabet + d->n_filler;
+    default: return 256;
+    }
+}
+
+int data_check_vocab(const DataSource *d, int vocab_size) {
+    int need = data_vocab_size(d);
+    if (vocab_size < need)
+        return al_errorf("field 'vocab_size' = %d of the model is too small for %s, whose token ids go up to %d "
+                         "(vocab_size %d or more)", vocab_size, d->description, need - 1, need);
+    return 0;
+}
+
 double data_chance_loss(const DataSource *d) {
     return d->kind == DATA_TEXT ? log(256.0) : log((double)d->alphabet);
 }

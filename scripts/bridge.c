@@ -91,6 +91,7 @@ int bridge_eval_options(lua_State *L, int idx, const char *fn, Model *m, EvalOpt
     e->split = strcmp(split, "val") ? SPLIT_TRAIN : SPLIT_VAL;
     if (e->T < data_min_seq_len(e->data))
         luaL_error(L, "%s: field 'seq_len' = %d is too short for %s", fn, e->T, e->data->description);
+    if (data_check_vocab(e->data, m->cfg.vocab_size)) opts_raise_engine_error(L, fn);
     if (model_plan(m, e->B, e->T)) opts_raise_engine_error(L, fn);
     return 0;
 }

@@ -1,4 +1,5 @@
 /* model:gains{...}: the Amax gain profile of a hyper-connection model's residual mappings (arch/gain.c). */
+#include <math.h>
 #include <string.h>
 
 #include "analysis/hres.h"
@@ -35,7 +36,7 @@ static int l_gains(lua_State *L) {
             DataSource *d = bridge_check_data(L, -1);
             int B = opt_int(L, 2, fn, "batch_size", 4, 1, 4096), T = m->cfg.seq_len;
             if (model_plan(m, B, T)) opts_raise_engine_error(L, fn);
-            evaluate(m, d, B, T, 1, SPLIT_VAL);
+            if (isnan(evaluate(m, d, B, T, 1, SPLIT_VAL))) opts_raise_engine_error(L, fn);
         }
         lua_pop(L, 1);
     }

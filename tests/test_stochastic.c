@@ -86,3 +86,36 @@ TEST(stochastic_error_identity_and_refusal) {
     EXPECT(strstr(al_error_message(), "residual = \"hc\" or \"mhc\"") != NULL);
     model_free(m);
 }
+
+/* A measurement at a smaller batch than the model was planned for (trained at 4 x 16, measured at 2 x 16)
+ * reads the mappings of the tokens it ran: the same gains and column errors as a fresh model with the same
+ * weights planned for that batch alone. (Reading at the planned batch's stride took other tokens: half of them
+ * left over from an earlier forward.) */
+#include "analysis/hres.h"
+TEST(hres_measured_at_a_smaller_batch) {
+    const char *kinds[2] = {"hc", "mhc"};
+    for (int k = 0; k < 2; k++) {
+        Model *m = trained(kinds[k], 0, 1);
+        Model *fresh = model_create(&m->cfg, 0);
+        memcpy(fresh->ps.data, m->ps.data, sizeof(real) * m->ps.total);
+        DataSource d;
+        data_copy_init(&d, 8);
+        EXPECT(model_plan(m, 2, 16) == 0 && model_plan(fresh, 2, 16) == 0);
+        evaluate(m, &d, 2, 16, 1, SPLIT_VAL);
+        evaluate(fresh, &d, 2, 16, 1, SPLIT_VAL);
+        GainProfile a, b;
+        EXPECT(gain_profile(&a, m, 0) == 0 && gain_profile(&b, fresh, 0) == 0);
+        EXPECT(a.tokens == 32 && b.tokens == 32);
+        double worst = 0;
+        for (int l = 0; l < a.S; l++) {
+            worst = fmax(worst, fabs(a.comp_fwd[l] - b.comp_fwd[l]) + fabs(a.comp_bwd[l] - b.comp_bwd[l]));
+            worst = fmax(worst, fabs(direct_col_err(m, l, 32) - direct_col_err(fresh, l, 32)));
+        }
+        th_note("%s: largest difference to the fresh model: %.3g (composite fwd gain %.6f)", kinds[k], worst, a.comp_fwd[0]);
+        EXPECT(worst == 0);
+        gain_profile_free(&a);
+        gain_profile_free(&b);
+        model_free(fresh);
+        model_free(m);
+    }
+}

@@ -1,10 +1,11 @@
 #include "train/trainer.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
 
 #include "train/checkpoint.h"
 #include "train/progress.h"
@@ -33,22 +34,34 @@ void grads_reduce(ParamStore *ps) { (void)ps; }
 
 volatile int train_interrupt_requested = 0;
 
-/* Keeps the records of a metrics file up to step `keep` (a resumed run rewrites what follows). */
+/* Keeps the records of a metrics file up to step `keep` (a resumed run rewrites what follows): lines of any
+ * length; the file is replaced only when the shortened copy was written completely (a full disk leaves the
+ * original as it was). */
 static int truncate_jsonl(const char *path, int keep) {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *o = fopen(tmp, "w");
-    if (!o) { fclose(f); return al_errorf("cannot write '%s'", tmp); }
-    char line[8192];
-    while (fgets(line, sizeof line, f)) {
+    if (!o) { fclose(f); return al_errorf("cannot write '%s': %s", tmp, strerror(errno)); }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        /* a record cut short by a crash or a full disk has no closing "}\n": it is dropped */
+        size_t len = strlen(line);
         const char *p = strstr(line, "\"step\": ");
-        if (p && atof(p + 8) <= keep) fputs(line, o);
+        if (p && len >= 2 && !strcmp(line + len - 2, "}\n") && atof(p + 8) <= keep) fputs(line, o);
     }
+    free(line);
+    int rerr = ferror(f);
     fclose(f);
-    fclose(o);
-    if (rename(tmp, path)) return al_errorf("cannot rename '%s'", tmp);
+    int werr = fflush(o) || ferror(o) || fsync(fileno(o));
+    int e = errno;
+    if (fclose(o) || werr || rerr) {
+        unlink(tmp);
+        return al_errorf("cannot rewrite metrics file '%s' for the resume: %s", path, rerr ? "read error" : strerror(e));
+    }
+    if (rename(tmp, path)) return al_errorf("cannot rename '%s': %s", tmp, strerror(errno));
     return 0;
 }
 
@@ -107,6 +120,7 @@ static double now_s(void) {
 }
 
 double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int split) {
+    if (data_check_vocab(data, m->cfg.vocab_size)) return NAN;
     int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
     AL_ASSERT(in && tg);
     Rng rng; /* synthetic tasks draw validation sequences from a fixed seed, distinct from training's */
@@ -125,17 +139,23 @@ double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int spl
 }
 
 static int check_options(const Model *m, const DataSource *d, const TrainOptions *o, Schedule *s) {
-    if (o->steps < 0) return al_errorf("field 'steps' = %d must be >= 0", o->steps);
+    if (o->steps < 1) return al_errorf("field 'steps' = %d must be >= 1", o->steps);
+    if (o->stop_at > o->steps)
+        return al_errorf("field 'stop_at' = %d is beyond steps = %d (it stops a run of `steps` early)", o->stop_at, o->steps);
+    if (o->checkpoint_every > 0 && !o->checkpoint_dir[0])
+        return al_errorf("field 'checkpoint_every' = %d needs field 'checkpoint' (the directory to write)", o->checkpoint_every);
     if (o->batch_size < 1) return al_errorf("field 'batch_size' = %d must be >= 1", o->batch_size);
     int T = o->seq_len ? o->seq_len : m->cfg.seq_len;
     if (T < 1 || T > m->cfg.seq_len)
         return al_errorf("field 'seq_len' = %d must be in [1, model seq_len = %d]", T, m->cfg.seq_len);
     if (T < data_min_seq_len(d))
         return al_errorf("field 'seq_len' = %d is too short for %s (need %d)", T, d->description, data_min_seq_len(d));
+    if (data_check_vocab(d, m->cfg.vocab_size)) return -1;
     if (!(o->lr > 0) || !isfinite(o->lr)) return al_errorf("field 'lr' = %g must be a positive number", o->lr);
     if (!(o->beta1 >= 0 && o->beta1 < 1)) return al_errorf("field 'beta1' = %g must be in [0, 1)", o->beta1);
     if (!(o->beta2 >= 0 && o->beta2 < 1)) return al_errorf("field 'beta2' = %g must be in [0, 1)", o->beta2);
     if (!(o->weight_decay >= 0)) return al_errorf("field 'weight_decay' = %g must be >= 0", o->weight_decay);
+    if (o->min_lr > o->lr) return al_errorf("field 'min_lr' = %g is above lr = %g", o->min_lr, o->lr);
     if (o->log_every < 1) return al_errorf("field 'log_every' = %d must be >= 1", o->log_every);
     if (o->eval_batches < 1) return al_errorf("field 'eval_batches' = %d must be >= 1", o->eval_batches);
     memset(s, 0, sizeof *s);
@@ -168,6 +188,7 @@ typedef struct Loop {
     int *in, *tg;     /* (B, T) tokens and targets */
     double t0;        /* start of the training clock (evaluation time is taken off it) */
     long tokens;      /* trained since start */
+    double tokens_before; /* a resumed run's: start x B x T */
     double window_loss; int window_n; /* train loss over the current log window */
 } Loop;
 
@@ -178,7 +199,7 @@ typedef struct StepResult { double loss, grad_norm, lr; } StepResult;
  * series of log with a point at this step whose name no field took (gains, expert loads, aux losses, ...),
  * and an "event" when one is given. */
 typedef struct RowField { const char *key; double value; } RowField;
-static void write_row(JsonlWriter *w, int step, const RowField *f, int n, const MetricLog *log, const char *event) {
+static int write_row(JsonlWriter *w, int step, const RowField *f, int n, const MetricLog *log, const char *event) {
     jsonl_begin(w);
     jsonl_num(w, "step", step);
     for (int i = 0; i < n; i++) jsonl_num(w, f[i].key, f[i].value);
@@ -189,7 +210,7 @@ static void write_row(JsonlWriter *w, int step, const RowField *f, int n, const 
         if (!taken && metrics_at(&log->series[s], step, &v)) jsonl_num(w, log->series[s].name, v);
     }
     if (event) jsonl_str(w, "event", event);
-    jsonl_end(w);
+    return jsonl_end(w);
 }
 
 /* Options, the batch plan, the RNG and optimizer, a resumed checkpoint, the metrics file. */
@@ -218,7 +239,8 @@ static int loop_begin(Loop *L) {
     progress_init(&L->prog, o->label, o->steps, o->quiet);
     L->t0 = now_s();
     L->r->steps_done = start;
-    L->end = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    L->tokens_before = (double)start * L->B * L->T;
+    L->end = o->stop_at > 0 ? o->stop_at : o->steps;
     return start;
 }
 
@@ -235,16 +257,20 @@ static int one_step(Loop *L, int step, StepResult *s) {
     if (!isfinite(s->loss) || !isfinite(s->grad_norm)) return 1;
     s->lr = schedule_lr(&L->sched, step);
     if (adamw_step(&L->opt, &m->ps, s->lr)) return -1;
+    /* a finite loss and gradient can still leave non-finite weights (eps = 0 with a zero gradient: 0/0) */
+    if (!K->all_finite(m->ps.data, m->ps.total)) return 1;
     model_after_step(m);
     return 0;
 }
 
-/* A diverged step stops the run; the metrics up to the last finite step are kept. */
-static void diverged(Loop *L, int step, const StepResult *s) {
+/* A diverged step (numbered from 1 like every record: the step that failed) stops the run; the metrics up to
+ * the last finite step are kept. */
+static int diverged(Loop *L, int step, const StepResult *s) {
     L->r->diverged = 1;
-    L->r->diverged_step = step;
-    write_row(&L->jw, step, (RowField[]){{"loss", s->loss}, {"grad_norm", s->grad_norm}}, 2, NULL, "diverged");
-    progress_message(&L->prog, "diverged at step %d (loss %g, grad norm %g); run stopped", step, s->loss, s->grad_norm);
+    L->r->diverged_step = step + 1;
+    progress_message(&L->prog, "diverged at step %d (loss %g, grad norm %g); run stopped", step + 1, s->loss,
+                     s->grad_norm);
+    return write_row(&L->jw, step + 1, (RowField[]){{"loss", s->loss}, {"grad_norm", s->grad_norm}}, 2, NULL, "diverged");
 }
 
 /* The step's own numbers every step; the model's measurements (model_record: expert loads, gains, ...) every
@@ -275,18 +301,20 @@ static int evaluate_at(Loop *L, int done, double *val) {
 
 /* At the log steps (log_every, the last, an evaluation): throughput, the metrics file's row, the progress line;
  * the train loss reported is the mean over the log window. */
-static void log_at(Loop *L, int done, const StepResult *s, int evaluated, double val) {
-    if (!(done % L->o->log_every == 0 || done == L->end || evaluated)) return;
+static int log_at(Loop *L, int done, const StepResult *s, int evaluated, double val) {
+    if (!(done % L->o->log_every == 0 || done == L->end || evaluated)) return 0;
     TrainResult *r = L->r;
     double el = now_s() - L->t0, tps = el > 0 ? L->tokens / el : 0;
     metrics_add(&r->log, "tokens_per_s", done, tps);
     r->train_loss = L->window_loss / L->window_n;
-    RowField f[] = {{"tokens", (double)L->tokens}, {"loss", r->train_loss}, {"lr", s->lr}, {"grad_norm", s->grad_norm},
-                    {"tokens_per_s", tps}, {"val_loss", val}};
-    write_row(&L->jw, done, f, evaluated ? 6 : 5, &r->log, NULL);
+    /* tokens: trained since step 0, a resumed run's earlier steps included (same batch shape) */
+    RowField f[] = {{"tokens", (double)L->tokens_before + L->tokens}, {"loss", r->train_loss}, {"lr", s->lr},
+                    {"grad_norm", s->grad_norm}, {"tokens_per_s", tps}, {"val_loss", val}};
+    int rc = write_row(&L->jw, done, f, evaluated ? 6 : 5, &r->log, NULL);
     progress_update(&L->prog, done, r->train_loss, val, tps, el);
     L->window_loss = 0;
     L->window_n = 0;
+    return rc;
 }
 
 /* Every checkpoint_every steps (after the step's row is written, so a resume from here rewrites nothing it
@@ -308,6 +336,28 @@ static int interrupted(Loop *L, int step) {
     return 0;
 }
 
+/* A run resumed at its end trains nothing: it reports the numbers its summary file holds and leaves the file
+ * as it is. 1 when the file was read. */
+static int read_summary(const char *metrics_path, TrainResult *r) {
+    char path[1200];
+    summary_path(metrics_path, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *j = cJSON_Parse(buf);
+    if (!j) return 0;
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "train_loss")) && cJSON_IsNumber(v)) r->train_loss = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "val_loss")) && cJSON_IsNumber(v)) r->val_loss = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "tokens_per_s")) && cJSON_IsNumber(v)) r->tokens_per_s = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "seconds")) && cJSON_IsNumber(v)) r->seconds = v->valuedouble;
+    cJSON_Delete(j);
+    return 1;
+}
+
 /* The final checkpoint (a run that reached its end), timings, the metrics file closed, the summary file. */
 static int loop_end(Loop *L, int start, int rc) {
     const TrainOptions *o = L->o;
@@ -319,6 +369,7 @@ static int loop_end(Loop *L, int start, int rc) {
     r->tokens_per_s = r->seconds > 0 ? L->tokens / r->seconds : 0;
     progress_finish(&L->prog);
     jsonl_close(&L->jw);
+    if (start >= L->end && o->metrics_path[0] && read_summary(o->metrics_path, r)) return rc;
     if (o->metrics_path[0] && write_summary(o->metrics_path, L->m, r)) rc = -1;
     return rc;
 }
@@ -326,6 +377,7 @@ static int loop_end(Loop *L, int start, int rc) {
 int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r) {
     memset(r, 0, sizeof *r);
     metrics_init(&r->log);
+    r->train_loss = r->val_loss = NAN; /* none until a log window or an evaluation completes */
     Loop L = {.m = m, .data = data, .o = o, .r = r};
     int start = loop_begin(&L), rc = 0;
     if (start < 0) {
@@ -338,7 +390,7 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         StepResult s;
         int st = one_step(&L, step, &s);
         if (st < 0) { rc = -1; break; }
-        if (st > 0) { diverged(&L, step, &s); break; }
+        if (st > 0) { rc = diverged(&L, step, &s); break; }
         L.tokens += (long)L.B * L.T;
         r->steps_done = step + 1;
         L.window_loss += s.loss;
@@ -346,8 +398,8 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         record(&L, step + 1, &s);
         double val;
         int evaluated = evaluate_at(&L, step + 1, &val);
-        log_at(&L, step + 1, &s, evaluated, val);
-        rc = checkpoint_at(&L, step + 1);
+        rc = log_at(&L, step + 1, &s, evaluated, val);
+        if (!rc) rc = checkpoint_at(&L, step + 1);
     }
     rc = loop_end(&L, start, rc);
     rng_free(&L.rng);
