@@ -15,4 +15,6 @@ uint64_t rng_below(Rng *r, uint64_t n);     /* uniform integer in [0, n) */
 /* The full generator state, for checkpoints: size in bytes and raw access. */
 size_t rng_state_size(const Rng *r);
 void *rng_state(Rng *r);
+/* 0 when n bytes are a state this generator can take, else -1 + message (a checkpoint is checked first). */
+int rng_state_check(const Rng *r, const void *bytes, size_t n);
 #endif

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,7 +119,7 @@ int st_parse(StFile *f, uint8_t *buf, size_t len, const char *what) {
         if (rc) break;
         cJSON *b0 = cJSON_GetArrayItem(of, 0), *b1 = cJSON_GetArrayItem(of, 1);
         if (!cJSON_IsNumber(b0) || !cJSON_IsNumber(b1) || b0->valuedouble < 0 || b1->valuedouble < b0->valuedouble ||
-            b1->valuedouble > 9.0e15) {
+            b1->valuedouble > 9.0e15 || b0->valuedouble != floor(b0->valuedouble) || b1->valuedouble != floor(b1->valuedouble)) {
             rc = al_errorf("%s: tensor '%s': data_offsets must be non-negative integers with begin <= end", what, t->name);
             break;
         }

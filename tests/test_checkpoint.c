@@ -199,14 +199,163 @@ TEST(checkpoint_survives_sigkill) {
     model_free(m);
 }
 
+/* A file written by another config is refused before anything changes: the config metadata names the fields
+ * that differ (those that change the function, including ones shapes cannot see: rope_theta); without the
+ * metadata (a file from elsewhere), the first tensor whose shape differs, both shapes given. */
 TEST(weights_load_rejects_other_config) {
     ModelConfig c = tiny();
     Model *a = model_create(&c, 0);
     EXPECT(weights_save("/tmp/archlab_w.safetensors", a) == 0);
-    c.d_model = 64;
-    Model *b = model_create(&c, 0);
+    ModelConfig w = c;
+    w.d_model = 64;
+    Model *b = model_create(&w, 0);
+    real before = b->ps.data[0];
     EXPECT(weights_load("/tmp/archlab_w.safetensors", b) == -1);
-    EXPECT(strstr(al_error_message(), "shape") != NULL);
-    model_free(a);
+    EXPECT(strstr(al_error_message(), "differs in 2 fields: d_model (checkpoint 32, model 64), head_dim (checkpoint 8, model 16)") != NULL);
+    EXPECT(b->ps.data[0] == before);
     model_free(b);
+    ModelConfig r = c;
+    r.rope_theta = 5e5; /* same shapes, another function */
+    b = model_create(&r, 0);
+    EXPECT(weights_load("/tmp/archlab_w.safetensors", b) == -1);
+    EXPECT(strstr(al_error_message(), "rope_theta (checkpoint 10000, model 500000)") != NULL);
+    model_free(b);
+    /* the same tensors without the config metadata, into the wider model */
+    StFile f;
+    EXPECT(st_read(&f, "/tmp/archlab_w.safetensors") == 0);
+    StWriteTensor t[64];
+    for (int i = 0; i < f.n && i < 64; i++) {
+        t[i] = (StWriteTensor){.name = f.t[i].name, .dtype = f.t[i].dtype, .ndim = f.t[i].ndim, .bytes = f.data + f.t[i].begin};
+        for (int d = 0; d < f.t[i].ndim; d++) t[i].shape[d] = f.t[i].shape[d];
+    }
+    EXPECT(st_write("/tmp/archlab_w2.safetensors", t, f.n, NULL, NULL, 0) == 0);
+    st_free(&f);
+    b = model_create(&w, 0);
+    EXPECT(weights_load("/tmp/archlab_w2.safetensors", b) == -1);
+    EXPECT(strstr(al_error_message(), "has shape [256, 32], the model's is [256, 64]") != NULL);
+    model_free(b);
+    model_free(a);
+}
+
+/* ---- every field checked before use; every complete copy considered ---- */
+
+static void sh(const char *cmd) { EXPECT(system(cmd) == 0); }
+
+/* /tmp/archlab_ck2 at step 2 and /tmp/archlab_ck4 at step 4 of the same run */
+static void two_checkpoints(void) {
+    sh("rm -rf /tmp/archlab_ck*");
+    DataSource d;
+    data_copy_init(&d, 8);
+    ModelConfig c = tiny();
+    Model *m = model_create(&c, 0);
+    TrainOptions o = opts(4);
+    o.stop_at = 2;
+    snprintf(o.checkpoint_dir, sizeof o.checkpoint_dir, "/tmp/archlab_ck");
+    TrainResult r;
+    EXPECT(train_run(m, &d, &o, &r) == 0);
+    train_result_free(&r);
+    sh("cp -r /tmp/archlab_ck /tmp/archlab_ck2");
+    o.stop_at = 0;
+    snprintf(o.resume_dir, sizeof o.resume_dir, "/tmp/archlab_ck");
+    EXPECT(train_run(m, &d, &o, &r) == 0);
+    train_result_free(&r);
+    sh("mv /tmp/archlab_ck /tmp/archlab_ck4");
+    model_free(m);
+}
+
+/* Rewrites dir/train_state.safetensors (or model.safetensors) with one change: a metadata value, or the bytes
+ * of element `at` of a tensor. */
+static void corrupt(const char *dir, const char *file, const char *meta_key, const char *meta_val, const char *tensor,
+                    size_t at, const void *bytes, size_t n) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    StFile f;
+    EXPECT(st_read(&f, path) == 0);
+    StWriteTensor *t = calloc(f.n, sizeof *t);
+    uint8_t *data = malloc(f.data_len);
+    memcpy(data, f.data, f.data_len);
+    for (int i = 0; i < f.n; i++) {
+        t[i] = (StWriteTensor){.name = f.t[i].name, .dtype = f.t[i].dtype, .ndim = f.t[i].ndim, .bytes = data + f.t[i].begin};
+        for (int d = 0; d < f.t[i].ndim; d++) t[i].shape[d] = f.t[i].shape[d];
+        if (tensor && !strcmp(f.t[i].name, tensor)) memcpy(data + f.t[i].begin + at, bytes, n);
+    }
+    const char *keys[4], *vals[4];
+    for (int i = 0; i < f.n_meta; i++) {
+        keys[i] = f.meta_keys[i];
+        vals[i] = meta_key && !strcmp(meta_key, f.meta_keys[i]) ? meta_val : f.meta_vals[i];
+    }
+    EXPECT(st_write(path, t, f.n, keys, vals, f.n_meta) == 0);
+    st_free(&f);
+    free(t);
+    free(data);
+}
+
+TEST(checkpoint_fields_checked_before_use) {
+    two_checkpoints();
+    float nan_ = NAN, neg = -1;
+    int mti = 700;
+    static unsigned long zero[624];
+    struct { const char *file, *key, *val, *tensor; size_t at; const void *bytes; size_t n; const char *want; } cases[] = {
+        {"train_state.safetensors", "step", "abc", NULL, 0, NULL, 0, "metadata 'step' = \"abc\" is not a count"},
+        {"train_state.safetensors", "step", "-3", NULL, 0, NULL, 0, "metadata 'step' = \"-3\" is not a count"},
+        {"train_state.safetensors", "step", "99999999999", NULL, 0, NULL, 0, "is not a count in [0, 2147483647]"},
+        {"train_state.safetensors", "optimizer.step", "1.5", NULL, 0, NULL, 0, "metadata 'optimizer.step' = \"1.5\""},
+        {"train_state.safetensors", NULL, NULL, "rng.state", 624 * sizeof(unsigned long), &mti, sizeof mti, "index 700 is outside [0, 624]"},
+        {"train_state.safetensors", NULL, NULL, "rng.state", 0, zero, 624 * sizeof(unsigned long), "all zero"},
+        {"train_state.safetensors", NULL, NULL, "optimizer.exp_avg_sq.model.norm.weight", 4, &neg, 4, "a second moment must be >= 0"},
+        {"train_state.safetensors", NULL, NULL, "optimizer.exp_avg.lm_head.weight", 8, &nan_, 4, "not a finite number"},
+        {"model.safetensors", NULL, NULL, "model.embed_tokens.weight", 0, &nan_, 4, "'model.embed_tokens.weight' holds nan"},
+    };
+    ModelConfig c = tiny();
+    Model *fresh = model_create(&c, 0);
+    real first = fresh->ps.data[0];
+    Rng rng;
+    rng_init(&rng, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sh("rm -rf /tmp/archlab_ckx && cp -r /tmp/archlab_ck4 /tmp/archlab_ckx");
+        corrupt("/tmp/archlab_ckx", cases[i].file, cases[i].key, cases[i].val, cases[i].tensor, cases[i].at, cases[i].bytes,
+                cases[i].n);
+        TrainState st = {.rng = &rng};
+        int rc = checkpoint_load("/tmp/archlab_ckx", fresh, &st);
+        if (rc != -1 || !strstr(al_error_message(), cases[i].want)) th_note("case %zu: %s", i, al_error_message());
+        EXPECT(rc == -1 && strstr(al_error_message(), cases[i].want) != NULL);
+        EXPECT(fresh->ps.data[0] == first); /* unchanged */
+    }
+    rng_free(&rng);
+    model_free(fresh);
+}
+
+/* Two crashes in successive saves: DIR missing, DIR.tmp complete (step 4), DIR.old complete (step 2) or half
+ * removed: the loader takes step 4 and puts it back as DIR. Only broken copies: an error, not a fresh start. */
+TEST(checkpoint_two_crash_windows) {
+    two_checkpoints();
+    ModelConfig c = tiny();
+    Rng rng;
+    rng_init(&rng, 1);
+    const char *setups[] = {
+        "mv /tmp/archlab_ck2 /tmp/archlab_ck.old && mv /tmp/archlab_ck4 /tmp/archlab_ck.tmp",
+        "mv /tmp/archlab_ck2 /tmp/archlab_ck.old && rm /tmp/archlab_ck.old/model.safetensors && mv /tmp/archlab_ck4 /tmp/archlab_ck.tmp",
+        "mv /tmp/archlab_ck2 /tmp/archlab_ck && mv /tmp/archlab_ck4 /tmp/archlab_ck.tmp", /* before the first rename */
+    };
+    for (int k = 0; k < 3; k++) {
+        if (k) two_checkpoints();
+        sh(setups[k]);
+        Model *m = model_create(&c, 0);
+        TrainState st = {.rng = &rng};
+        EXPECT(checkpoint_exists("/tmp/archlab_ck"));
+        int rc = checkpoint_load("/tmp/archlab_ck", m, &st);
+        if (rc) th_note("setup %d: %s", k, al_error_message());
+        EXPECT(rc == 0 && st.step == 4);
+        EXPECT(access("/tmp/archlab_ck/model.safetensors", R_OK) == 0 && access("/tmp/archlab_ck.tmp", F_OK) != 0);
+        model_free(m);
+    }
+    two_checkpoints();
+    sh("mv /tmp/archlab_ck2 /tmp/archlab_ck.old && rm /tmp/archlab_ck.old/model.safetensors");
+    Model *m = model_create(&c, 0);
+    TrainState st = {.rng = &rng};
+    EXPECT(checkpoint_exists("/tmp/archlab_ck"));
+    EXPECT(checkpoint_load("/tmp/archlab_ck", m, &st) == -1);
+    EXPECT(strstr(al_error_message(), "no loadable checkpoint in '/tmp/archlab_ck'") != NULL);
+    model_free(m);
+    rng_free(&rng);
 }
