@@ -148,7 +148,7 @@ static double kv_elems(const ModelConfig *c) { return 2.0 * c->n_kv_heads * c->h
 static int rope_dim(const ModelConfig *c) { return c->head_dim; }
 
 const AttentionKind attention_kind_mha = {
-    .info = {"mha", "multi-head attention: a key/value head per query head", ""},
+    .info = {"mha", "multi-head attention: a key/value head per query head", "n_kv_heads"},
     .finalize = mha_finalize, .create = attention_create, .kv_elems = kv_elems, .rope_dim = rope_dim,
 };
 const AttentionKind attention_kind_gqa = {
@@ -156,6 +156,6 @@ const AttentionKind attention_kind_gqa = {
     .finalize = gqa_finalize, .create = attention_create, .kv_elems = kv_elems, .rope_dim = rope_dim,
 };
 const AttentionKind attention_kind_mqa = {
-    .info = {"mqa", "multi-query attention: one key/value head for all query heads", ""},
+    .info = {"mqa", "multi-query attention: one key/value head for all query heads", "n_kv_heads"},
     .finalize = mqa_finalize, .create = attention_create, .kv_elems = kv_elems, .rope_dim = rope_dim,
 };

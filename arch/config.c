@@ -62,6 +62,22 @@ const ConfigField model_config_fields[] = {
 };
 #undef F
 const int model_config_n_fields = sizeof model_config_fields / sizeof model_config_fields[0];
+_Static_assert(sizeof model_config_fields / sizeof model_config_fields[0] <= 64, "ModelConfig.given has 64 bits");
+
+/* Fields naming the same setting (n_kv_heads and its Hugging Face name num_key_value_heads) share an offset:
+ * given both, they must agree. -1 + message when field f's new value (bytes at v, n of them) differs from what
+ * an alias already given holds. */
+static int check_alias(const ModelConfig *c, const ConfigField *f, const void *v, size_t n) {
+    for (int j = 0; j < model_config_n_fields; j++) {
+        const ConfigField *g = &model_config_fields[j];
+        if (g == f || g->offset != f->offset || !(c->given >> j & 1)) continue;
+        if (memcmp((const char *)c + f->offset, v, n))
+            return al_errorf("fields '%s' and '%s' name the same setting and were given different values", g->name, f->name);
+    }
+    return 0;
+}
+
+static void mark_given(ModelConfig *c, const ConfigField *f) { c->given |= (uint64_t)1 << (f - model_config_fields); }
 
 void config_defaults(ModelConfig *c) {
     memset(c, 0, sizeof *c);
@@ -153,10 +169,14 @@ int config_set_number(ModelConfig *c, const ConfigField *f, double v) {
     char *p = (char *)c + f->offset;
     if (f->type == FIELD_INT || f->type == FIELD_BOOL) {
         if (v != floor(v)) return al_errorf("field '%s' must be an integer, got %g", f->name, v);
-        *(int *)p = (int)v;
+        int iv = (int)v;
+        if (check_alias(c, f, &iv, sizeof iv)) return -1;
+        *(int *)p = iv;
     } else {
+        if (check_alias(c, f, &v, sizeof v)) return -1;
         *(double *)p = v;
     }
+    mark_given(c, f);
     return 0;
 }
 
@@ -179,8 +199,48 @@ int config_set_string(ModelConfig *c, const ConfigField *f, const char *s) {
     /* buffer sizes in ModelConfig: 16, except preset (32) and topk_method (24, for "group_limited_greedy") */
     size_t cap = !strcmp(f->name, "preset") ? 32 : !strcmp(f->name, "topk_method") ? 24 : 16;
     if (strlen(s) >= cap && strcmp(f->name, "preset")) return al_errorf("field '%s': value too long", f->name);
-    char *dst = (char *)c + f->offset;
+    char *dst = (char *)c + f->offset, buf[32] = "";
+    snprintf(buf, cap, "%s", s);
+    if (check_alias(c, f, buf, cap)) return -1;
     snprintf(dst, cap, "%s", s);
+    mark_given(c, f);
+    return 0;
+}
+
+/* Does kind k read the setting at `offset` (a field of its list, or an alias of one)? */
+static int kind_reads(const KindInfo *k, size_t offset) {
+    for (const char *p = k->fields; *p;) {
+        const char *e = strchr(p, '|');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", e ? (int)(e - p) : (int)strlen(p), p);
+        const ConfigField *g = config_field(name);
+        if (g && g->offset == offset) return 1;
+        p += strlen(name) + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+/* One rule for every field a kind owns: given by the user, it must be read by one of the chosen kinds. */
+static int check_no_effect(const ModelConfig *c) {
+    const KindInfo *chosen[KIND_FAMILIES] = {&attention_kind(c)->info, &ffn_kind(c)->info, &residual_kind(c)->info};
+    for (int i = 0; i < model_config_n_fields; i++) {
+        if (!(c->given >> i & 1)) continue;
+        const ConfigField *f = &model_config_fields[i];
+        int read = 0, owned = 0;
+        char readers[256] = "";
+        for (int fam = 0; fam < KIND_FAMILIES && !read; fam++) {
+            read = kind_reads(chosen[fam], f->offset);
+            for (int k = 0; k < kind_count(fam) && !read; k++)
+                if (kind_reads(kind_at(fam, k), f->offset)) {
+                    owned = 1;
+                    snprintf(readers + strlen(readers), sizeof readers - strlen(readers), "%s%s = \"%s\"",
+                             *readers ? ", " : "", kind_family_name(fam), kind_at(fam, k)->name);
+                }
+        }
+        if (owned && !read)
+            return al_errorf("field '%s' has no effect with attention = \"%s\", ffn = \"%s\", residual = \"%s\" "
+                             "(it is read by %s)", f->name, c->attention, c->ffn, c->residual, readers);
+    }
     return 0;
 }
 
@@ -197,7 +257,10 @@ int config_finalize(ModelConfig *c) {
         return al_errorf("field 'n_kv_heads' = %d does not divide n_heads = %d", c->n_kv_heads, c->n_heads);
     if (c->head_dim % 2) return al_errorf("field 'head_dim' = %d must be even for RoPE", c->head_dim);
     const ResidualKind *r = residual_kind(c);
-    if (c->streams == 0) c->streams = r->default_streams;
+    /* a preset's stream count, when the script chose a family with fewer, gives way to the family's default */
+    int bit = (int)(config_field("streams") - model_config_fields);
+    int from_preset = (c->preset_fields >> bit & 1) && !(c->given >> bit & 1);
+    if (c->streams == 0 || (c->streams > r->max_streams && from_preset)) c->streams = r->default_streams;
     if (c->streams > r->max_streams)
         return al_errorf("field 'streams' = %d needs residual = %s (residual = \"%s\" has %s)", c->streams,
                          residual_kinds_with_streams(" or "), c->residual,
@@ -205,5 +268,5 @@ int config_finalize(ModelConfig *c) {
     if (c->d_ff == 0) c->d_ff = ((c->d_model * 8 / 3) + 31) / 32 * 32;
     const FfnKind *f = ffn_kind(c);
     if (f->finalize && f->finalize(c)) return -1;
-    return 0;
+    return check_no_effect(c);
 }

@@ -4,6 +4,7 @@
 #ifndef AL_CONFIG_H
 #define AL_CONFIG_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ModelConfig {
     char preset[32];
@@ -46,6 +47,10 @@ typedef struct ModelConfig {
     int qk_nope_head_dim; /* d_h: per-head query/key width without RoPE; 0 = head_dim */
     int qk_rope_head_dim; /* d_hR: decoupled RoPE width (per-head query part, one shared key); 0 = head_dim/2 */
     int v_head_dim;       /* per-head value width; 0 = head_dim */
+    /* Bit i: field i of model_config_fields was set through config_set_* since config_defaults (the "no effect"
+     * rule and the alias check read it); a preset's fields move to preset_fields when it is applied
+     * (bridge_apply_preset), so `given` marks what the script itself gave. */
+    uint64_t given, preset_fields;
 } ModelConfig;
 
 /* The families of kinds a config chooses among (their registries: arch/kinds.h). */
@@ -78,8 +83,9 @@ const char *config_suggest(const char *name);
 /* Sets a field from a number or string with type and range checks; -1 + al_errorf naming the field. */
 int config_set_number(ModelConfig *c, const ConfigField *f, double v);
 int config_set_string(ModelConfig *c, const ConfigField *f, const char *s);
-/* Cross-field checks (heads dividing d_model, ...), resolving derived defaults. -1 + message naming the
- * field. */
+/* Cross-field checks (heads dividing d_model, ...), resolving derived defaults, and one rule for every field a
+ * kind owns: a field given by the user that none of the chosen kinds reads is an error naming the kinds that
+ * do ("has no effect"), never silently ignored. -1 + message naming the field. */
 int config_finalize(ModelConfig *c);
 /* Closest of the '|'-separated words to s, or NULL. Shared by config keys and option names. */
 const char *closest_word(const char *s, const char *const *words, int n);

@@ -30,6 +30,23 @@ static const char *no_effect[] = {"architectures", "auto_map", "model_type", "to
                                   "bos_token_id", "eos_token_id", "pad_token_id", "attention_dropout", "use_cache",
                                   "pretraining_tp", "ep_size", "quantization_config", "_name_or_path", "rope_type"};
 
+/* Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
+static int utf8_valid(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2)) return 0;
+        unsigned cp = n ? *p & (0x3f >> n) : *p;
+        p++;
+        for (int k = 0; k < n; k++, p++) {
+            if ((*p & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (*p & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+    }
+    return 1;
+}
+
 static void append(char *buf, size_t n, const char *word) {
     size_t len = strlen(buf);
     if (len + strlen(word) + 3 < n) snprintf(buf + len, n - len, "%s%s", len ? ", " : "", word);
@@ -41,12 +58,20 @@ static int in_list(const char *k, const char *const *list, size_t n) {
     return 0;
 }
 
+static const char *json_type(const cJSON *v) {
+    return cJSON_IsNumber(v) ? "a number" : cJSON_IsString(v) ? "a string" : cJSON_IsBool(v) ? "a boolean"
+         : cJSON_IsNull(v) ? "null" : cJSON_IsArray(v) ? "an array" : "an object";
+}
+
+/* Each value by its field's type, strictly: a number for a number (true is not a layer count), a string for a
+ * string, true/false for a boolean field. */
 static int set_from_json(ModelConfig *c, const char *path, const char *hf, const ConfigField *f, const cJSON *v) {
     int rc;
-    if (cJSON_IsNumber(v)) rc = config_set_number(c, f, v->valuedouble);
-    else if (cJSON_IsString(v)) rc = config_set_string(c, f, v->valuestring);
-    else if (cJSON_IsBool(v)) rc = config_set_number(c, f, cJSON_IsTrue(v));
-    else rc = al_errorf("must be a %s", config_field_is_string(f) ? "string" : "number");
+    int want_string = config_field_is_string(f), want_bool = f->type == FIELD_BOOL;
+    if (want_bool && cJSON_IsBool(v)) rc = config_set_number(c, f, cJSON_IsTrue(v));
+    else if (!want_string && !want_bool && cJSON_IsNumber(v)) rc = config_set_number(c, f, v->valuedouble);
+    else if (want_string && cJSON_IsString(v)) rc = config_set_string(c, f, v->valuestring);
+    else rc = al_errorf("must be %s, got %s", want_string ? "a string" : want_bool ? "true or false" : "a number", json_type(v));
     if (rc) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", al_error_message());
@@ -76,21 +101,30 @@ int hf_config_load(const char *path, ModelConfig *c, HfImport *info) {
     if (!text) return al_errorf("%s: empty file", path);
     text[len] = 0;
     const char *err = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &err, 0);
+    if (strlen(text) != len) { free(text); return al_errorf("%s: a NUL byte inside the file: not a JSON text", path); }
+    /* require_null_terminated: nothing but white space may follow the object (no trailing text, no second object) */
+    cJSON *root = cJSON_ParseWithOpts(text, &err, 1);
     if (!root || !cJSON_IsObject(root)) {
         long line = 1;
         for (const char *p = text; err && p < err; p++) line += *p == '\n';
         cJSON_Delete(root);
         free(text);
-        return al_errorf("%s:%ld: not a valid JSON object (truncated or malformed)", path, line);
+        return al_errorf("%s:%ld: not a valid JSON object (truncated, malformed, or text after it)", path, line);
     }
     free(text);
+    for (const cJSON *e = root->child; e; e = e->next) {
+        if (!e->string[0]) { cJSON_Delete(root); return al_errorf("%s: an empty key", path); }
+        if (!utf8_valid(e->string)) { cJSON_Delete(root); return al_errorf("%s: a key that is not valid UTF-8", path); }
+    }
     config_defaults(c);
     snprintf(c->preset, sizeof c->preset, "config.json");
     int rc = 0;
     const char *required[] = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"};
-    for (size_t i = 0; i < sizeof required / sizeof *required && !rc; i++)
-        if (!cJSON_GetObjectItemCaseSensitive(root, required[i])) rc = al_errorf("%s: missing field '%s'", path, required[i]);
+    for (size_t i = 0; i < sizeof required / sizeof *required && !rc; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, required[i]);
+        if (!v) rc = al_errorf("%s: missing field '%s'", path, required[i]);
+        else if (cJSON_IsNull(v)) rc = al_errorf("%s: field '%s' is null (it is required)", path, required[i]);
+    }
     /* MLA when kv_lora_rank is given; MoE when routed experts are */
     const cJSON *kv = cJSON_GetObjectItemCaseSensitive(root, "kv_lora_rank");
     const cJSON *ne = cJSON_GetObjectItemCaseSensitive(root, "n_routed_experts");

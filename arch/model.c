@@ -86,6 +86,9 @@ int model_plan(Model *m, int B, int T) {
     if (T < 1 || T > m->cfg.seq_len)
         return al_errorf("sequence length %d is outside [1, seq_len = %d]", T, m->cfg.seq_len);
     if (B < 1) return al_errorf("batch size %d must be at least 1", B);
+    /* token counts are ints throughout (and N x vocab products size_t): refuse what would overflow */
+    if ((double)B * T > 1 << 30)
+        return al_errorf("batch %d x %d = %.0f tokens is more than one forward pass can count (2^30)", B, T, (double)B * T);
     if (m->act.base && (size_t)B * T <= (size_t)m->planB * m->planT && T <= m->planT && B <= m->planB) return 0;
     int N = B * T, V = m->cfg.vocab_size;
     Arena a = {0};
@@ -96,6 +99,8 @@ int model_plan(Model *m, int B, int T) {
     m->logits = arena_take(&a, (size_t)N * V);
     m->losses = arena_take(&a, (size_t)N);
     m->dlnf = arena_take(&a, (size_t)N * m->cfg.d_model);
+    if (a.overflow || (size_t)scratch > ((size_t)1 << 58))
+        return al_errorf("batch %d x %d needs more activation memory than 64-bit byte counts hold", B, T);
     K->free(m->act.base);
     K->free(m->scratch);
     m->act = a;

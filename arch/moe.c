@@ -256,7 +256,7 @@ static double moe_extra_tensors(const ModelConfig *c) { return 3.0 * c->n_routed
 
 const FfnKind ffn_kind_moe = {
     .info = {"moe", "DeepSeekMoE: shared experts plus top-K routed experts, with load balancing",
-             "n_routed_experts|n_shared_experts|num_experts_per_tok|moe_intermediate_size|scoring_func|"
+             "d_ff|n_routed_experts|n_shared_experts|num_experts_per_tok|moe_intermediate_size|scoring_func|"
              "norm_topk_prob|routed_scaling_factor|n_group|topk_group|topk_method|first_k_dense_replace|balance|"
              "aux_alpha|device_alpha|seq_alpha|bias_gamma"},
     .defaults = moe_config_defaults, .finalize = moe_config_finalize, .create = moe_or_dense_create,

@@ -74,6 +74,9 @@ void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c) {
     bridge_config_from_table(L, -1, c, where);
     lua_pop(L, 1);
     snprintf(c->preset, sizeof c->preset, "%s", name);
+    /* a preset is a coherent start: the "no effect" rule judges what the script gives */
+    c->preset_fields |= c->given;
+    c->given = 0;
 }
 
 int bridge_eval_options(lua_State *L, int idx, const char *fn, Model *m, EvalOptions *e) {

@@ -2,6 +2,9 @@
  * Builds the model in meta mode (nothing allocated) and prints its parameters per component (total and
  * activated), FLOPs per token, KV-cache memory per dtype and training memory. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +15,57 @@
 #include "scripts/bridge.h"
 
 static const char *target;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n"
+               "  parameters per component (total and activated), FLOPs per token, KV-cache and training memory of a\n"
+               "  configuration, counted without allocating (a preset name from scripts/presets, a Lua file returning\n"
+               "  a table of config fields, or a Hugging Face config.json)\n"
+               "  --json       machine-readable output\n"
+               "  --context T  context length for FLOPs and memory (default: min(seq_len, 4096))\n"
+               "  --batch B    batch size for memory (default 1)\n");
+}
 static ModelConfig cfg;
 
-static int ends_with(const char *s, const char *suffix) {
+static int ends_with_nocase(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
+    return a >= b && !strcasecmp(s + a - b, suffix);
+}
+
+/* What the target names: a JSON file (by its extension, in any case, or by a first character '{'), a Lua
+ * file, or a preset. A target that is an existing file or holds a '/' is a file, never a preset name. */
+typedef enum { TARGET_PRESET, TARGET_LUA, TARGET_JSON } TargetKind;
+static TargetKind target_kind(const char *t) {
+    if (ends_with_nocase(t, ".json")) return TARGET_JSON;
+    if (ends_with_nocase(t, ".lua")) return TARGET_LUA;
+    struct stat st;
+    if (strchr(t, '/') || (stat(t, &st) == 0 && S_ISREG(st.st_mode))) {
+        FILE *f = fopen(t, "rb");
+        int c = ' ';
+        while (f && (c = fgetc(f)) != EOF && (c == ' ' || c == '\n' || c == '\t' || c == '\r')) {}
+        if (f) fclose(f);
+        return c == '{' ? TARGET_JSON : TARGET_LUA;
+    }
+    return TARGET_PRESET;
+}
+
+/* A whole decimal number in [lo, hi]; -1 with a message naming the option otherwise. */
+static int parse_int_option(const char *opt, const char *text, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "archlab summary: %s '%s' must be a whole number in [%ld, %ld]\n", opt, text, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 /* runs under lua_pcall, so Lua errors in presets/files come back as messages */
 static int load_config(lua_State *L) {
     config_defaults(&cfg);
-    if (ends_with(target, ".lua")) {
+    if (target_kind(target) == TARGET_LUA) {
         if (luaL_dofile(L, target)) return lua_error(L);
         if (!lua_istable(L, -1)) return luaL_error(L, "%s must return a table of config fields", target);
         bridge_config_from_table(L, -1, &cfg, target);
@@ -46,19 +89,28 @@ int al_cmd_summary(int argc, char **argv) {
     target = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--context") && i + 1 < argc) context = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-        else if (argv[i][0] == '-') { fprintf(stderr, "archlab summary: unknown option %s\n", argv[i]); return 1; }
-        else target = argv[i];
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(argv[i], "--context") || !strcmp(argv[i], "--batch")) {
+            if (i + 1 >= argc) { fprintf(stderr, "archlab summary: %s needs a value\n", argv[i]); return 1; }
+            int *dst = !strcmp(argv[i], "--context") ? &context : &batch;
+            if (parse_int_option(argv[i], argv[i + 1], 1, dst == &context ? 1L << 30 : 1L << 20, dst)) return 1;
+            i++;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "archlab summary: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return 1;
+        } else if (target) {
+            fprintf(stderr, "archlab summary: one configuration at a time ('%s' and '%s')\n", target, argv[i]);
+            return 1;
+        } else target = argv[i];
     }
     if (!target) {
-        fprintf(stderr, "usage: archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n");
+        usage(stderr);
         return 1;
     }
-    if (batch < 1) { fprintf(stderr, "archlab summary: --batch must be at least 1\n"); return 1; }
     HfImport info;
     memset(&info, 0, sizeof info);
-    if (ends_with(target, ".json")) {
+    if (target_kind(target) == TARGET_JSON) {
         if (hf_config_load(target, &cfg, &info)) { fprintf(stderr, "%s\n", al_error_message()); return 1; }
     } else {
         lua_State *L = luaL_newstate();
@@ -75,7 +127,7 @@ int al_cmd_summary(int argc, char **argv) {
     }
     ModelConfig fin = cfg;
     if (config_finalize(&fin)) { fprintf(stderr, "%s: %s\n", target, al_error_message()); return 1; }
-    if (context <= 0) context = fin.seq_len < 4096 ? fin.seq_len : 4096;
+    if (context == 0) context = fin.seq_len < 4096 ? fin.seq_len : 4096;
     if (context > fin.seq_len) { fprintf(stderr, "%s: --context %d exceeds seq_len = %d\n", target, context, fin.seq_len); return 1; }
     ModelCost c;
     if (model_cost(&cfg, context, batch, &c)) { fprintf(stderr, "%s: %s\n", target, al_error_message()); return 1; }
