@@ -43,7 +43,7 @@ int niah_evaluate(Model *m, const DataSource *task, const int *lengths, int n_le
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0, V = m->cfg.vocab_size;
     for (int i = 0; i < n_len && !rc; i++)
-        for (int j = 0; j < n_depth && !rc; j++) {
+        for (int j = 0; j < n_depth && !(rc = al_interrupted()); j++) {
             int L = lengths[i];
             Rng rng; /* each cell its own stream: a cell's haystacks do not depend on the grid around it */
             rng_init(&rng, seed * 1000003u + (uint64_t)i * 1009u + (uint64_t)j);

@@ -240,13 +240,13 @@ int model_generate(Model *m, KVCache *kv, const int *prompt, int T0, int n_new, 
     AL_ASSERT(buf && tok && u);
     int rc = 0, T = 0;
     /* prefill in chunks: the decode scores are T x (pos + T) per head, so chunks bound the memory */
-    for (int p = 0; p < T0 && !rc; p += T) {
+    for (int p = 0; p < T0 && !(rc = al_interrupted()); p += T) {
         T = T0 - p < chunk ? T0 - p : chunk;
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++) buf[b * T + t] = prompt[(size_t)b * T0 + p + t];
         rc = model_decode(m, kv, buf, B, T);
     }
-    for (int i = 0; i < n_new && !rc; i++) {
+    for (int i = 0; i < n_new && !(rc = al_interrupted()); i++) {
         /* the last position of each sequence predicts the next token */
         real *logits = model_logits(m);
         for (int b = 0; b < B; b++) u[b] = temperature > 0 ? rng_uniform(rng) : 0;

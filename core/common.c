@@ -1,6 +1,8 @@
 #include "core/common.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,4 +76,15 @@ int make_parent_dirs(const char *path) {
         *p = '/';
     }
     return 0;
+}
+
+volatile int al_interrupt_requested = 0;
+
+int al_interrupted(void) { return al_interrupt_requested ? al_errorf("interrupted") : 0; }
+
+int al_available_cores(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

@@ -38,8 +38,16 @@ const char *al_error_message(void);
 void *al_calloc(size_t count, size_t size, const char *what);
 void al_free(void *p);
 
+/* Set by SIGINT/SIGTERM (scripts/main.c): every long operation checks it (the training loop checkpoints and
+ * stops; evaluations, NIAH grids and generation stop), and the command exits 130. */
+extern volatile int al_interrupt_requested;
+/* 0, or -1 + the message "interrupted" when an interrupt is pending: `if (al_interrupted()) return -1;` */
+int al_interrupted(void);
+
 /* Bytes of memory available to this process (MemAvailable, bounded by a cgroup limit); 0 if unknown. */
 size_t al_available_memory(void);
+/* Cores this process may run on (its CPU affinity); at least 1. */
+int al_available_cores(void);
 
 /* Human-readable byte counts ("1.5 GiB"); buf must hold 32 chars. */
 const char *al_format_bytes(double bytes, char *buf);

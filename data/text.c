@@ -23,14 +23,42 @@ static int buf_append(Buf *b, const uint8_t *src, size_t n) {
     return 0;
 }
 
+/* The most corpus bytes a load takes: loading holds the corpus about three times (the file, the whole corpus,
+ * the two splits), so a quarter of the available memory, and at most 8 GiB. A file larger, or a stream that
+ * never ends (/dev/zero, a pipe), is refused with the limit rather than read until memory runs out. */
+static size_t corpus_limit(void) {
+    size_t avail = al_available_memory(), cap = (size_t)8 << 30;
+    return avail && avail / 4 < cap ? avail / 4 : cap;
+}
+
 static int read_file(Buf *all, const char *path, int skip_binary, int *n_files) {
     FILE *f = fopen(path, "rb");
     if (!f) return al_errorf("cannot open data file '%s': %s", path, strerror(errno));
+    size_t limit = corpus_limit();
+    char lim[32];
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+        fclose(f);
+        return al_errorf("data path '%s' is a device, not a file of text", path);
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size + all->n > limit) {
+        fclose(f);
+        return al_errorf("data file '%s' (%s) would take the corpus past what this machine can load (%s: a quarter of "
+                         "the available memory, at most 8 GiB)", path, al_format_bytes((double)st.st_size, lim),
+                         al_format_bytes((double)limit, lim));
+    }
     Buf one = {0};
     uint8_t chunk[65536];
     size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (one.n + got + all->n > limit) {
+            fclose(f);
+            free(one.p);
+            return al_errorf("data file '%s' reads on past %s, what this machine can load (a device or a pipe "
+                             "without end?)", path, al_format_bytes((double)limit, lim));
+        }
         if (buf_append(&one, chunk, got)) { fclose(f); free(one.p); return -1; }
+    }
     int err = ferror(f);
     fclose(f);
     if (err) { free(one.p); return al_errorf("error reading data file '%s'", path); }

@@ -16,7 +16,11 @@
 static int l_threads(lua_State *L) {
     if (!lua_isnoneornil(L, 1)) {
         lua_Integer n = luaL_checkinteger(L, 1);
-        if (n < 1 || n > 1024) luaL_error(L, "archlab.threads: %d is not a thread count in [1, 1024]", (int)n);
+        /* beyond a few per core only slows every loop (and a huge count stalls OpenBLAS's allocator): refused */
+        int most = 4 * al_available_cores();
+        if (n < 1 || n > most)
+            luaL_error(L, "archlab.threads: %d is not a thread count in [1, %d] (4 per core of the %d available)", (int)n,
+                       most, al_available_cores());
         al_set_threads((int)n);
     }
     lua_pushinteger(L, al_get_threads());

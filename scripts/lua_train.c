@@ -70,7 +70,10 @@ static int l_train(lua_State *L) {
     if (run->r.interrupted) {
         /* the checkpoint and the metrics so far are on disk: stop the script the way a shell expects */
         fflush(stdout);
-        fprintf(stderr, "archlab: interrupted; resume with archlab.train{ ..., resume = \"%s\" }\n", run->r.checkpoint_written);
+        if (run->r.checkpoint_written[0])
+            fprintf(stderr, "archlab: interrupted; resume with archlab.train{ ..., resume = \"%s\" }\n", run->r.checkpoint_written);
+        else
+            fprintf(stderr, "archlab: interrupted before the first step; nothing to save\n");
         exit(130);
     }
     return 1;

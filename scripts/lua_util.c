@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/config.h"
 #include "scripts/bridge.h"
 
 static void push_json(lua_State *L, const cJSON *j, int depth) {
@@ -94,7 +95,27 @@ static int l_config_fields(lua_State *L) {
     return 1;
 }
 
+/* archlab.closest(word, {names...}) -> the name within typo distance (the rule config fields and options use),
+ * or nil: for the Lua side of the library's did-you-mean */
+static int l_closest(lua_State *L) {
+    const char *w = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int n = (int)luaL_len(L, 2);
+    if (n > 256) n = 256;
+    const char *words[256];
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 2, i + 1);
+        words[i] = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+        lua_pop(L, 1); /* the strings stay alive in the table */
+    }
+    const char *best = closest_word(w, words, n);
+    if (best) lua_pushstring(L, best); else lua_pushnil(L);
+    return 1;
+}
+
 void bridge_open_util(lua_State *L) {
+    lua_pushcfunction(L, l_closest);
+    lua_setfield(L, -2, "closest");
     lua_pushcfunction(L, l_config_fields);
     lua_setfield(L, -2, "config_fields");
     lua_pushcfunction(L, l_read_json);

@@ -39,9 +39,23 @@ static void find_root(void) {
     }
 }
 
+/* The script being run, for the signal handler: lua_sethook may be called from a handler (the stand-alone lua
+ * interpreter stops scripts the same way). */
+static lua_State *running;
+
+/* Raised inside Lua code at the next instruction after a signal: the script stops wherever it is. */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted");
+}
+
+/* SIGINT/SIGTERM: every long C operation checks the flag (the training loop checkpoints and stops), Lua code
+ * stops at its next instruction, and the command exits 130. A second signal ends the process at once. */
 static void on_signal(int sig) {
-    (void)sig;
-    train_interrupt_requested = 1; /* the training loop checkpoints and stops at the next step */
+    al_interrupt_requested = 1;
+    if (running) lua_sethook(running, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    signal(sig, SIG_DFL);
 }
 
 static int traceback_free(lua_State *L) {
@@ -58,7 +72,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 1 || t > 1024) { fprintf(stderr, "archlab: --threads needs a count in [1, 1024]\n"); return 1; }
+            if (*end || t < 1 || t > 4L * al_available_cores()) {
+                fprintf(stderr, "archlab: --threads needs a count in [1, %d] (4 per core of the %d available)\n",
+                        4 * al_available_cores(), al_available_cores());
+                return 1;
+            }
             al_set_threads((int)t);
         } else if (!strcmp(argv[i], "--quiet")) bridge_quiet = 1;
         else if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
@@ -78,11 +96,14 @@ int main(int argc, char **argv) {
     luaL_openlibs(L);
     luaL_requiref(L, "archlab", luaopen_archlab, 1);
     lua_pop(L, 1);
-    /* the Lua side of the library (scripts/lib/archlab/): sweeps */
-    char lib[PATH_MAX + 64];
-    snprintf(lib, sizeof lib, "package.path = '%s/scripts/lib/?.lua;' .. package.path; require('archlab.sweep')",
-             bridge_root());
-    if (luaL_dostring(L, lib) != LUA_OK) {
+    /* the Lua side of the library (scripts/lib/archlab/): sweeps. The installation path goes in as a value,
+     * never pasted into Lua source, so any character in it (a quote) is harmless. */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/scripts/lib/?.lua;%s", bridge_root(), lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+    if (luaL_dostring(L, "require('archlab.sweep')") != LUA_OK) {
         fprintf(stderr, "archlab: cannot load the Lua library: %s\n", lua_tostring(L, -1));
         return 1;
     }
@@ -95,6 +116,7 @@ int main(int argc, char **argv) {
     lua_setglobal(L, "arg");
 
     int rc = 0;
+    running = L;
     lua_pushcfunction(L, traceback_free);
     if (luaL_loadfile(L, script) != LUA_OK) {
         fprintf(stderr, "%s\n", lua_tostring(L, -1));
@@ -102,11 +124,16 @@ int main(int argc, char **argv) {
     } else {
         for (int k = i + 1; k < argc; k++) lua_pushstring(L, argv[k]); /* also as ... */
         if (lua_pcall(L, argc - i - 1, 0, 1) != LUA_OK) {
-            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            if (!al_interrupt_requested) fprintf(stderr, "%s\n", lua_tostring(L, -1));
             rc = 1;
         }
     }
+    running = NULL;
     fflush(stdout);
+    if (rc && al_interrupt_requested) {
+        fprintf(stderr, "archlab: interrupted\n");
+        return 130; /* a shell's convention for a run stopped by SIGINT */
+    }
     lua_close(L);
     return rc;
 }

@@ -110,6 +110,50 @@ TEST(cli_sweep_with_divergence_completes_and_resumes) {
     if (f) fclose(f);
 }
 
+/* A signal outside the training loop stops whatever runs, promptly, with status 130: a Lua loop (through a
+ * hook), a long evaluation, a needle-in-a-haystack grid, generation. (The wait loop only guards against a
+ * hang; nothing here is timed.) */
+TEST(cli_signals_outside_training_stop_the_script) {
+    const char *ops[] = {"lua", "evaluate", "niah", "generate"};
+    const char *sigs[] = {"INT", "TERM"};
+    for (int i = 0; i < 4; i++)
+        for (int s = 0; s < 2; s++) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd,
+                     "%s --quiet tests/lua/ok_busy.lua %s >/tmp/archlab_busy_out.txt 2>/tmp/archlab_busy_err.txt & pid=$!; "
+                     "for k in $(seq 300); do sleep 0.05; grep -q started /tmp/archlab_busy_out.txt 2>/dev/null && break; done; "
+                     "sleep 0.3; kill -%s $pid; "
+                     "for k in $(seq 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
+                     "kill -9 $pid 2>/dev/null; wait $pid; echo $? > /tmp/archlab_busy_rc.txt",
+                     archlab_bin(), ops[i], sigs[s]);
+            EXPECT(system(cmd) == 0);
+            FILE *f = fopen("/tmp/archlab_busy_rc.txt", "r");
+            int rc = -1;
+            if (f) { EXPECT(fscanf(f, "%d", &rc) == 1); fclose(f); }
+            char err[512] = "";
+            f = fopen("/tmp/archlab_busy_err.txt", "r");
+            if (f) { size_t n = fread(err, 1, sizeof err - 1, f); err[n] = 0; fclose(f); }
+            if (rc != 130) th_note("%s, SIG%s: exit %d, %s", ops[i], sigs[s], rc, err);
+            EXPECT(rc == 130 && strstr(err, "archlab: interrupted") != NULL);
+        }
+}
+
+/* An installation path with a quote in it (it used to be pasted into Lua source) runs scripts, presets and the
+ * Lua library alike. */
+TEST(cli_install_path_with_a_quote) {
+    char cmd[2048], out[4096] = "";
+    snprintf(cmd, sizeof cmd, "rm -rf \"/tmp/arch'lab q\" && mkdir -p \"/tmp/arch'lab q/bin\" && cp %s \"/tmp/arch'lab q/bin/\" && "
+             "cp -r scripts \"/tmp/arch'lab q/\" && printf 'local m = archlab.model{ preset = \"tiny\" }\\n"
+             "print(type(archlab.sweep), m:params().total)\\n' > /tmp/archlab_quote.lua && "
+             "\"/tmp/arch'lab q/bin/archlab\" --quiet /tmp/archlab_quote.lua > /tmp/archlab_quote_out.txt 2>&1", archlab_bin());
+    int rc = system(cmd);
+    FILE *f = fopen("/tmp/archlab_quote_out.txt", "r");
+    if (f) { size_t n = fread(out, 1, sizeof out - 1, f); out[n] = 0; fclose(f); }
+    th_note("%s", out);
+    EXPECT(rc == 0 && strstr(out, "function\t") != NULL);
+    system("rm -rf \"/tmp/arch'lab q\"");
+}
+
 /* SIGINT in the middle of training: checkpoint written, metrics kept, exit status 130. */
 TEST(cli_sigint_checkpoints_and_exits) {
     system("rm -rf /tmp/archlab_int_test && mkdir -p /tmp/archlab_int_test");

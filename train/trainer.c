@@ -32,7 +32,6 @@ void train_defaults(TrainOptions *o) {
 
 void grads_reduce(ParamStore *ps) { (void)ps; }
 
-volatile int train_interrupt_requested = 0;
 
 /* Keeps the records of a metrics file up to step `keep` (a resumed run rewrites what follows): lines of any
  * length; the file is replaced only when the shortened copy was written completely (a full disk leaves the
@@ -128,7 +127,7 @@ double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int spl
     double total = 0;
     long valid = 0;
     for (int i = 0; i < n_batches; i++) {
-        if (data_batch(data, &rng, split, i, B, T, in, tg)) { total = NAN; break; }
+        if (al_interrupted() || data_batch(data, &rng, split, i, B, T, in, tg)) { total = NAN; valid = 0; break; }
         double loss = model_forward(m, in, tg, B, T);
         if (m->n_valid) { total += loss * m->n_valid; valid += m->n_valid; }
     }
@@ -325,12 +324,18 @@ static int checkpoint_at(Loop *L, int done) {
     return save_checkpoint(o->checkpoint_dir, L->m, &L->opt, &L->rng, done, L->r);
 }
 
-/* SIGINT/SIGTERM: a checkpoint of the state before `step`, then the run stops. */
-static int interrupted(Loop *L, int step) {
+/* SIGINT/SIGTERM: a checkpoint of the state before `step` (when this run trained a step: an interrupt that
+ * arrives before the first one saves nothing, rather than a checkpoint of an untrained model), then the run
+ * stops. */
+static int interrupted(Loop *L, int step, int start) {
     const TrainOptions *o = L->o;
+    L->r->interrupted = 1;
+    if (step == start) {
+        progress_message(&L->prog, "interrupted before step %d: nothing trained, nothing saved", step + 1);
+        return 0;
+    }
     const char *dir = o->checkpoint_dir[0] ? o->checkpoint_dir : "out/interrupted";
     if (save_checkpoint(dir, L->m, &L->opt, &L->rng, step, L->r)) return -1;
-    L->r->interrupted = 1;
     progress_message(&L->prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
                      o->metrics_path[0] ? o->metrics_path : "(none)");
     return 0;
@@ -386,7 +391,7 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
         return -1;
     }
     for (int step = start; step < L.end && !rc; step++) {
-        if (train_interrupt_requested) { rc = interrupted(&L, step); break; }
+        if (al_interrupt_requested) { rc = interrupted(&L, step, start); break; }
         StepResult s;
         int st = one_step(&L, step, &s);
         if (st < 0) { rc = -1; break; }

@@ -39,8 +39,6 @@ typedef struct TrainResult {
     char checkpoint_written[1100];
 } TrainResult;
 
-/* Set by a SIGINT/SIGTERM handler (scripts/main.c installs one): the loop checkpoints and stops. */
-extern volatile int train_interrupt_requested;
 
 void train_defaults(TrainOptions *o);
 /* Runs the loop. -1 + message for bad options (nothing trained); a diverging run returns 0 with

@@ -13,7 +13,9 @@
 --
 -- A key of `vary` goes to the model config when it is a config field, else to the train options; `seed`
 -- sets both the model's initialization seed and the data sampling seed. A diverged run is recorded as
--- diverged and the sweep goes on; its metric is left out of the mean (the table counts it).
+-- diverged and the sweep goes on; its metric is left out of the mean (the table counts it). Each run
+-- checkpoints to DIR/<name>.ckpt (unless train.checkpoint is given), so an interrupted run resumes where it
+-- stopped; a run is done when its summary says it reached its steps.
 local archlab = archlab
 
 local function copy(t)
@@ -29,17 +31,41 @@ local function sorted_keys(t)
   return keys
 end
 
+-- a value as it names a run: %g when that reads back as the same number, else every digit it takes (1e-3
+-- and 1.0000001e-3 must not share a name)
 local function fmt(v)
-  if type(v) == "number" then return string.format("%g", v) end
+  if type(v) == "number" then
+    local s = string.format("%g", v)
+    if tonumber(s) == v then return s end
+    return string.format("%.17g", v)
+  end
   return tostring(v)
+end
+
+-- raises msg at the caller of archlab.sweep (level 3: past sweep() and this helper)
+local function fail(msg) error(msg, 3) end
+
+-- calls f(...); an error it raises is re-raised at the user's line, without the library's own location
+local function at_caller(f, ...)
+  local ok, res = pcall(f, ...)
+  if not ok then
+    local msg = tostring(res):gsub("^[^:]*sweep%.lua:%d+: ", "")
+    error(msg, 3)
+  end
+  return res
 end
 
 local function sweep(spec)
   local fn = "archlab.sweep"
   if type(spec) ~= "table" then error(fn .. ": expects a table of options", 2) end
-  local allowed = { dir = 1, data = 1, base = 1, train = 1, vary = 1, metric = 1, level = 1, quiet = 1 }
+  local names = { "dir", "data", "base", "train", "vary", "metric", "level", "quiet" }
+  local allowed = {}
+  for _, n in ipairs(names) do allowed[n] = true end
   for k in pairs(spec) do
-    if not allowed[k] then error(string.format("%s: unknown field '%s'", fn, tostring(k)), 2) end
+    if not allowed[k] then
+      local best = type(k) == "string" and archlab.closest(k, names)
+      error(string.format("%s: unknown field '%s'%s", fn, tostring(k), best and (" (did you mean '" .. best .. "'?)") or ""), 2)
+    end
   end
   if type(spec.dir) ~= "string" then error(fn .. ": field 'dir' (a directory for the runs) is required", 2) end
   if spec.data == nil then error(fn .. ": field 'data' is required", 2) end
@@ -52,6 +78,11 @@ local function sweep(spec)
   for _, k in ipairs(keys) do
     local vals = spec.vary[k]
     if type(vals) ~= "table" or #vals == 0 then error(string.format("%s: field 'vary.%s' must be a non-empty list", fn, k), 2) end
+    for j = 1, #vals do
+      for i = 1, j - 1 do
+        if vals[i] == vals[j] then error(string.format("%s: field 'vary.%s' lists %s twice", fn, k, fmt(vals[j])), 2) end
+      end
+    end
   end
   -- the cross product, first key slowest
   local combos = { {} }
@@ -65,15 +96,24 @@ local function sweep(spec)
     combos = next_combos
   end
 
-  local runs = {}
+  local runs, files = {}, {}
   for i, combo in ipairs(combos) do
     local parts = {}
     for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. fmt(combo[k]) end
     local name = table.concat(parts, ",")
     local file = name:gsub("[^%w%.,=_-]", "_")
+    if files[file] then
+      fail(string.format("%s: runs '%s' and '%s' would share the files %s/%s.*", fn, files[file], name, spec.dir, file))
+    end
+    files[file] = name
     local metrics = spec.dir .. "/" .. file .. ".jsonl"
     local summary_file = spec.dir .. "/" .. file .. ".summary.json"
     local summary = archlab.read_json(summary_file)
+    -- a run interrupted (or stopped early) is not done: it runs again, resuming from its checkpoint
+    local target = spec.train and (spec.train.stop_at ~= nil and spec.train.stop_at > 0 and spec.train.stop_at or spec.train.steps) or 0
+    if summary and (summary.interrupted == 1 or summary.diverged ~= 1 and (summary.steps or 0) < target) then
+      summary = nil
+    end
     local skipped = summary ~= nil
     if not summary then
       local cfg, opts = copy(spec.base), copy(spec.train)
@@ -83,9 +123,10 @@ local function sweep(spec)
         else opts[k] = v end
       end
       if not spec.quiet then print(string.format("sweep %s: run %d/%d: %s", spec.dir, i, #combos, name)) end
-      local model = archlab.model(cfg)
+      local model = at_caller(archlab.model, cfg)
       opts.model, opts.data, opts.metrics, opts.label = model, spec.data, metrics, name
-      archlab.train(opts)
+      if opts.checkpoint == nil then opts.checkpoint, opts.resume = spec.dir .. "/" .. file .. ".ckpt", true end
+      at_caller(archlab.train, opts)
       summary = assert(archlab.read_json(summary_file))
       model = nil
       collectgarbage()
