@@ -128,6 +128,9 @@ const BackendEntry *backend_at(int i);
 /* The known names, '|'-separated ("cpu"), for help text and error messages. */
 const char *backend_names(void);
 
+/* Call first in main: re-executes the program once with a short OpenMP spin before idle threads sleep, unless
+ * the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (core/backend_cpu.c has the measurements). */
+void al_tune_openmp(char **argv);
 /* Threads for OpenMP loops and OpenBLAS (0 = leave the default): core/backend_cpu.c. */
 void al_set_threads(int n);
 int al_get_threads(void);

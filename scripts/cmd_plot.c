@@ -105,7 +105,7 @@ int al_cmd_plot(int argc, char **argv) {
         if (takes) {
             if (eq) val = eq + 1;
             else if (i + 1 < argc) val = argv[++i];
-            else { fprintf(stderr, "archlab plot: %s needs a value\n", key); usage(stderr); return 1; }
+            else { fprintf(stderr, "archlab plot: %s needs a value (archlab plot --help shows the usage)\n", key); return 1; }
         }
         double num;
         if (!strcmp(key, "-h") || !strcmp(key, "--help")) { usage(stdout); return 0; }
@@ -121,13 +121,16 @@ int al_cmd_plot(int argc, char **argv) {
         else if (!strcmp(key, "--log-x")) log_x = 1;
         else if (!strcmp(key, "--log-y")) log_y = 1;
         else if (!strcmp(key, "--markers")) markers = 1;
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "archlab plot: unknown option '%s'\n", a); usage(stderr); return 1; }
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "archlab plot: unknown option '%s' (archlab plot --help shows the usage)\n", a);
+            return 1;
+        }
         else if (!file) file = a;
         else { fprintf(stderr, "archlab plot: more than one metrics file ('%s', '%s')\n", file, a); return 1; }
     }
     if (!file || !ylist || !out) {
-        fprintf(stderr, "archlab plot: %s\n", !file ? "no metrics file given" : !ylist ? "--y is required" : "-o is required");
-        usage(stderr);
+        fprintf(stderr, "archlab plot: %s (archlab plot --help shows the usage)\n",
+                !file ? "no metrics file given" : !ylist ? "--y is required" : "-o is required");
         return 1;
     }
 

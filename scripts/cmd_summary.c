@@ -96,8 +96,7 @@ int al_cmd_summary(int argc, char **argv) {
             if (parse_int_option(argv[i], argv[i + 1], 1, dst == &context ? 1L << 30 : 1L << 20, dst)) return 1;
             i++;
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "archlab summary: unknown option %s\n", argv[i]);
-            usage(stderr);
+            fprintf(stderr, "archlab summary: unknown option %s (archlab summary --help shows the usage)\n", argv[i]);
             return 1;
         } else if (target) {
             fprintf(stderr, "archlab summary: one configuration at a time ('%s' and '%s')\n", target, argv[i]);
@@ -105,7 +104,7 @@ int al_cmd_summary(int argc, char **argv) {
         } else target = argv[i];
     }
     if (!target) {
-        usage(stderr);
+        fprintf(stderr, "archlab summary: no configuration given (archlab summary --help shows the usage)\n");
         return 1;
     }
     HfImport info;

@@ -56,10 +56,10 @@ static int l_train(lua_State *L) {
             if (!o.checkpoint_dir[0]) luaL_error(L, "%s: field 'resume' = true needs field 'checkpoint'", FN);
             if (checkpoint_exists(o.checkpoint_dir)) snprintf(o.resume_dir, sizeof o.resume_dir, "%s", o.checkpoint_dir);
         }
-    } else if (lua_isstring(L, -1)) {
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
         opt_str(L, 1, FN, "resume", o.resume_dir, sizeof o.resume_dir);
         if (!checkpoint_exists(o.resume_dir)) luaL_error(L, "%s: field 'resume': no checkpoint in '%s'", FN, o.resume_dir);
-    } else if (!lua_isnil(L, -1)) luaL_error(L, "%s: field 'resume' must be a directory or true", FN);
+    } else if (!lua_isnil(L, -1)) luaL_error(L, "%s: field 'resume' must be a directory or true, got %s", FN, luaL_typename(L, -1));
     lua_pop(L, 1);
     LRun *run = lua_newuserdatauv(L, sizeof *run, 0);
     memset(run, 0, sizeof *run);

@@ -65,11 +65,15 @@ static int traceback_free(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+    al_tune_openmp(argv);
     if (argc > 1 && !strcmp(argv[1], "plot")) return al_cmd_plot(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "summary")) { find_root(); return al_cmd_summary(argc - 1, argv + 1); }
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--threads") && i + 1 >= argc) {
+            fprintf(stderr, "archlab: --threads needs a value\n");
+            return 1;
+        } else if (!strcmp(argv[i], "--threads")) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
             if (*end || t < 1 || t > 4L * al_available_cores()) {
@@ -80,9 +84,9 @@ int main(int argc, char **argv) {
             al_set_threads((int)t);
         } else if (!strcmp(argv[i], "--quiet")) bridge_quiet = 1;
         else if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
-        else { fprintf(stderr, "archlab: unknown option %s\n", argv[i]); usage(stderr); return 1; }
+        else { fprintf(stderr, "archlab: unknown option %s (archlab --help shows the usage)\n", argv[i]); return 1; }
     }
-    if (i >= argc) { usage(stderr); return 1; }
+    if (i >= argc) { fprintf(stderr, "archlab: no script given (archlab --help shows the usage)\n"); return 1; }
     const char *script = argv[i];
     find_root();
     struct sigaction sa;

@@ -46,6 +46,19 @@ static void expect_error(const char *script, const char *where, const char *what
     EXPECT(strstr(err, what) != NULL);
 }
 
+/* The bad-input suite (tests/bad/cases.lua: 12 classes, at least 20 cases each), every case its own process:
+ * exit status, one line on stderr naming the script line or the file, the message pattern. */
+TEST(cli_bad_input_suite) {
+    char cmd[2048], out[16384] = "";
+    snprintf(cmd, sizeof cmd, "%s --quiet tests/bad/run.lua %s > /tmp/archlab_bad_suite.txt 2>&1", archlab_bin(), archlab_bin());
+    int st = system(cmd);
+    FILE *f = fopen("/tmp/archlab_bad_suite.txt", "r");
+    if (f) { size_t n = fread(out, 1, sizeof out - 1, f); out[n] = 0; fclose(f); }
+    th_note("%s", out);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT(strstr(out, "classes") && strstr(out, ", 0 failed"));
+}
+
 TEST(cli_syntax_error) { expect_error("tests/lua/bad_syntax.lua", "bad_syntax.lua:3:", "expected"); }
 TEST(cli_unknown_key_suggests) {
     expect_error("tests/lua/bad_unknown_key.lua", "bad_unknown_key.lua:2:", "did you mean 'n_heads'");

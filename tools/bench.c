@@ -442,6 +442,7 @@ static void bench_pytorch(FILE *json, int steps) {
 /* ---- end of archlab vs PyTorch ---- */
 
 int main(int argc, char **argv) {
+    al_tune_openmp(argv); /* measure what the archlab command runs with */
     BenchModel models[] = {
         {"1M (small preset)", 128, 4, 4, 352, 128, 16},
         {"10M", 384, 6, 6, 1024, 256, 8},

@@ -330,14 +330,16 @@ static int checkpoint_at(Loop *L, int done) {
 static int interrupted(Loop *L, int step, int start) {
     const TrainOptions *o = L->o;
     L->r->interrupted = 1;
+    /* quiet: the caller says what happened (the archlab command prints one line with the resume hint) */
     if (step == start) {
-        progress_message(&L->prog, "interrupted before step %d: nothing trained, nothing saved", step + 1);
+        if (!o->quiet) progress_message(&L->prog, "interrupted before step %d: nothing trained, nothing saved", step + 1);
         return 0;
     }
     const char *dir = o->checkpoint_dir[0] ? o->checkpoint_dir : "out/interrupted";
     if (save_checkpoint(dir, L->m, &L->opt, &L->rng, step, L->r)) return -1;
-    progress_message(&L->prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
-                     o->metrics_path[0] ? o->metrics_path : "(none)");
+    if (!o->quiet)
+        progress_message(&L->prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
+                         o->metrics_path[0] ? o->metrics_path : "(none)");
     return 0;
 }
 

@@ -71,11 +71,14 @@ local function sweep(spec)
   if spec.data == nil then error(fn .. ": field 'data' is required", 2) end
   if type(spec.vary) ~= "table" or next(spec.vary) == nil then error(fn .. ": field 'vary' must map keys to lists of values", 2) end
   local metric, level = spec.metric or "val_loss", spec.level or 0.95
-  local config_field = {}
-  for _, name in ipairs(archlab.config_fields()) do config_field[name] = true end
+  local config_field, field_names = {}, archlab.config_fields()
+  for _, name in ipairs(field_names) do config_field[name] = true end
 
   local keys = sorted_keys(spec.vary)
   for _, k in ipairs(keys) do
+    -- a key that is not a config field goes to archlab.train; one a typo away from a config field is a typo
+    local near = not config_field[k] and k ~= "seed" and type(k) == "string" and archlab.closest(k, field_names)
+    if near then error(string.format("%s: unknown field 'vary.%s' (did you mean '%s'?)", fn, k, near), 2) end
     local vals = spec.vary[k]
     if type(vals) ~= "table" or #vals == 0 then error(string.format("%s: field 'vary.%s' must be a non-empty list", fn, k), 2) end
     for j = 1, #vals do
