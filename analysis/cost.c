@@ -22,9 +22,9 @@ void param_breakdown(const Model *m, ParamBreakdown *b) {
     memset(b, 0, sizeof *b);
     for (int i = 0; i < COST_COMPONENTS; i++) component(b, cost_component_names[i]);
     for (int i = 0; i < m->ps.n; i++) component(b, m->ps.info[i].component)->total += m->ps.info[i].numel;
-    /* activated: all but the input embedding (a lookup) and the routed experts a token is not sent to
-     * (total - model_active_params, which keeps top-K per MoE layer) */
-    size_t inactive = m->ps.total - model_active_params(m);
+    /* activated (model_active_params' convention): all but the input embedding (a lookup) and the routed
+     * experts a token is not sent to */
+    size_t inactive = model_unrouted_params(m);
     for (int i = 0; i < b->n; i++) {
         ComponentCount *c = &b->c[i];
         c->active = !strcmp(c->name, "embedding") ? 0 : c->total;
@@ -33,6 +33,7 @@ void param_breakdown(const Model *m, ParamBreakdown *b) {
         b->active_params += c->active;
     }
     AL_ASSERT(b->total_params == m->ps.total); /* every parameter counted once */
+    AL_ASSERT(b->active_params == model_active_params(m)); /* one convention */
 }
 
 int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out) {

@@ -10,10 +10,10 @@ void expert_load_collect(const Model *m, int accumulated, ExpertLoad *out) {
     for (int i = 0; i < m->n_sub; i++)
         if (moe_of(m->sub[i])) { out->n++; out->E = moe_of(m->sub[i])->E; }
     if (!out->n) return;
-    out->sublayer = calloc(out->n, sizeof(int));
+    out->layer = calloc(out->n, sizeof(int));
     out->counts = calloc((size_t)out->n * out->E, sizeof(double));
     out->stats = calloc(out->n, sizeof(MoeLoadStats));
-    AL_ASSERT(out->sublayer && out->counts && out->stats);
+    AL_ASSERT(out->layer && out->counts && out->stats);
     double *pooled = calloc(out->E, sizeof(double));
     AL_ASSERT(pooled);
     int j = 0;
@@ -25,7 +25,7 @@ void expert_load_collect(const Model *m, int accumulated, ExpertLoad *out) {
             row[e] = accumulated ? moe->acc[e] : moe->counts[e];
             pooled[e] += row[e];
         }
-        out->sublayer[j] = i;
+        out->layer[j] = model_block_of(i);
         moe_load_stats(row, out->E, &out->stats[j]);
         if (j == 0 || out->stats[j].maxvio > out->maxvio_max) out->maxvio_max = out->stats[j].maxvio;
         j++;
@@ -35,7 +35,7 @@ void expert_load_collect(const Model *m, int accumulated, ExpertLoad *out) {
 }
 
 void expert_load_free(ExpertLoad *l) {
-    free(l->sublayer);
+    free(l->layer);
     free(l->counts);
     free(l->stats);
     memset(l, 0, sizeof *l);
@@ -46,13 +46,15 @@ void expert_load_reset(Model *m) {
         if (moe_of(m->sub[i])) moe_load_reset(moe_of(m->sub[i]));
 }
 
-size_t model_active_params(const Model *m) {
-    size_t active = m->ps.total;
+size_t model_unrouted_params(const Model *m) {
+    size_t n = 0;
     for (int i = 0; i < m->n_sub; i++) {
         const Moe *moe = moe_of(m->sub[i]);
-        if (!moe) continue;
-        size_t per_expert = 3 * (size_t)moe->C * moe->F;
-        active -= per_expert * (size_t)(moe->E - moe->K);
+        if (moe) n += 3 * (size_t)moe->C * moe->F * (size_t)(moe->E - moe->K);
     }
-    return active;
+    return n;
+}
+
+size_t model_active_params(const Model *m) {
+    return m->ps.total - ps_count(&m->ps, "embedding") - model_unrouted_params(m);
 }

@@ -11,7 +11,8 @@
 typedef struct ExpertLoad {
     int n;               /* MoE sub-layers */
     int E;               /* routed experts per layer */
-    int *sublayer;       /* (n) their sub-layer indices (metric names use "layer<index>.") */
+    int *layer;          /* (n) their blocks, from 0 as the parameter names (model.layers.<l>.mlp) and the
+                          * metric names (layer<l>.maxvio) number them */
     double *counts;      /* (n, E) token assignments */
     MoeLoadStats *stats; /* (n) */
     MoeLoadStats all;    /* over all layers' counts summed (MaxVio of the pooled load) */
@@ -22,7 +23,11 @@ typedef struct ExpertLoad {
 void expert_load_collect(const Model *m, int accumulated, ExpertLoad *out);
 void expert_load_free(ExpertLoad *l);
 void expert_load_reset(Model *m);
-/* Parameters a token activates: all, less the routed experts it does not choose (each MoE layer keeps
- * num_experts_per_tok of n_routed_experts). The same as the total for a dense model. */
+/* The routed experts' parameters a token is not sent to: each MoE layer keeps num_experts_per_tok of
+ * n_routed_experts. 0 for a dense model. */
+size_t model_unrouted_params(const Model *m);
+/* Parameters a token activates, the one convention of archlab (summaries, archlab.cost, m:params().activated,
+ * m:active_params(), the README): all but the input embedding (a table lookup, no multiply) and the routed
+ * experts it is not sent to. The output head counts: every token multiplies by it. */
 size_t model_active_params(const Model *m);
 #endif

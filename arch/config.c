@@ -143,6 +143,8 @@ int edit_distance(const char *a, const char *b) {
     return d[la][lb];
 }
 
+/* The closest word by edit distance when close enough to be a typo; else the one word that contains s (or
+ * that s contains), so a part of a name finds it ("clip" -> "grad_clip"); else NULL. */
 const char *closest_word(const char *s, const char *const *words, int n) {
     const char *best = NULL;
     int bd = 1 << 30;
@@ -152,7 +154,15 @@ const char *closest_word(const char *s, const char *const *words, int n) {
     }
     /* close enough to be a typo: at most a third of the word's letters, and at least 1 */
     int limit = (int)strlen(s) / 3 > 1 ? (int)strlen(s) / 3 : 2;
-    return bd <= limit ? best : NULL;
+    if (bd <= limit) return best;
+    const char *part = NULL;
+    int parts = 0;
+    for (int i = 0; i < n; i++)
+        if ((strlen(s) >= 3 && strstr(words[i], s)) || (strlen(words[i]) >= 4 && strstr(s, words[i]))) {
+            part = words[i];
+            parts++;
+        }
+    return parts == 1 ? part : NULL;
 }
 
 const char *config_suggest(const char *name) {

@@ -182,7 +182,7 @@ void model_after_step(Model *m) {
 
 void model_record(const Model *m, MetricLog *log, double step) {
     for (int i = 0; i < m->n_sub; i++)
-        if (m->sub[i].ops->record) m->sub[i].ops->record(m->sub[i].self, log, i, step);
+        if (m->sub[i].ops->record) m->sub[i].ops->record(m->sub[i].self, log, model_block_of(i), step);
     residual_record(m->res, (Ctx *)&m->ctx, log, step);
 }
 

@@ -27,6 +27,11 @@ typedef struct Model {
     int n_valid; /* targets counted by the last forward */
 } Model;
 
+/* The block (transformer layer) sub-layer i belongs to: blocks are numbered from 0, as the parameter names
+ * (model.layers.<l>.*), the metric names (layer<l>.maxvio), expert_load's layers and gains' `layer` number
+ * them; sub-layer 2l is block l's attention, 2l + 1 its FFN. */
+static inline int model_block_of(int sublayer) { return sublayer / 2; }
+
 /* NULL + al_errorf on a bad config or failed allocation. meta = 1 allocates nothing. */
 Model *model_create(const ModelConfig *cfg, int meta);
 void model_free(Model *m);

@@ -45,10 +45,11 @@ typedef struct SublayerOps {
      *   for reporting, e.g. MoE balance losses;
      * after_step: called after each optimizer step, e.g. the aux-loss-free bias update;
      * record: appends its measurements of the last forward to the run's metrics, names prefixed with
-     *   "layer<l>." (l = the sub-layer index), e.g. expert loads. */
+     *   "layer<l>." where l is its block (transformer layer), numbered from 0 as the parameter names number it
+     *   (model.layers.<l>.*), e.g. layer1.maxvio for the MoE of model.layers.1.mlp. */
     double (*aux_loss)(const void *self);
     void (*after_step)(void *self);
-    void (*record)(const void *self, struct MetricLog *log, int sublayer, double step);
+    void (*record)(const void *self, struct MetricLog *log, int layer, double step);
 } SublayerOps;
 
 typedef struct Sublayer {

@@ -170,14 +170,14 @@ static void moe_after_step(void *self) {
     router_update_bias(&m->r, m->counts);
 }
 
-static void moe_record(const void *self, struct MetricLog *log, int sub, double step) {
+static void moe_record(const void *self, struct MetricLog *log, int layer, double step) {
     const Moe *m = self;
     double cnt[m->E];
     for (int e = 0; e < m->E; e++) cnt[e] = m->counts[e];
     MoeLoadStats st;
     moe_load_stats(cnt, m->E, &st);
     char name[48];
-#define REC(suffix, v) do { snprintf(name, sizeof name, "layer%d.%s", sub, suffix); metrics_add(log, name, step, v); } while (0)
+#define REC(suffix, v) do { snprintf(name, sizeof name, "layer%d.%s", layer, suffix); metrics_add(log, name, step, v); } while (0)
     REC("maxvio", st.maxvio);
     REC("dead_experts", st.dead);
     REC("load_entropy", st.load_entropy);

@@ -136,10 +136,10 @@ for _, label in ipairs(order) do
   local r = runs[label]
   if r.kind ~= "residual" and not r.run.diverged then
     local g = r.model:gains{ data = data }
-    comp_f[#comp_f + 1] = { name = label, x = g.layer, y = g.composite_fwd }
-    comp_b[#comp_b + 1] = { name = label, x = g.layer, y = g.composite_bwd }
-    single[#single + 1] = { name = label, x = g.layer, y = g.single_fwd }
-    single_b[#single_b + 1] = { name = label, x = g.layer, y = g.single_bwd }
+    comp_f[#comp_f + 1] = { name = label, x = g.sublayer, y = g.composite_fwd }
+    comp_b[#comp_b + 1] = { name = label, x = g.sublayer, y = g.composite_bwd }
+    single[#single + 1] = { name = label, x = g.sublayer, y = g.single_fwd }
+    single_b[#single_b + 1] = { name = label, x = g.sublayer, y = g.single_bwd }
     depth[label] = g
   end
 end
@@ -147,10 +147,10 @@ archlab.plot.panels{
   file = out .. "gain_vs_depth.png", title = "Amax gain of the residual mappings against depth, end of training",
   cols = 2, width = 900, height = 680,
   plots = {
-    { kind = "lines", title = "composite l -> top, forward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = comp_f },
-    { kind = "lines", title = "composite l -> top, backward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = comp_b },
-    { kind = "lines", title = "single layer H_res, forward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = single },
-    { kind = "lines", title = "single layer H_res, backward", xlabel = "layer l (sub-layer)", ylabel = "Amax gain", log_y = true, series = single_b },
+    { kind = "lines", title = "composite l -> top, forward", xlabel = "sub-layer l (2 per block, from 0)", ylabel = "Amax gain", log_y = true, series = comp_f },
+    { kind = "lines", title = "composite l -> top, backward", xlabel = "sub-layer l (2 per block, from 0)", ylabel = "Amax gain", log_y = true, series = comp_b },
+    { kind = "lines", title = "single layer H_res, forward", xlabel = "sub-layer l (2 per block, from 0)", ylabel = "Amax gain", log_y = true, series = single },
+    { kind = "lines", title = "single layer H_res, backward", xlabel = "sub-layer l (2 per block, from 0)", ylabel = "Amax gain", log_y = true, series = single_b },
   },
 }
 print("figures: " .. out .. "training.png, " .. out .. "gain_vs_depth.png; table: " .. out .. "summary.md")
@@ -175,7 +175,7 @@ for i, s in ipairs(summary) do
   end
   local g = depth[s.label]
   if g then
-    rec.depth = { layer = g.layer, composite_fwd = g.composite_fwd, composite_bwd = g.composite_bwd,
+    rec.depth = { sublayer = g.sublayer, layer = g.layer, composite_fwd = g.composite_fwd, composite_bwd = g.composite_bwd,
                   single_fwd = g.single_fwd, single_bwd = g.single_bwd }
     rec.max_single_fwd_end, rec.max_single_bwd_end = E.max(g.single_fwd), E.max(g.single_bwd)
   end

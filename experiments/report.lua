@@ -3,7 +3,8 @@
 -- DIR/report.pdf (one multi-page PDF, archlab.plot.document), comparing every result with the papers.
 --
 -- Every measured number below is read from results.json; the only numbers typed in are the papers' published
--- ones, in the PAPER table, each with its source (from docs/EQUATIONS.md). Verdicts are computed from
+-- ones, in the PAPER table, each citing its paper (the References section lists them; docs/EQUATIONS.md restates
+-- them for readers of the code). Verdicts are computed from
 -- the measured numbers by the rules written next to them, so a different run can change them.
 --
 -- Usage: bin/archlab experiments/report.lua [out=DIR]      (default DIR: out/figures/; `make figures` runs it)
@@ -11,7 +12,7 @@ local E = require("archlab.experiment")
 local opt = E.args("report", "out/figures/")
 local dir = opt.out
 
--- ---- the papers' published numbers (docs/EQUATIONS.md), cited as such ----
+-- ---- the papers' published numbers, each citing its paper ----
 local PAPER = {
   hc_gain_peak = { value = 3000, src = "mHC paper sec. 3.1: HC composite Amax gain peaks near 3000 (27B model, 60 sub-layers)" },
   hc_spike_step = { value = 12000, src = "mHC paper: loss spike and gradient-norm surge near step 12k (27B HC)" },
@@ -31,7 +32,7 @@ local PAPER = {
     ["mhc-3b"] = { total = 3e9 }, ["mhc-9b"] = { total = 9e9 }, ["mhc-27b"] = { total = 27e9 },
     src = "DeepSeek-V2/V3 stated total / activated parameters; the mHC models are named by their total size",
   },
-  -- V2 Table 1's MLA cache formula (d_c + d_hR) l with the published configs (docs/EQUATIONS.md sec. 5)
+  -- V2 Table 1's MLA cache formula (d_c + d_hR) l with the published configs
   kv_elements = { ["deepseek-v2-lite"] = (512 + 64) * 27, ["deepseek-v2"] = (512 + 64) * 60, ["deepseek-v3"] = (512 + 64) * 61,
                   src = "DeepSeek-V2 Table 1: MLA caches (d_c + d_hR) l elements per token; d_c 512, d_hR 64" },
 }
@@ -453,7 +454,7 @@ if not G then missing("moe_granularity") else
   figure("moe_granularity", "granularity.png", "Training loss and validation loss of coarse vs fine-grained experts, with and without shared experts.")
   local best, bestv = nil, math.huge
   for _, v in ipairs(G.variants) do if v.val_loss < bestv then best, bestv = v.name, v.val_loss end end
-  claim("MoE granularity", "DeepSeekMoE's design (V2/V3: many small routed experts plus shared experts, docs/EQUATIONS.md sec. 4 and 5): fine-grained segmentation with shared-expert isolation is the best use of a fixed parameter budget (no published number in docs/EQUATIONS.md).",
+  claim("MoE granularity", "DeepSeekMoE's design (DeepSeekMoE, arXiv 2401.06066, used by V2 and V3: many small routed experts plus shared experts): fine-grained segmentation with shared-expert isolation is the best use of a fixed parameter budget (no number of theirs is typed here: their ablations are at 2B to 145B parameters).",
         string.format("Best validation loss: %s (%s); coarse %s, fine %s, coarse+shared %s, fine+shared %s.", best, fixed(bestv),
                       fixed(by.coarse and by.coarse.val_loss), fixed(by.fine and by.fine.val_loss), fixed(by["coarse+shared"] and by["coarse+shared"].val_loss),
                       fixed(by["fine+shared"] and by["fine+shared"].val_loss)),
@@ -478,7 +479,7 @@ if not K then missing("kv_tradeoff") else
     rows[#rows + 1] = { m.name, string.format("%.2f", m.recall_128), string.format("%.2f", lastcol), string.format("%.2f", m.recall_mean) }
   end
   text(tbl({ "attention", "recall at the training length", "recall at the longest length", "mean over the grid" }, rows))
-  claim("NIAH", "V2 and V3 report needle-in-a-haystack heatmaps over 1K..128K (V2, 12 x 12) and 2K..128K (V3, 15 x 15) contexts (docs/EQUATIONS.md sec. 6; no number is typed here).",
+  claim("NIAH", "V2 and V3 report needle-in-a-haystack heatmaps over 1K..128K (V2 sec. 4.2, 12 x 12) and 2K..128K (V3 sec. 4.3, 15 x 15) contexts (no number is typed here).",
         string.format("The grids above, on a synthetic task at %d..%d tokens.", math.floor(K.scale.lengths[1]), math.floor(K.scale.lengths[#K.scale.lengths])),
         string.format("Method reproduced at workbench scale (not the papers' numbers): the papers' 128K contexts are out of reach of models trained at %d tokens.", math.floor(K.scale.train_len)))
 end
@@ -527,6 +528,16 @@ do
        "above each section give the numbers). The papers' loss differences (0.005 to 0.027 nats, quoted above) are measured at 10^9 to ",
        "10^11 parameters; where a measured gap here is smaller than the seed-to-seed noise floor, the report says so instead of calling it reproduced.")
 end
+
+section("References")
+text(table.concat({
+  "- HC: Hyper-Connections (ICLR 2025), arXiv 2409.19606.",
+  "- mHC: mHC: Manifold-Constrained Hyper-Connections (DeepSeek-AI), arXiv 2512.24880.",
+  "- DeepSeekMoE: DeepSeekMoE: Towards Ultimate Expert Specialization in Mixture-of-Experts Language Models, arXiv 2401.06066.",
+  "- V2: DeepSeek-V2: A Strong, Economical, and Efficient Mixture-of-Experts Language Model, arXiv 2405.04434.",
+  "- V3: DeepSeek-V3 Technical Report, arXiv 2412.19437.",
+}, "\n"))
+para("The equations as archlab implements them, with its own choices marked, are restated in the repository's docs/EQUATIONS.md.")
 
 -- ---- writers ----
 local md = { "# archlab report: the papers' ablations at workbench scale", "" }

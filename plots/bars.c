@@ -149,7 +149,10 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bar
     if (!names || !idx) { free(names); free(idx); return plt_fail("out of memory"); }
     plt_legend lg = {names, idx, 0, 1, NULL};
     for (size_t g = 0; g < ng; g++)
-        if (s->groups[g].name && *s->groups[g].name) { names[lg.n] = s->groups[g].name; idx[lg.n++] = (int)g; }
+        if (s->groups[g].name && *s->groups[g].name) {
+            names[lg.n] = s->groups[g].name;
+            idx[lg.n++] = plt_series_style(s->groups[g].name, (int)g);
+        }
     double lw = 0, lh = 0;
     if (lg.n) plt_legend_size(cr, &lg, &lw, &lh);
     for (int pass = 0; pass < 2; pass++) {
@@ -175,7 +178,7 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bar
         double base = baseline(&L);
         for (size_t g = 0; g < ng; g++) {
             double rgb[3];
-            plt_palette((int)g, rgb);
+            plt_palette(plt_series_style(s->groups[g].name, (int)g), rgb);
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
             for (size_t c = 0; c < nc; c++) {
                 double v = s->groups[g].values[c];
@@ -271,8 +274,16 @@ static const plot_option options[] = {
 };
 #undef B
 
+static size_t series_names(const void *spec, const char **names, size_t cap) {
+    const plot_bars_spec *p = spec;
+    if (!names) return p->n_groups;
+    size_t n = 0;
+    for (size_t g = 0; g < p->n_groups && n < cap; g++) names[n++] = p->groups[g].name;
+    return n;
+}
+
 const plot_kind plot_kind_bars = {
     .name = "bars", .help = "bar charts: plain or grouped bars per category, linear or log y",
     .spec_size = sizeof(plot_bars_spec), .options = options, .width = PLT_DEF_W, .height = PLT_DEF_H,
-    .check = check, .draw = draw_kind,
+    .check = check, .draw = draw_kind, .series_names = series_names,
 };

@@ -1,7 +1,8 @@
 /* Documents: several pages of text and figures in one multi-page PDF (a report), through one cairo PDF
  * surface and cairo_show_page. The text is a light Markdown subset that a report generator writes anyway:
- *   "# " and "## " headings, "- " bullets (hanging indent), blank lines between paragraphs, and verbatim
- *   lines (starting with '|' or four spaces: tables, code) set in a monospace font, shrunk to fit the width.
+ *   "# " and "## " headings, "- " bullets (hanging indent), blank lines between paragraphs, Markdown tables
+ *   (lines starting with '|': drawn as ruled tables in the body font, header bold, numbers right-aligned,
+ *   shrunk to fit the width; plots/table.c) and code (lines starting with four spaces: monospace).
  * Paragraphs and bullets are wrapped at word boundaries; text that does not fit continues on a new page.
  * A page's image (a PNG file) is drawn below its text, scaled to the free width and height keeping its
  * aspect ratio, on a new page when less than a third of the page is left. Every page gets a footer with the
@@ -27,6 +28,8 @@
 #define FONT_H1 16.0
 #define FONT_H2 12.5
 #define FONT_FOOT 8.0
+#define FONT_TABLE 8.5
+#define TABLE_VPAD 2.0 /* points above and below a row's text */
 #define LEADING 1.35 /* line height / font height */
 #define MONO "DejaVu Sans Mono"
 
@@ -138,7 +141,81 @@ static void verbatim(doc *d, const char *const *lines, const size_t *lens, int n
     }
 }
 
-static int is_verbatim(const char *s, size_t n) { return (n > 0 && s[0] == '|') || (n >= 4 && !strncmp(s, "    ", 4)); }
+static int is_table(const char *s, size_t n) { return n > 0 && s[0] == '|'; }
+static int is_verbatim(const char *s, size_t n) { return is_table(s, n) || (n >= 4 && !strncmp(s, "    ", 4)); }
+
+/* Row r of table t: its height, and (draw) its cells at d->y, shaded when odd */
+static double table_row(doc *d, const plt_table *t, int r, double lh, int draw) {
+    cairo_t *cr = d->cr;
+    static char lines[16][256];
+    int most = 1;
+    for (int j = 0; j < t->cols; j++) {
+        int k = plt_table_lines(cr, t, r, j, lines, 16);
+        most = k > most ? k : most;
+    }
+    double h = most * lh + 2 * TABLE_VPAD;
+    if (!draw) return h;
+    int body = r - t->header;
+    if (body >= 0 && body % 2 == 1) { /* light bands help the eye along wide rows */
+        cairo_set_source_rgb(cr, 0.95, 0.95, 0.95);
+        cairo_rectangle(cr, MARGIN, d->y, t->width, h);
+        cairo_fill(cr);
+    }
+    double x = MARGIN;
+    for (int j = 0; j < t->cols; j++) {
+        int k = plt_table_lines(cr, t, r, j, lines, 16);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        for (int q = 0; q < k; q++) {
+            double ax = t->align[j] == 'r' ? 1 : t->align[j] == 'c' ? 0.5 : 0;
+            double tx = x + PLT_TABLE_PAD + ax * (t->colw[j] - 2 * PLT_TABLE_PAD);
+            plt_text(cr, tx, d->y + TABLE_VPAD + q * lh, lines[q], ax, 0, 0);
+        }
+        x += t->colw[j];
+    }
+    return h;
+}
+
+static void rule(doc *d, double width, double weight) {
+    cairo_set_source_rgb(d->cr, 0.2, 0.2, 0.2);
+    cairo_set_line_width(d->cr, weight);
+    cairo_move_to(d->cr, MARGIN, d->y);
+    cairo_line_to(d->cr, MARGIN + width, d->y);
+    cairo_stroke(d->cr);
+}
+
+/* A Markdown table as a ruled table (booktabs style: heavier rules above and below, a light one under the
+ * header); a table longer than the page continues on the next, its header repeated. */
+static void table_block(doc *d, const char *const *lines, const size_t *lens, int n) {
+    plt_table t;
+    if (plt_table_parse(lines, lens, n, &t)) { verbatim(d, lines, lens, n); return; }
+    cairo_t *cr = d->cr;
+    plt_table_fit(cr, &t, d->w - 2 * MARGIN, FONT_TABLE);
+    plt_set_font(cr, t.size, 0);
+    double lh = plt_font_h(cr) * 1.2;
+    int start = 1;
+    for (int r = 0; r < t.rows; r++) {
+        double h = table_row(d, &t, r, lh, 0);
+        int is_head = r < t.header;
+        /* a header never ends a page alone; a continued table repeats its header */
+        if (d->dirty && d->y + h + (is_head ? h : 0) + 2 > bottom(d)) {
+            if (!start) rule(d, t.width, 0.8);
+            new_page(d);
+            start = 1;
+            if (!is_head && t.header) {
+                rule(d, t.width, 0.8);
+                for (int q = 0; q < t.header; q++) d->y += table_row(d, &t, q, lh, 1);
+                rule(d, t.width, 0.5);
+                start = 0;
+            }
+        }
+        if (start) { rule(d, t.width, 0.8); start = 0; }
+        d->y += table_row(d, &t, r, lh, 1);
+        d->dirty = 1;
+        if (is_head && r == t.header - 1) rule(d, t.width, 0.5);
+    }
+    rule(d, t.width, 0.8);
+    plt_table_free(&t);
+}
 
 static void gap(doc *d, double g) {
     if (d->dirty) d->y += g;
@@ -173,11 +250,13 @@ static void text_block(doc *d, const char *text) {
         while (len > 0 && s[len - 1] == '\r') len--;
         if (len == 0) { i++; gap(d, FONT_BODY * 0.5); continue; }
         if (is_verbatim(s, len)) {
+            int table = is_table(s, len);
             size_t j = i;
-            while (j < n && is_verbatim(ls[j], ln[j])) j++;
-            gap(d, 2);
-            verbatim(d, ls + i, ln + i, (int)(j - i));
-            gap(d, 4);
+            while (j < n && (table ? is_table(ls[j], ln[j]) : is_verbatim(ls[j], ln[j]) && !is_table(ls[j], ln[j]))) j++;
+            gap(d, table ? 4 : 2);
+            if (table) table_block(d, ls + i, ln + i, (int)(j - i));
+            else verbatim(d, ls + i, ln + i, (int)(j - i));
+            gap(d, table ? 6 : 4);
             i = j;
             continue;
         }

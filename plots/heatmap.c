@@ -62,6 +62,23 @@ static const char *label_of(const char *const *labels, size_t i, char *buf, size
     return buf;
 }
 
+/* The smallest k such that every k-th x label (centred under its column) keeps LABEL_GAP from the next one
+ * drawn: judged on the two labels' own widths, so labels that fit are all drawn. */
+#define LABEL_GAP 3.0
+static size_t x_label_step(cairo_t *cr, const plot_heatmap_spec *s, double cell_w) {
+    char a[32], b[32];
+    for (size_t k = 1; k < s->nx; k++) {
+        int fits = 1;
+        for (size_t j = 0; j + k < s->nx && fits; j += k) {
+            double wa = plt_text_w(cr, label_of(s->x_labels, j, a, sizeof a));
+            double wb = plt_text_w(cr, label_of(s->x_labels, j + k, b, sizeof b));
+            fits = (wa + wb) / 2 + LABEL_GAP <= k * cell_w;
+        }
+        if (fits) return k;
+    }
+    return s->nx > 0 ? s->nx : 1;
+}
+
 int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_heatmap_layout *lay, int draw) {
     const plt_style *st = &PLT_STYLE;
     plot_heatmap_layout L;
@@ -81,15 +98,19 @@ int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_
     double cbw = plt_ytick_w(cr, &L.cbar_axis);
     double right = r.x + r.w - st->pad - plt_label_h(cr, s->cbar_label) - cbw - st->tick_len - st->gap - CBAR_W - CBAR_GAP;
     plt_set_font(cr, st->font_tick, 0);
-    double yw = 0, xw = 0;
+    double yw = 0;
     for (size_t i = 0; i < s->ny; i++) yw = fmax(yw, plt_text_w(cr, label_of(s->y_labels, i, buf, sizeof buf)));
-    for (size_t j = 0; j < s->nx; j++) xw = fmax(xw, plt_text_w(cr, label_of(s->x_labels, j, buf, sizeof buf)));
     double left = r.x + st->pad + plt_label_h(cr, s->ylabel) + yw + st->tick_len + st->gap;
     L.grid = (plot_rect){left, top, right - left, bottom - top};
     if (L.grid.w < 20 || L.grid.h < 20) return plt_fail("figure too small for a heatmap (%g x %g pt)", r.w, r.h);
     L.cell_w = L.grid.w / s->nx;
     L.cell_h = L.grid.h / s->ny;
     L.cbar = (plot_rect){right + CBAR_GAP, top, CBAR_W, L.grid.h};
+    /* category labels: every one where they fit, else every k-th (y: a line of text per shown row) */
+    plt_set_font(cr, st->font_tick, 0);
+    L.x_label_step = x_label_step(cr, s, L.cell_w);
+    L.y_label_step = (size_t)ceil(plt_font_h(cr) / L.cell_h);
+    if (L.y_label_step < 1) L.y_label_step = 1;
     if (lay) *lay = L;
     if (!draw) return 0;
 
@@ -146,12 +167,10 @@ int plt_heatmap_draw(cairo_t *cr, plot_rect r, const plot_heatmap_spec *s, plot_
     }
     plt_draw_frame(cr, L.grid);
 
-    /* Category labels; thinned to every k-th when they would collide. */
+    /* Category labels, every k-th of them where they would collide (the layout's steps). */
     cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
     plt_set_font(cr, st->font_tick, 0);
-    size_t kx = (size_t)ceil((xw + 6) / L.cell_w), ky = (size_t)ceil((plt_font_h(cr) + 1) / L.cell_h);
-    if (kx < 1) kx = 1;
-    if (ky < 1) ky = 1;
+    size_t kx = L.x_label_step, ky = L.y_label_step;
     for (size_t j = 0; j < s->nx; j += kx)
         plt_text(cr, L.grid.x + (j + 0.5) * L.cell_w, L.grid.y + L.grid.h + st->tick_len + st->gap,
                  label_of(s->x_labels, j, buf, sizeof buf), 0.5, 0, 0);

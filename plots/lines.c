@@ -190,7 +190,7 @@ int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_line
     for (size_t k = 0; k < p->n_series; k++)
         if (p->series[k].name && *p->series[k].name) {
             names[lg.n] = p->series[k].name;
-            idx[lg.n] = (int)k;
+            idx[lg.n] = plt_series_style(p->series[k].name, (int)k);
             mk[lg.n] = p->markers || p->series[k].marker;
             lg.n++;
         }
@@ -226,9 +226,10 @@ int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_line
         for (size_t k = 0; k < p->n_series; k++) {
             const plot_series *s = &p->series[k];
             double rgb[3];
-            plt_palette((int)k, rgb);
+            int style = plt_series_style(s->name, (int)k);
+            plt_palette(style, rgb);
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-            plt_series_dash(cr, (int)k);
+            plt_series_dash(cr, style);
             /* Each unbroken run is decimated and stroked on its own; a NaN ends a run, leaving a gap. */
             size_t m = 0;
             for (size_t i = 0; i <= s->ny; i++) {
@@ -310,8 +311,16 @@ static const plot_option options[] = {
 };
 #undef L
 
+static size_t series_names(const void *spec, const char **names, size_t cap) {
+    const plot_lines_spec *p = spec;
+    if (!names) return p->n_series;
+    size_t n = 0;
+    for (size_t k = 0; k < p->n_series && n < cap; k++) names[n++] = p->series[k].name;
+    return n;
+}
+
 const plot_kind plot_kind_lines = {
     .name = "lines", .help = "line plots of one or more series, linear or log axes, NaN gaps, a legend placed off the data",
     .spec_size = sizeof(plot_lines_spec), .options = options, .width = PLT_DEF_W, .height = PLT_DEF_H,
-    .check = check, .draw = draw,
+    .check = check, .draw = draw, .series_names = series_names,
 };

@@ -113,6 +113,7 @@ typedef struct {
     double cell_w, cell_h;          /* cell (i, j) spans grid.x + j*cell_w .. and grid.y + i*cell_h .. */
     double vmin, vmax;
     plot_axis cbar_axis;
+    size_t x_label_step, y_label_step; /* every k-th category label is drawn: 1 wherever they all fit */
 } plot_heatmap_layout;
 
 int plot_heatmap(const char *path, const plot_heatmap_spec *spec, const plot_output *out);
@@ -215,6 +216,10 @@ typedef struct {
 } plot_panels_spec;
 
 int plot_panels(const char *path, const plot_panels_spec *spec, const plot_output *out);
+/* The palette entry (and dash) series `series` of panel `panel` is drawn with: one name, one colour in every
+ * panel of the figure (the figure's names in order of first appearance); an unnamed series takes its position.
+ * -1 + message for a panel or series that does not exist. */
+int plot_panels_series_style(const plot_panels_spec *spec, size_t panel, size_t series);
 /* The rectangle panel i is drawn into (its own title and axes included). */
 int plot_panel_rect(const plot_panels_spec *spec, const plot_output *out, size_t i, plot_rect *r);
 

@@ -21,7 +21,8 @@ extern const plt_style PLT_STYLE;
 void plt_palette(int i, double rgb[3]);       /* Okabe-Ito, cycling */
 /* Series past the palette's eight colours repeat a colour, so they get a dash pattern to stay distinct. */
 void plt_series_dash(cairo_t *cr, int i);
-/* "%.3g" with a real minus sign, matching the tick labels. */
+/* Three significant digits with a real minus sign, matching the tick labels; from a thousand up with an SI
+ * suffix: 1.97M, 12.3k, 671G. */
 void plt_format_value(char *buf, size_t n, double v);
 void plt_set_font(cairo_t *cr, double size, int bold);
 double plt_text_w(cairo_t *cr, const char *s); /* advance width with the current font */
@@ -83,6 +84,28 @@ void plt_legend_draw(cairo_t *cr, const plt_legend *lg, plot_rect box);
 int plt_legend_place(plot_rect area, double w, double h, int (*hits)(const void *ctx, plot_rect box),
                      const void *ctx, plot_rect *box);
 
+/* table.c: a Markdown table of a document, parsed and fitted to a width (document.c draws it). */
+#define PLT_TABLE_MAX_COLS 64
+#define PLT_TABLE_PAD 4.0 /* points each side of a cell's text */
+typedef struct {
+    char **cell;                         /* rows x PLT_TABLE_MAX_COLS, row-major; NULL past a row's end */
+    int rows, cols;                      /* rows counts the header row, not the rule under it */
+    int header;                          /* 1: row 0 is a header (a rule row followed it) */
+    char align[PLT_TABLE_MAX_COLS];      /* 'l', 'r' or 'c' */
+    double colw[PLT_TABLE_MAX_COLS];     /* after plt_table_fit: column widths with padding, points */
+    double size, width;                  /* the font size and the table's width */
+    int body_wraps;                      /* too wide even at the smallest font: body cells wrap at spaces */
+} plt_table;
+/* The table in lines[0..n) (each starting with '|'); -1 with plt_fail's message when out of memory. */
+int plt_table_parse(const char *const *lines, const size_t *lens, int n, plt_table *t);
+const char *plt_table_cell(const plt_table *t, int r, int j); /* "" for a missing cell */
+/* Column widths and the font size (at most base_size) so the table is at most avail wide. */
+void plt_table_fit(cairo_t *cr, plt_table *t, double avail, double base_size);
+/* Cell (r, j) broken into lines that fit its column (header cells, and body cells when body_wraps); returns
+ * how many (at most cap). */
+int plt_table_lines(cairo_t *cr, const plt_table *t, int r, int j, char lines[][256], int cap);
+void plt_table_free(plt_table *t);
+
 /* A plot kind (plots/plot.h): what the registry, panels and the one-figure calls need of it. */
 struct plot_kind {
     const char *name, *help;
@@ -93,7 +116,17 @@ struct plot_kind {
     int (*check)(const void *spec);
     /* draws spec into r (its own title and axes included); layout may be NULL; draw = 0 computes the layout only */
     int (*draw)(cairo_t *cr, plot_rect r, const void *spec, void *layout, int draw);
+    /* optional: the names of its coloured series (lines' series, bars' groups) in order, at most cap of them
+     * (names NULL: only their count), for panels to give one name one colour across the figure; NULL for a
+     * kind without named series */
+    size_t (*series_names)(const void *spec, const char **names, size_t cap);
 };
+
+/* A figure-wide colour per series name (panels): while a list of names is set, a series whose name is in it
+ * takes the palette entry and dash of its place in the list, wherever it sits in its own plot; other series
+ * (and every series when no list is set) take their position. plt_style_names(NULL, 0) clears the list. */
+void plt_style_names(const char *const *names, size_t n);
+int plt_series_style(const char *name, int position);
 
 /* Per-kind check (no drawing, no file) and draw-into-a-rectangle, used by the one-figure calls and by
  * panels. draw = 0 computes the layout only. */

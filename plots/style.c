@@ -35,6 +35,21 @@ void plt_palette(int i, double rgb[3]) {
     rgb[2] = (c & 0xff) / 255.0;
 }
 
+static const char *const *style_names;
+static size_t n_style_names;
+
+void plt_style_names(const char *const *names, size_t n) {
+    style_names = names;
+    n_style_names = names ? n : 0;
+}
+
+int plt_series_style(const char *name, int position) {
+    if (name && *name)
+        for (size_t i = 0; i < n_style_names; i++)
+            if (!strcmp(style_names[i], name)) return (int)i;
+    return position;
+}
+
 void plt_series_dash(cairo_t *cr, int i) {
     static const double dashes[3][2] = {{6, 3}, {1.5, 2.5}, {8, 2.5}};
     int cycle = i / 8;
@@ -43,11 +58,20 @@ void plt_series_dash(cairo_t *cr, int i) {
 }
 
 void plt_format_value(char *buf, size_t n, double v) {
+    /* three significant digits; from a thousand up an SI suffix (1.97M, 12.3k, 671G) as people write counts */
+    static const char *const suffix[] = {"", "k", "M", "G", "T", "P", "E"};
+    double a = fabs(v);
+    int e = 0;
+    while (isfinite(a) && a >= 999.5 && e < 6) { a /= 1000; e++; }
+    char digits[32];
+    if (a >= 999.5) snprintf(digits, sizeof digits, "%.3g", fabs(v)); /* beyond the suffixes (and inf) */
+    else if (e) snprintf(digits, sizeof digits, "%.3g%s", a, suffix[e]);
+    else snprintf(digits, sizeof digits, "%.3g", a);
     if (v < 0 && n > 3) {
         memcpy(buf, "\u2212", 3);
-        snprintf(buf + 3, n - 3, "%.3g", -v);
+        snprintf(buf + 3, n - 3, "%s", digits);
     } else {
-        snprintf(buf, n, "%.3g", v);
+        snprintf(buf, n, "%s", digits);
     }
 }
 

@@ -1,8 +1,12 @@
 /* What the areas of the Lua bridge share (scripts/bridge.h): the checked access to models and data sources,
  * config tables and presets, the evaluation options, the installation root and --quiet. Every area file
  * (lua_model.c, lua_train.c, ...) uses these and lua_archlab.c gathers the areas: calls run one way. */
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include "arch/hf_config.h"
 
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
@@ -56,40 +60,97 @@ void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char 
     }
 }
 
-/* errors of presets name the function that applies them */
-static const char *FN = "archlab.model";
+static int ends_with_nocase(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
 
-/* Loads scripts/presets/NAME.lua, which returns a table of config fields. */
-void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c) {
-    for (const char *p = name; *p; p++)
-        if (!(*p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')))
-            luaL_error(L, "%s: field 'preset' = \"%s\" is not a preset name", FN, name);
-    char path[4096 + 64];
-    snprintf(path, sizeof path, "%s/scripts/presets/%s.lua", bridge_root(), name);
-    if (access(path, R_OK)) luaL_error(L, "%s: field 'preset': no preset named '%s' (looked for %s)", FN, name, path);
-    if (luaL_dofile(L, path)) luaL_error(L, "%s: preset '%s': %s", FN, name, lua_tostring(L, -1));
-    if (!lua_istable(L, -1)) luaL_error(L, "%s: preset file %s must return a table", FN, path);
-    char where[128];
-    snprintf(where, sizeof where, "%s: preset '%s'", FN, name);
-    bridge_config_from_table(L, -1, c, where);
-    lua_pop(L, 1);
-    snprintf(c->preset, sizeof c->preset, "%s", name);
-    /* a preset is a coherent start: the "no effect" rule judges what the script gives */
+/* The start a preset gives: its fields become the config's, judged as the preset's (the "no effect" rule
+ * judges what the script itself gives), and the config is named after it. */
+static void mark_preset(ModelConfig *c, const char *name) {
+    const char *base = strrchr(name, '/');
+    snprintf(c->preset, sizeof c->preset, "%.31s", base ? base + 1 : name);
     c->preset_fields |= c->given;
     c->given = 0;
 }
 
-int bridge_eval_options(lua_State *L, int idx, const char *fn, Model *m, EvalOptions *e) {
-    static const char *keys[] = {"data", "batch_size", "batches", "seq_len", "split", NULL};
-    opts_check_keys(L, idx, fn, keys);
+static void apply_preset(lua_State *L, const char *name, ModelConfig *c, const char *where, int depth);
+
+/* The config table at idx (a preset first, when it names one, then its fields over it). */
+static void config_table(lua_State *L, int idx, ModelConfig *c, const char *where, int depth) {
+    idx = lua_absindex(L, idx);
+    int t = lua_getfield(L, idx, "preset");
+    if (t != LUA_TNIL && t != LUA_TSTRING) luaL_error(L, "%s: field 'preset' must be a string, got %s", where, lua_typename(L, t));
+    if (t == LUA_TSTRING) apply_preset(L, lua_tostring(L, -1), c, where, depth + 1);
+    lua_pop(L, 1);
+    bridge_config_from_table(L, idx, c, where); /* the table's fields override the preset's */
+}
+
+static void apply_preset(lua_State *L, const char *name, ModelConfig *c, const char *where, int depth) {
+    if (depth > 8) luaL_error(L, "%s: field 'preset' = \"%s\": presets nested more than 8 deep (a preset naming itself?)", where, name);
+    if (!*name) luaL_error(L, "%s: field 'preset' is empty", where);
+    if (ends_with_nocase(name, ".json")) { /* a Hugging Face config.json: the strict reader of arch/hf_config.c */
+        HfImport info;
+        ModelConfig hf;
+        if (hf_config_load(name, &hf, &info)) luaL_error(L, "%s: field 'preset': %s", where, al_error_message());
+        hf.given |= c->given; /* (nothing is given before a preset: it comes first) */
+        *c = hf;
+        mark_preset(c, name);
+        /* what the file holds that archlab does not build is said, once, like `archlab summary` says it */
+        if (!bridge_quiet && info.unknown[0]) fprintf(stderr, "%s: %s: fields not understood (not used): %s\n", where, name, info.unknown);
+        if (!bridge_quiet && info.notes[0]) fprintf(stderr, "%s: %s: %s\n", where, name, info.notes);
+        return;
+    }
+    char path[4096 + 64];
+    if (ends_with_nocase(name, ".lua")) { /* a file returning a table of config fields (it may name a preset) */
+        snprintf(path, sizeof path, "%s", name);
+        if (access(path, R_OK)) luaL_error(L, "%s: field 'preset': cannot open '%s'", where, name);
+    } else {
+        for (const char *p = name; *p; p++)
+            if (!(*p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')))
+                luaL_error(L, "%s: field 'preset' = \"%s\" is not a preset name (nor a .lua or .json file)", where, name);
+        snprintf(path, sizeof path, "%s/scripts/presets/%s.lua", bridge_root(), name);
+        if (access(path, R_OK)) luaL_error(L, "%s: field 'preset': no preset named '%s' (looked for %s)", where, name, path);
+    }
+    int top = lua_gettop(L);
+    if (luaL_dofile(L, path)) luaL_error(L, "%s: preset '%s': %s", where, name, lua_tostring(L, -1));
+    if (lua_gettop(L) == top || !lua_istable(L, -1)) luaL_error(L, "%s: preset file %s must return a table", where, path);
+    char inner[256];
+    snprintf(inner, sizeof inner, "%s: preset '%s'", where, name);
+    config_table(L, -1, c, inner, depth);
+    lua_settop(L, top);
+    mark_preset(c, name);
+}
+
+void bridge_config_build(lua_State *L, int idx, ModelConfig *c, const char *where) {
+    config_defaults(c);
+    config_table(L, idx, c, where, 0);
+}
+
+void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c) { apply_preset(L, name, c, "archlab.model", 1); }
+
+const OptSpec bridge_eval_opts[] = {
+    {"data", OPT_ANY, 0, 0, NULL, "(required) an archlab.data source"},
+    {"batch_size", OPT_INT, 1, 1 << 20, "8", "sequences per batch"},
+    {"batches", OPT_INT, 1, 1 << 20, "8", "fixed batches (the same in every run)"},
+    {"seq_len", OPT_INT, 1, 1 << 22, "the model's seq_len", "tokens per sequence (at most the model's)"},
+    {"split", OPT_STRING, 0, 0, "\"val\"", "\"val\" or \"train\""},
+    {NULL},
+};
+
+int bridge_eval_options(lua_State *L, int idx, const FnSpec *spec, Model *m, EvalOptions *e) {
+    const char *fn = spec->name;
+    opts_check(L, idx, spec);
     if (lua_getfield(L, idx, "data") == LUA_TNIL) luaL_error(L, "%s: field 'data' is required", fn);
     e->data = bridge_check_data(L, -1);
     lua_pop(L, 1);
-    e->B = opt_int(L, idx, fn, "batch_size", 8, 1, 1 << 20);
-    e->batches = opt_int(L, idx, fn, "batches", 8, 1, 1 << 20);
-    e->T = opt_int(L, idx, fn, "seq_len", m->cfg.seq_len, 1, m->cfg.seq_len);
+    e->B = spec_int(L, idx, spec, "batch_size", 8);
+    e->batches = spec_int(L, idx, spec, "batches", 8);
+    e->T = spec_int(L, idx, spec, "seq_len", m->cfg.seq_len);
+    if (e->T > m->cfg.seq_len)
+        luaL_error(L, "%s: field 'seq_len' = %d is longer than the model's seq_len = %d", fn, e->T, m->cfg.seq_len);
     char split[16] = "val";
-    opt_str(L, idx, fn, "split", split, sizeof split);
+    spec_str(L, idx, spec, "split", split, sizeof split);
     if (strcmp(split, "val") && strcmp(split, "train")) luaL_error(L, "%s: field 'split' must be \"val\" or \"train\"", fn);
     e->split = strcmp(split, "val") ? SPLIT_TRAIN : SPLIT_VAL;
     if (e->T < data_min_seq_len(e->data))

@@ -7,7 +7,9 @@
 
 #include "arch/model.h"
 #include "data/data.h"
+#include "scripts/lua_opts.h"
 
+#define ARCHLAB_VERSION "0.1.0"
 #define MODEL_MT "archlab.Model"
 #define DATA_MT "archlab.Data"
 #define RUN_MT "archlab.Run"
@@ -33,10 +35,17 @@ void bridge_add_model_methods(lua_State *L, const luaL_Reg *methods);
  * seq_len = model's, split = "val" | "train" }; checks them (errors name fn and the field) and plans the
  * model for the batch. */
 typedef struct EvalOptions { DataSource *data; int B, T, batches, split; } EvalOptions;
-int bridge_eval_options(lua_State *L, int idx, const char *fn, Model *m, EvalOptions *e);
+/* those options, for the FnSpec of a function that takes them (scripts/lua_opts.h) */
+extern const OptSpec bridge_eval_opts[];
+int bridge_eval_options(lua_State *L, int idx, const FnSpec *fn, Model *m, EvalOptions *e);
 /* Applies the config fields of the Lua table at idx (errors name `where` and the field). */
 void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char *where);
-/* Applies scripts/presets/NAME.lua. */
+/* A config from the table at idx: defaults, then its preset when it has one, then its fields over it. A preset
+ * is a name (scripts/presets/NAME.lua), a FILE.lua returning a table of fields (which may name a preset), or a
+ * Hugging Face config.json (read strictly by arch/hf_config.c; fields it does not understand are said on stderr
+ * unless --quiet). Errors name `where`, the field and the file. */
+void bridge_config_build(lua_State *L, int idx, ModelConfig *c, const char *where);
+/* Applies a preset (as above) to c. */
 void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c);
 DataSource *bridge_check_data(lua_State *L, int idx);
 /* archlab's installation root (where scripts/presets lives), found from the executable's location. */

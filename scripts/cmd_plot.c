@@ -1,5 +1,7 @@
 /* `archlab plot METRICS.jsonl --x step --y loss,grad_norm -o loss.png`: a line plot straight from a metrics
- * file. Records without a field leave a gap in that series; a record that is not valid JSON stops with
+ * file. A series drawn from the records that hold it: one recorded at some records only (val_loss at
+ * evaluation steps) is joined from point to point and marked at each, so a handful of evaluations is as
+ * visible as the per-log loss; a null or NaN value is a gap. A record that is not valid JSON stops with
  * "FILE:LINE: ...". NaN and Infinity, which Python's json module writes bare, are read as gaps/values
  * rather than rejected, since a diverged run is exactly what one wants to plot. */
 #include <cjson/cJSON.h>
@@ -152,6 +154,9 @@ int al_cmd_plot(int argc, char **argv) {
     if (!f) { fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno)); return 1; }
     size_t cap = 0, n = 0;
     double *xs = NULL, *ys[MAX_Y] = {0};
+    char *present[MAX_Y] = {0}; /* the record holds the field (null counts: it is a deliberate gap) */
+    size_t n_present[MAX_Y] = {0};
+    double *cx[MAX_Y] = {0}, *cy[MAX_Y] = {0}; /* sparse series, compacted to their records */
     int found[MAX_Y] = {0}, found_x = 0, rc = 1;
     char *line = NULL, seen[256] = "";
     size_t lcap = 0;
@@ -190,8 +195,10 @@ int al_cmd_plot(int argc, char **argv) {
             xs = nx;
             for (int j = 0; j < ny; j++) {
                 double *nyv = realloc(ys[j], cap * sizeof *nyv);
-                if (!nyv) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
-                ys[j] = nyv;
+                if (nyv) ys[j] = nyv;
+                char *np = nyv ? realloc(present[j], cap) : NULL;
+                if (np) present[j] = np;
+                if (!nyv || !np) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
             }
         }
         const char *why = NULL;
@@ -202,6 +209,8 @@ int al_cmd_plot(int argc, char **argv) {
         }
         found_x |= isfinite(xs[n]) != 0;
         for (int j = 0; j < ny; j++) {
+            present[j][n] = field(rec, ynames[j]) != NULL;
+            n_present[j] += (size_t)present[j][n];
             if (value_of(field(rec, ynames[j]), &ys[j][n], &why)) {
                 fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, ynames[j], why);
                 cJSON_Delete(rec);
@@ -224,7 +233,17 @@ int al_cmd_plot(int argc, char **argv) {
             goto done;
         }
     plot_series s[MAX_Y];
-    for (int j = 0; j < ny; j++) s[j] = (plot_series){ynames[j], xs, n, ys[j], n, 0};
+    for (int j = 0; j < ny; j++) {
+        s[j] = (plot_series){ynames[j], xs, n, ys[j], n, 0};
+        if (n_present[j] == n) continue;
+        cx[j] = malloc(n_present[j] * sizeof(double));
+        cy[j] = malloc(n_present[j] * sizeof(double));
+        if (!cx[j] || !cy[j]) { fprintf(stderr, "archlab plot: out of memory\n"); goto done; }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (present[j][i]) { cx[j][m] = xs[i]; cy[j][m++] = ys[j][i]; }
+        s[j] = (plot_series){ynames[j], cx[j], m, cy[j], m, 1};
+    }
     plot_lines_spec sp = {.title = title, .xlabel = xlabel ? xlabel : xname,
                           .ylabel = ylabel ? ylabel : ny == 1 ? ynames[0] : NULL, .series = s, .n_series = (size_t)ny,
                           .log_x = log_x, .log_y = log_y, .markers = markers};
@@ -235,6 +254,11 @@ done:
     fclose(f);
     free(line);
     free(xs);
-    for (int j = 0; j < ny; j++) free(ys[j]);
+    for (int j = 0; j < ny; j++) {
+        free(ys[j]);
+        free(present[j]);
+        free(cx[j]);
+        free(cy[j]);
+    }
     return rc;
 }

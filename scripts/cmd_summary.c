@@ -68,7 +68,7 @@ static int load_config(lua_State *L) {
     if (target_kind(target) == TARGET_LUA) {
         if (luaL_dofile(L, target)) return lua_error(L);
         if (!lua_istable(L, -1)) return luaL_error(L, "%s must return a table of config fields", target);
-        bridge_config_from_table(L, -1, &cfg, target);
+        bridge_config_build(L, -1, &cfg, target); /* its preset = (a name, a file or a config.json) first */
         const char *base = strrchr(target, '/');
         snprintf(cfg.preset, sizeof cfg.preset, "%.31s", base ? base + 1 : target);
     } else {

@@ -6,11 +6,10 @@
 #include "plots/plot.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_attention.h"
+#include "scripts/lua_help.h"
 #include "scripts/lua_opts.h"
 #include "scripts/lua_moe.h"
 #include "scripts/lua_plot.h"
-
-#define ARCHLAB_VERSION "0.1.0"
 
 /* archlab.threads([n]): sets the thread count for OpenMP loops and OpenBLAS; returns the current one. */
 static int l_threads(lua_State *L) {
@@ -24,65 +23,6 @@ static int l_threads(lua_State *L) {
         al_set_threads((int)n);
     }
     lua_pushinteger(L, al_get_threads());
-    return 1;
-}
-
-static int l_help(lua_State *L) {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b,
-                   "archlab " ARCHLAB_VERSION "\n"
-                   "  archlab.model{ preset = NAME, <config fields> }   build a model; m:summary(), m:params(),\n"
-                   "                                                    m:config(), m:evaluate{ data = d }\n"
-                   "  archlab.data.text{ path = P, val_fraction = 0.1 } byte-level text (default: Debian fortunes)\n"
-                   "  archlab.data.copy{ alphabet = 16 }                synthetic copy task\n"
-                   "  archlab.data.recall{ keys = 16, pairs = 8 }       synthetic associative recall\n"
-                   "  archlab.train{ model = m, data = d, steps = N, ... } -> run; run:series(name), run.val_loss\n"
-                   "  model:gains{ data = d }                           hc/mhc: Amax gain per layer (composite, single),\n"
-                   "                                                    H_res column/row-sum error (col_sum_err, ...)\n"
-                   "  model:save(path), model:load(path)                weights as safetensors\n"
-                   "  model:perturb{ std =, seed = }, model:dump_grads{ tokens =, targets =, file = }  for make crosscheck\n"
-                   "  archlab.train{ ..., checkpoint = DIR, checkpoint_every = N, resume = DIR | true }\n"
-                   "  archlab.cost{ preset = NAME, context = T }       params, FLOPs, KV and memory on paper\n"
-                   "  archlab.sweep{ dir =, data =, base =, train =, vary = } cross product over seeds, resumable\n"
-                   "  archlab.threads([n])                              get/set the thread count\n"
-                   "  archlab.plot.<kind>{...}, archlab.plot.panels{...} figures (PNG, SVG, PDF by extension); kinds below\n"
-                   "  archlab.kinds([family])                           the registries: attention, ffn, residual, plot\n"
-                   "  archlab.plot.document{ file = \"r.pdf\", pages = {{ title =, text =, image =, caption = }} }\n"
-                   "                                                    text and PNG figures in one multi-page PDF\n"
-                   "config fields:\n");
-    for (int i = 0; i < model_config_n_fields; i++) {
-        char line[256];
-        const ConfigField *f = &model_config_fields[i];
-        snprintf(line, sizeof line, "  %-12s %-7s %s%s%s\n", f->name,
-                 f->type == FIELD_INT ? "integer" : f->type == FIELD_NUMBER ? "number" : f->type == FIELD_BOOL ? "boolean" : "string", f->help,
-                 config_field_choices(f) ? ": " : "", config_field_choices(f) ? config_field_choices(f) : "");
-        luaL_addstring(&b, line);
-    }
-    /* the kinds, from their registries */
-    for (int f = 0; f < KIND_FAMILIES; f++) {
-        char line[512];
-        snprintf(line, sizeof line, "%s kinds (field '%s'):\n", kind_family_name(f), kind_family_name(f));
-        luaL_addstring(&b, line);
-        for (int i = 0; i < kind_count(f); i++) {
-            const KindInfo *k = kind_at(f, i);
-            snprintf(line, sizeof line, "  %-10s %s%s%s\n", k->name, k->help, *k->fields ? "; fields " : "", k->fields);
-            luaL_addstring(&b, line);
-        }
-    }
-    luaL_addstring(&b, "plot kinds (archlab.plot.<kind>{ file =, width =, height =, dpi =, <options> }):\n");
-    for (int i = 0; i < plot_kind_count(); i++) {
-        const plot_kind *k = plot_kind_at(i);
-        char line[512];
-        snprintf(line, sizeof line, "  %-10s %s\n", plot_kind_name(k), plot_kind_help(k));
-        luaL_addstring(&b, line);
-        for (const plot_option *o = plot_kind_options(k); o->name; o++) {
-            snprintf(line, sizeof line, "    %-12s %s%s\n", o->name, o->flags & PLOT_OPT_REQUIRED ? "(required) " : "",
-                     o->help ? o->help : "");
-            luaL_addstring(&b, line);
-        }
-    }
-    luaL_pushresult(&b);
     return 1;
 }
 
@@ -142,7 +82,34 @@ static int l_kinds(lua_State *L) {
     return 1;
 }
 
+static const FnSpec THREADS = {"archlab.threads", "archlab.threads([n]) -> n",
+                               "sets the thread count of OpenMP loops and OpenBLAS (1 to 4 per available core); "
+                               "returns the current one", NULL};
+static const FnSpec KINDS = {"archlab.kinds", "archlab.kinds([family]) -> { attention =, ffn =, residual =, plot = }",
+                             "what the registries hold: each kind's name, help and the config fields it reads "
+                             "(one family's list when family is given)", NULL};
+/* archlab.sweep is Lua (scripts/lib/archlab/sweep.lua); its options live here so help documents them and the
+ * Lua side checks keys against the same list (archlab.options("sweep")). */
+static const OptSpec SWEEP_OPTS[] = {
+    {"dir", OPT_STRING, 0, 0, NULL, "(required) a directory: per run NAME.jsonl, NAME.summary.json and NAME.ckpt; results.md and results.csv"},
+    {"data", OPT_ANY, 0, 0, NULL, "(required) an archlab.data source"},
+    {"base", OPT_TABLE, 0, 0, "{}", "the config every run starts from ({ preset =, <config fields> })"},
+    {"train", OPT_TABLE, 0, 0, "{}", "archlab.train options every run takes (steps, lr, ...)"},
+    {"vary", OPT_TABLE, 0, 0, NULL, "(required) { key = {values} }: config fields, train options or seed; the cross "
+                                    "product runs, each combination once per seed"},
+    {"metric", OPT_STRING, 0, 0, "\"val_loss\"", "the field of each run's summary.json averaged per group"},
+    {"level", OPT_NUMBER, 0, 1, "0.95", "the confidence level of the summary's intervals"},
+    {"quiet", OPT_BOOL, 0, 0, "false", "no progress output"},
+    {NULL},
+};
+static const FnSpec SWEEP = {"archlab.sweep", "archlab.sweep{ dir =, data =, base =, train =, vary = } -> { runs =, groups =, table = }",
+                             "a cross product of runs over seeds, resumable (finished runs are skipped, interrupted "
+                             "ones resume); results per combination with mean and confidence interval", SWEEP_OPTS};
+
 int luaopen_archlab(lua_State *L) {
+    opts_register(&THREADS);
+    opts_register(&KINDS);
+    opts_register(&SWEEP);
     lua_newtable(L);
     bridge_open_model(L);
     bridge_open_residual(L); /* model:gains() */
@@ -158,8 +125,7 @@ int luaopen_archlab(lua_State *L) {
     lua_setfield(L, -2, "plot");
     lua_pushcfunction(L, l_threads);
     lua_setfield(L, -2, "threads");
-    lua_pushcfunction(L, l_help);
-    lua_setfield(L, -2, "help");
+    bridge_open_help(L); /* archlab.help, help_text, options */
     lua_pushcfunction(L, l_kinds);
     lua_setfield(L, -2, "kinds");
     lua_pushstring(L, ARCHLAB_VERSION);

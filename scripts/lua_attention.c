@@ -9,15 +9,57 @@
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 
+static const OptSpec NIAH_DATA_OPTS[] = {
+    {"keys", OPT_INT, 1, 250, "16", "distinct keys a needle can hold"},
+    {"values", OPT_INT, 2, 250, "16", "values (chance recall is 1 / values)"},
+    {"filler", OPT_INT, 1, 250, "64", "filler symbols of the haystack"},
+    {NULL},
+};
+static const FnSpec NIAH_DATA = {"archlab.data.niah", "archlab.data.niah{ keys =, values =, filler = } -> data",
+                                 "needle in a haystack at workbench scale: a key -> value fact in synthetic filler, "
+                                 "queried at the end (a training source, and model:niah's task)", NIAH_DATA_OPTS};
+static const OptSpec GENERATE_OPTS[] = {
+    {"prompt", OPT_ANY, 0, 0, NULL, "(required) a string (byte-level models), a list of token ids, or a list of lists (a batch)"},
+    {"n", OPT_INT, 1, 1 << 22, "32", "tokens to generate (prompt + n - 1 at most seq_len)"},
+    {"temperature", OPT_NUMBER, 0, 1e6, "0 (greedy)", "sampling temperature"},
+    {"seed", OPT_INT, 0, 2147483647.0, "1", "sampling seed"},
+    {"mla", OPT_STRING, 0, 0, "\"absorbed\"", "MLA decoding: \"absorbed\" or \"naive\""},
+    {"chunk", OPT_INT, 1, 1 << 20, "256", "prompt tokens per prefill step"},
+    {NULL},
+};
+static const FnSpec GENERATE = {"model:generate", "model:generate{ prompt =, n =, temperature =, seed = } -> text or tokens",
+                                "decodes from a KV cache: the same logits as the training forward, greedy or sampled",
+                                GENERATE_OPTS};
+static const OptSpec KV_OPTS[] = {
+    {"context", OPT_INT, 1, 1 << 30, "the model's seq_len", "tokens per sequence"},
+    {"batch", OPT_INT, 1, 1 << 20, "1", "sequences"},
+    {NULL},
+};
+static const FnSpec KV = {"model:kv_cache", "model:kv_cache{ context =, batch = } -> { bytes =, bytes_per_token =, formula_bytes_per_token =, elems_per_token = }",
+                          "allocates a KV cache and measures what the attention layers store, beside V2 Table 1's formula",
+                          KV_OPTS};
+static const OptSpec NIAH_OPTS[] = {
+    {"data", OPT_ANY, 0, 0, NULL, "(required) an archlab.data.niah task"},
+    {"lengths", OPT_TABLE, 0, 0, NULL, "(required) context lengths (1 to 64 of them)"},
+    {"depths", OPT_TABLE, 0, 0, NULL, "(required) needle depths in [0, 1] (1 to 64)"},
+    {"trials", OPT_INT, 1, 4096, "8", "haystacks per cell"},
+    {"seed", OPT_INT, 0, 2147483647.0, "1", "the haystacks' seed"},
+    {"chunk", OPT_INT, 1, 1 << 20, "256", "prefill tokens per step"},
+    {"json", OPT_STRING, 0, 0, NULL, "also write the grid to this JSON file"},
+    {NULL},
+};
+static const FnSpec NIAH = {"model:niah", "model:niah{ data =, lengths =, depths =, trials = } -> { recall = {{...}}, ... }",
+                            "needle recall on a grid of context lengths x depths (exact match), by cached decoding",
+                            NIAH_OPTS};
+
 static int l_niah_data(lua_State *L) {
-    static const char *fn = "archlab.data.niah";
+    const char *fn = NIAH_DATA.name;
     if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *keys[] = {"keys", "values", "filler", NULL};
-    opts_check_keys(L, 1, fn, keys);
-    int k = opt_int(L, 1, fn, "keys", 16, 1, 250);
-    int v = opt_int(L, 1, fn, "values", 16, 2, 250);
-    int f = opt_int(L, 1, fn, "filler", 64, 1, 250);
+    opts_check(L, 1, &NIAH_DATA);
+    int k = spec_int(L, 1, &NIAH_DATA, "keys", 16);
+    int v = spec_int(L, 1, &NIAH_DATA, "values", 16);
+    int f = spec_int(L, 1, &NIAH_DATA, "filler", 64);
     LData *ld = lua_newuserdatauv(L, sizeof *ld, 0);
     memset(ld, 0, sizeof *ld);
     luaL_setmetatable(L, DATA_MT);
@@ -43,18 +85,18 @@ static int read_tokens(lua_State *L, int idx, const char *fn, const char *what, 
 }
 
 static int l_generate(lua_State *L) {
-    static const char *fn = "model:generate";
+    const char *fn = GENERATE.name;
     Model *m = bridge_check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *keys[] = {"prompt", "n", "temperature", "seed", "mla", "chunk", NULL};
-    opts_check_keys(L, 2, fn, keys);
+    opts_check(L, 2, &GENERATE);
     int S = m->cfg.seq_len, V = m->cfg.vocab_size;
-    int n = opt_int(L, 2, fn, "n", 32, 1, S);
-    double temp = opt_num(L, 2, fn, "temperature", 0, 0, 1e6);
-    int seed = opt_int(L, 2, fn, "seed", 1, 0, 2147483647.0);
-    int chunk = opt_int(L, 2, fn, "chunk", 256, 1, 1 << 20);
+    int n = spec_int(L, 2, &GENERATE, "n", 32);
+    if (n > S) luaL_error(L, "%s: field 'n' = %d is more than the model's seq_len = %d", fn, n, S);
+    double temp = spec_num(L, 2, &GENERATE, "temperature", 0);
+    int seed = spec_int(L, 2, &GENERATE, "seed", 1);
+    int chunk = spec_int(L, 2, &GENERATE, "chunk", 256);
     char mla[16] = "absorbed";
-    opt_str(L, 2, fn, "mla", mla, sizeof mla);
+    spec_str(L, 2, &GENERATE, "mla", mla, sizeof mla);
     if (strcmp(mla, "absorbed") && strcmp(mla, "naive")) luaL_error(L, "%s: field 'mla' must be \"absorbed\" or \"naive\"", fn);
     int kind = lua_getfield(L, 2, "prompt"); /* 0 string, 1 list, 2 list of lists */
     int B = 1, T0 = 0, shape;
@@ -134,14 +176,13 @@ static int l_generate(lua_State *L) {
 }
 
 static int l_kv_cache(lua_State *L) {
-    static const char *fn = "model:kv_cache";
+    const char *fn = KV.name;
     Model *m = bridge_check_model(L, 1);
     if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_newtable(L); }
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *keys[] = {"context", "batch", NULL};
-    opts_check_keys(L, 2, fn, keys);
-    int ctxlen = opt_int(L, 2, fn, "context", m->cfg.seq_len, 1, 1 << 30);
-    int B = opt_int(L, 2, fn, "batch", 1, 1, 1 << 20);
+    opts_check(L, 2, &KV);
+    int ctxlen = spec_int(L, 2, &KV, "context", m->cfg.seq_len);
+    int B = spec_int(L, 2, &KV, "batch", 1);
     KVCache *kv = model_kv_cache(m, B, ctxlen);
     if (!kv) opts_raise_engine_error(L, fn);
     int *tok = calloc(B, sizeof(int));
@@ -177,11 +218,10 @@ static void read_list(lua_State *L, int idx, const char *fn, const char *key, do
 }
 
 static int l_niah(lua_State *L) {
-    static const char *fn = "model:niah";
+    const char *fn = NIAH.name;
     Model *m = bridge_check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *keys[] = {"data", "lengths", "depths", "trials", "seed", "chunk", "json", NULL};
-    opts_check_keys(L, 2, fn, keys);
+    opts_check(L, 2, &NIAH);
     lua_getfield(L, 2, "data");
     if (lua_isnil(L, -1)) luaL_error(L, "%s: field 'data' is required (archlab.data.niah{...})", fn);
     DataSource *d = bridge_check_data(L, -1);
@@ -195,11 +235,11 @@ static int l_niah(lua_State *L) {
         if (lens[i] != (int)lens[i]) luaL_error(L, "%s: field 'lengths[%d]' must be an integer", fn, i + 1);
         il[i] = (int)lens[i];
     }
-    int trials = opt_int(L, 2, fn, "trials", 8, 1, 4096);
-    int seed = opt_int(L, 2, fn, "seed", 1, 0, 2147483647.0);
-    int chunk = opt_int(L, 2, fn, "chunk", 256, 1, 1 << 20);
+    int trials = spec_int(L, 2, &NIAH, "trials", 8);
+    int seed = spec_int(L, 2, &NIAH, "seed", 1);
+    int chunk = spec_int(L, 2, &NIAH, "chunk", 256);
     char json[1024] = "";
-    opt_str(L, 2, fn, "json", json, sizeof json);
+    spec_str(L, 2, &NIAH, "json", json, sizeof json);
     NiahGrid g;
     if (niah_evaluate(m, d, il, nl, depths, nd, trials, (uint64_t)seed, chunk, &g)) opts_raise_engine_error(L, fn);
     if (json[0] && (make_parent_dirs(json) || niah_write_json(&g, d, m, json))) {
@@ -231,6 +271,10 @@ static int l_niah(lua_State *L) {
 }
 
 void bridge_open_attention(lua_State *L) {
+    opts_register(&NIAH_DATA);
+    opts_register(&GENERATE);
+    opts_register(&KV);
+    opts_register(&NIAH);
     static const luaL_Reg methods[] = {{"generate", l_generate}, {"kv_cache", l_kv_cache}, {"niah", l_niah}, {NULL, NULL}};
     bridge_add_model_methods(L, methods);
     lua_getfield(L, -1, "data");

@@ -4,6 +4,13 @@
 #include "scripts/lua_opts.h"
 #include "train/checkpoint.h"
 
+static const FnSpec SAVE = {"model:save", "model:save(path) -> path",
+                            "the weights as one safetensors file (Hugging Face names; the config as JSON in its "
+                            "metadata), written atomically", NULL};
+static const FnSpec LOAD = {"model:load", "model:load(path) -> model",
+                            "weights from a safetensors file, checked whole first (config fields that change the "
+                            "function, names, shapes, finite values): on an error the model is unchanged", NULL};
+
 static int l_save(lua_State *L) {
     Model *m = bridge_check_model(L, 1);
     const char *path = luaL_checkstring(L, 2);
@@ -21,6 +28,8 @@ static int l_load(lua_State *L) {
 }
 
 void bridge_open_checkpoint(lua_State *L) {
+    opts_register(&SAVE);
+    opts_register(&LOAD);
     static const luaL_Reg methods[] = {{"save", l_save}, {"load", l_load}, {NULL, NULL}};
     bridge_add_model_methods(L, methods);
 }

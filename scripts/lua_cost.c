@@ -3,12 +3,44 @@
 #include <string.h>
 
 #include "analysis/cost.h"
+#include "arch/config.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 
+static const OptSpec COST_OPTS[] = {
+    {"preset", OPT_STRING, 0, 0, NULL, "a preset name, a FILE.lua of config fields or a Hugging Face config.json to start from; any config field may follow"},
+    {"context", OPT_INT, 1, 1 << 30, "min(seq_len, 4096)", "context length for FLOPs, KV bytes and activations"},
+    {"batch", OPT_INT, 1, 1 << 20, "1", "batch size for memory"},
+    {NULL},
+};
+static const FnSpec COST = {"archlab.cost", "archlab.cost{ preset =, <config fields>, context =, batch = } -> cost",
+                            "what a configuration costs, counted without allocating: parameters per component (total and "
+                            "activated), FLOPs per token, KV-cache elements and bytes, training memory", COST_OPTS};
+
+/* a key that is neither a config field nor one of COST's options: an error with the closest of both */
+static void check_cost_keys(lua_State *L) {
+    const char *names[128];
+    int n = 0;
+    for (int i = 0; i < model_config_n_fields && n < 120; i++) names[n++] = model_config_fields[i].name;
+    for (const OptSpec *o = COST_OPTS; o->name; o++) names[n++] = o->name;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue; /* the config reader names it */
+        const char *k = lua_tostring(L, -1);
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = !strcmp(k, names[i]);
+        if (known) continue;
+        const char *s = closest_word(k, names, n);
+        if (s) luaL_error(L, "%s: unknown field '%s' (did you mean '%s'?)", COST.name, k, s);
+        luaL_error(L, "%s: unknown field '%s' (archlab.help(\"cost\") and archlab.help(\"config\") list the fields)", COST.name, k);
+    }
+}
+
 static int l_cost(lua_State *L) {
-    static const char *fn = "archlab.cost";
+    const char *fn = COST.name;
     luaL_checktype(L, 1, LUA_TTABLE);
+    check_cost_keys(L);
     ModelConfig c;
     config_defaults(&c);
     /* context and batch are not config fields: read them, then hide them from the config reader */
@@ -22,13 +54,12 @@ static int l_cost(lua_State *L) {
             lua_settable(L, 2);
         } else lua_pop(L, 1);
     }
-    char preset[32] = "";
-    if (opt_str(L, 2, fn, "preset", preset, sizeof preset)) bridge_apply_preset(L, preset, &c);
-    bridge_config_from_table(L, 2, &c, fn);
+    bridge_config_build(L, 2, &c, fn);
     ModelConfig fin = c;
     if (config_finalize(&fin)) opts_raise_engine_error(L, fn);
-    int context = opt_int(L, 1, fn, "context", fin.seq_len < 4096 ? fin.seq_len : 4096, 1, fin.seq_len);
-    int batch = opt_int(L, 1, fn, "batch", 1, 1, 1 << 20);
+    int context = spec_int(L, 1, &COST, "context", fin.seq_len < 4096 ? fin.seq_len : 4096);
+    if (context > fin.seq_len) luaL_error(L, "%s: field 'context' = %d is longer than seq_len = %d", fn, context, fin.seq_len);
+    int batch = spec_int(L, 1, &COST, "batch", 1);
     ModelCost mc;
     if (model_cost(&c, context, batch, &mc)) opts_raise_engine_error(L, fn);
     lua_newtable(L);
@@ -58,6 +89,7 @@ static int l_cost(lua_State *L) {
 }
 
 void bridge_open_cost(lua_State *L) {
+    opts_register(&COST);
     lua_pushcfunction(L, l_cost);
     lua_setfield(L, -2, "cost");
 }

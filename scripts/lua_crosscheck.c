@@ -19,15 +19,32 @@
 #include "scripts/lua_opts.h"
 #include "train/checkpoint.h"
 
+static const OptSpec PERTURB_OPTS[] = {
+    {"std", OPT_NUMBER, 0, 10, "0.05", "standard deviation of the noise"},
+    {"seed", OPT_INT, 0, 2147483647.0, "1", "its seed"},
+    {NULL},
+};
+static const FnSpec PERTURB = {"model:perturb", "model:perturb{ std =, seed = } -> model",
+                               "adds N(0, std^2) noise to every parameter (for make crosscheck: no init symmetry hides "
+                               "a wrong term)", PERTURB_OPTS};
+static const OptSpec DUMP_OPTS[] = {
+    {"tokens", OPT_TABLE, 0, 0, NULL, "(required) B lists of T token ids"},
+    {"targets", OPT_TABLE, 0, 0, NULL, "(required) B lists of T targets (-1: not counted)"},
+    {"file", OPT_STRING, 0, 0, NULL, "(required) the safetensors file to write"},
+    {NULL},
+};
+static const FnSpec DUMP = {"model:dump_grads", "model:dump_grads{ tokens =, targets =, file = } -> loss",
+                            "one forward and backward; writes tokens, targets, logits, losses and every parameter's "
+                            "gradient (what make crosscheck compares with the PyTorch reference)", DUMP_OPTS};
+
 static int l_perturb(lua_State *L) {
-    static const char *fn = "model:perturb";
-    static const char *keys[] = {"std", "seed", NULL};
+    const char *fn = PERTURB.name;
     Model *m = bridge_check_model(L, 1);
     if (lua_isnoneornil(L, 2)) lua_newtable(L);
     luaL_checktype(L, 2, LUA_TTABLE);
-    opts_check_keys(L, 2, fn, keys);
-    double std = opt_num(L, 2, fn, "std", 0.05, 0, 10);
-    int seed = opt_int(L, 2, fn, "seed", 1, 0, 2147483647.0);
+    opts_check(L, 2, &PERTURB);
+    double std = spec_num(L, 2, &PERTURB, "std", 0.05);
+    int seed = spec_int(L, 2, &PERTURB, "seed", 1);
     if (!m->ps.data) luaL_error(L, "%s: the model has no allocated parameters", fn);
     Rng rng;
     rng_init(&rng, (uint64_t)seed);
@@ -76,13 +93,12 @@ static int *read_grid(lua_State *L, int idx, const char *fn, const char *key, in
 }
 
 static int l_dump_grads(lua_State *L) {
-    static const char *fn = "model:dump_grads";
-    static const char *keys[] = {"tokens", "targets", "file", NULL};
+    const char *fn = DUMP.name;
     Model *m = bridge_check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    opts_check_keys(L, 2, fn, keys);
+    opts_check(L, 2, &DUMP);
     char file[1024];
-    if (!opt_str(L, 2, fn, "file", file, sizeof file)) luaL_error(L, "%s: field 'file' is required", fn);
+    if (!spec_str(L, 2, &DUMP, "file", file, sizeof file)) luaL_error(L, "%s: field 'file' is required", fn);
     if (!m->ps.data) luaL_error(L, "%s: the model has no allocated parameters", fn);
     int V = m->cfg.vocab_size, B = 0, T = 0;
     int *tokens = read_grid(L, 2, fn, "tokens", 0, V, &B, &T);
@@ -126,6 +142,8 @@ static int l_dump_grads(lua_State *L) {
 }
 
 void bridge_open_crosscheck(lua_State *L) {
+    opts_register(&PERTURB);
+    opts_register(&DUMP);
     static const luaL_Reg methods[] = {{"perturb", l_perturb}, {"dump_grads", l_dump_grads}, {NULL, NULL}};
     bridge_add_model_methods(L, methods);
 }

@@ -14,13 +14,37 @@ static LData *new_data(lua_State *L) {
     return ld;
 }
 
+static const OptSpec TEXT_OPTS[] = {
+    {"path", OPT_ANY, 0, 0, "Debian's fortunes", "a file, a directory (its text files) or a list of up to 64 of them"},
+    {"val_fraction", OPT_NUMBER, 0.001, 0.5, "0.1", "share of 8 KiB blocks held out for validation"},
+    {NULL},
+};
+static const FnSpec TEXT = {"archlab.data.text", "archlab.data.text{ path =, val_fraction = } -> data",
+                            "a byte-level text corpus (vocab 256) split into train and validation", TEXT_OPTS};
+static const OptSpec COPY_OPTS[] = {
+    {"alphabet", OPT_INT, 2, 250, "16", "symbols to copy (token ids up to alphabet + 2)"},
+    {NULL},
+};
+static const FnSpec COPY = {"archlab.data.copy", "archlab.data.copy{ alphabet = } -> data",
+                            "synthetic copy task: BOS x1..xk SEP x1..xk, the second copy the targets", COPY_OPTS};
+static const OptSpec RECALL_OPTS[] = {
+    {"keys", OPT_INT, 2, 126, "16", "distinct keys (values use as many symbols)"},
+    {"pairs", OPT_INT, 1, 126, "8", "key/value pairs per sequence (at most keys)"},
+    {NULL},
+};
+static const FnSpec RECALL = {"archlab.data.recall", "archlab.data.recall{ keys =, pairs = } -> data",
+                              "synthetic associative recall: pairs, then queries whose values are the targets", RECALL_OPTS};
+static const FnSpec ENTROPY = {"data:unigram_entropy", "data:unigram_entropy() -> nats",
+                               "entropy of the train split's bytes: the loss of the best context-free predictor", NULL};
+static const FnSpec CHANCE = {"data:chance_loss", "data:chance_loss() -> nats",
+                              "loss of a uniform guess among the possible answers", NULL};
+
 static int l_text(lua_State *L) {
-    static const char *fn = "archlab.data.text";
+    const char *fn = TEXT.name;
     if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *keys[] = {"path", "val_fraction", NULL};
-    opts_check_keys(L, 1, fn, keys);
-    double vf = opt_num(L, 1, fn, "val_fraction", 0.1, 0.001, 0.5);
+    opts_check(L, 1, &TEXT);
+    double vf = spec_num(L, 1, &TEXT, "val_fraction", 0.1);
     const char *paths[64];
     int n = 0;
     int t = lua_getfield(L, 1, "path");
@@ -42,12 +66,10 @@ static int l_text(lua_State *L) {
 }
 
 static int l_copy(lua_State *L) {
-    static const char *fn = "archlab.data.copy";
     if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *keys[] = {"alphabet", NULL};
-    opts_check_keys(L, 1, fn, keys);
-    int a = opt_int(L, 1, fn, "alphabet", 16, 2, 250);
+    opts_check(L, 1, &COPY);
+    int a = spec_int(L, 1, &COPY, "alphabet", 16);
     LData *ld = new_data(L);
     data_copy_init(&ld->d, a);
     ld->loaded = 1;
@@ -55,13 +77,12 @@ static int l_copy(lua_State *L) {
 }
 
 static int l_recall(lua_State *L) {
-    static const char *fn = "archlab.data.recall";
+    const char *fn = RECALL.name;
     if (lua_isnoneornil(L, 1)) { lua_settop(L, 0); lua_newtable(L); }
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *keys[] = {"keys", "pairs", NULL};
-    opts_check_keys(L, 1, fn, keys);
-    int k = opt_int(L, 1, fn, "keys", 16, 2, 126);
-    int p = opt_int(L, 1, fn, "pairs", 8, 1, 126);
+    opts_check(L, 1, &RECALL);
+    int k = spec_int(L, 1, &RECALL, "keys", 16);
+    int p = spec_int(L, 1, &RECALL, "pairs", 8);
     if (p > k) luaL_error(L, "%s: field 'pairs' = %d exceeds keys = %d (keys are distinct)", fn, p, k);
     LData *ld = new_data(L);
     data_recall_init(&ld->d, k, p);
@@ -77,6 +98,8 @@ static int l_chance_loss(lua_State *L) {
     lua_pushnumber(L, data_chance_loss(bridge_check_data(L, 1)));
     return 1;
 }
+static const FnSpec DESCRIBE = {"data:describe", "data:describe() -> text",
+                                "what the source holds (also tostring(data))", NULL};
 static int l_describe(lua_State *L) {
     LData *ld = luaL_checkudata(L, 1, DATA_MT);
     lua_pushfstring(L, "archlab.Data(%s)", ld->loaded ? ld->d.description : "closed");
@@ -90,6 +113,12 @@ static int l_gc(lua_State *L) {
 }
 
 void bridge_open_data(lua_State *L) {
+    opts_register(&TEXT);
+    opts_register(&COPY);
+    opts_register(&RECALL);
+    opts_register(&ENTROPY);
+    opts_register(&CHANCE);
+    opts_register(&DESCRIBE);
     static const luaL_Reg methods[] = {{"unigram_entropy", l_unigram_entropy}, {"chance_loss", l_chance_loss},
                                        {"describe", l_describe}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__close", l_gc}, {"__tostring", l_describe}, {NULL, NULL}};

@@ -14,10 +14,7 @@ static const char *FN = "archlab.model";
 static int l_model(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     ModelConfig c;
-    config_defaults(&c);
-    char preset[32] = "";
-    if (opt_str(L, 1, FN, "preset", preset, sizeof preset)) bridge_apply_preset(L, preset, &c);
-    bridge_config_from_table(L, 1, &c, FN); /* the script's fields override the preset's */
+    bridge_config_build(L, 1, &c, FN);
     LModel *lm = lua_newuserdatauv(L, sizeof *lm, 0);
     lm->m = NULL;
     luaL_setmetatable(L, MODEL_MT);
@@ -84,12 +81,30 @@ static int l_summary(lua_State *L) {
     return 1;
 }
 
+static const FnSpec EVALUATE = {"model:evaluate", "model:evaluate{ data =, batch_size =, batches =, seq_len =, split = } -> loss",
+                                "mean cross-entropy (nats per token) over fixed batches of the data", bridge_eval_opts};
+static const OptSpec MODEL_OPTS[] = {
+    {"preset", OPT_STRING, 0, 0, NULL, "where the config starts: a preset name (scripts/presets/NAME.lua), a FILE.lua "
+                                      "returning config fields, or a Hugging Face config.json (V2-Lite's, to shrink "
+                                      "and train); the fields below override it"},
+    {NULL},
+};
+static const FnSpec MODEL = {"archlab.model", "archlab.model{ preset = NAME | FILE.lua | config.json, <config fields> } -> model",
+                             "builds a model: a preset and config fields over it (below; archlab.help(\"kinds\") "
+                             "describes the kinds)", MODEL_OPTS};
+static const FnSpec SUMMARY = {"model:summary", "model:summary() -> text",
+                               "the config in one line, then parameters per component (total, activated, share)", NULL};
+static const FnSpec PARAMS = {"model:params", "model:params() -> { <component> = n, ..., total =, activated = }",
+                              "parameters per component: the breakdown summaries print", NULL};
+static const FnSpec CONFIG = {"model:config", "model:config() -> { <field> = value, ... }",
+                              "the finalized config (derived defaults filled in)", NULL};
+
 static int l_evaluate(lua_State *L) {
-    static const char *fn = "model:evaluate";
+    const char *fn = EVALUATE.name;
     Model *m = bridge_check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     EvalOptions e;
-    bridge_eval_options(L, 2, fn, m, &e);
+    bridge_eval_options(L, 2, &EVALUATE, m, &e);
     double loss = evaluate(m, e.data, e.B, e.T, e.batches, e.split);
     if (isnan(loss)) opts_raise_engine_error(L, fn);
     lua_pushnumber(L, loss);
@@ -127,6 +142,11 @@ static int l_tostring(lua_State *L) {
 }
 
 void bridge_open_model(lua_State *L) {
+    opts_register(&MODEL);
+    opts_register(&SUMMARY);
+    opts_register(&PARAMS);
+    opts_register(&CONFIG);
+    opts_register(&EVALUATE);
     static const luaL_Reg methods[] = {{"params", l_params}, {"summary", l_summary}, {"evaluate", l_evaluate},
                                        {"config", l_config}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__close", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};

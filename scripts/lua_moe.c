@@ -3,7 +3,7 @@
  *   m:expert_load{ data = d, batches = 8, batch_size = 8, seq_len = T, split = "val" }
  *                              runs the forward over fixed batches and reports what they routed in total
  *                              (MaxVio over a validation set)
- * both return { layers = {sub-layer indices}, experts = E, counts = {{...}, ...} (layer x expert, for
+ * both return { layers = {their blocks, from 0 as model.layers.<l> and the layer<l>.* series}, experts = E, counts = {{...}, ...} (layer x expert, for
  *   archlab.plot.heatmap), fractions = {{...}}, maxvio = {...}, dead = {...}, load_entropy = {...},
  *   maxvio_max = worst layer, tokens = assignments per layer }; layers is empty for a dense model.
  *   m:active_params()          parameters one token activates (top-K of the routed experts per MoE layer)
@@ -26,14 +26,23 @@ static void push_row(lua_State *L, const double *v, int n, double scale) {
     }
 }
 
+static const FnSpec EXPERT_LOAD = {"model:expert_load", "model:expert_load([{ data =, batch_size =, batches =, seq_len =, split = }]) -> loads",
+                                   "per MoE layer: token counts and fractions per expert, MaxVio, dead experts, load "
+                                   "entropy; of the last forward, or over fixed batches of the data", bridge_eval_opts};
+static const FnSpec ACTIVE = {"model:active_params", "model:active_params() -> n",
+                              "parameters one token activates (the summaries' 'activated': no input embedding, "
+                              "top-K of the routed experts per MoE layer)", NULL};
+static const FnSpec MOE_PARAMS = {"model:moe_params", "model:moe_params() -> { router =, router_bias =, routed_experts =, shared_experts =, active =, total = }",
+                                  "the MoE components' parameters", NULL};
+
 static int l_expert_load(lua_State *L) {
-    static const char *fn = "model:expert_load";
+    const char *fn = EXPERT_LOAD.name;
     Model *m = bridge_check_model(L, 1);
     int accumulated = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         EvalOptions e;
-        bridge_eval_options(L, 2, fn, m, &e);
+        bridge_eval_options(L, 2, &EXPERT_LOAD, m, &e);
         expert_load_reset(m);
         if (isnan(evaluate(m, e.data, e.B, e.T, e.batches, e.split))) opts_raise_engine_error(L, fn);
         accumulated = 1;
@@ -44,7 +53,7 @@ static int l_expert_load(lua_State *L) {
     lua_pushinteger(L, el.E);
     lua_setfield(L, -2, "experts");
     lua_createtable(L, el.n, 0);
-    for (int j = 0; j < el.n; j++) { lua_pushinteger(L, el.sublayer[j]); lua_rawseti(L, -2, j + 1); }
+    for (int j = 0; j < el.n; j++) { lua_pushinteger(L, el.layer[j]); lua_rawseti(L, -2, j + 1); }
     lua_setfield(L, -2, "layers");
     static const char *rows[2] = {"counts", "fractions"};
     for (int k = 0; k < 2; k++) {
@@ -94,6 +103,9 @@ static int l_moe_params(lua_State *L) {
 }
 
 void bridge_open_moe(lua_State *L) {
+    opts_register(&EXPERT_LOAD);
+    opts_register(&ACTIVE);
+    opts_register(&MOE_PARAMS);
     static const luaL_Reg methods[] = {{"expert_load", l_expert_load}, {"active_params", l_active_params},
                                        {"moe_params", l_moe_params}, {NULL, NULL}};
     bridge_add_model_methods(L, methods);

@@ -12,6 +12,7 @@
 
 #include "arch/config.h" /* closest_word */
 #include "plots/plot.h"
+#include "scripts/lua_opts.h"
 #include "scripts/lua_plot.h"
 
 #define SCRATCH 2 /* stack slot of the table that anchors this call's buffers and strings */
@@ -75,8 +76,13 @@ static void check_keys(ctx *c, int idx, const char *field, const char *const *al
     }
 }
 
-/* a NULL-terminated static list of names and how many it has, for check_keys */
-#define KEYS(list) list, (int)(sizeof list / sizeof *list) - 1
+/* the names of an OptSpec table (ended by a NULL name) into keys, then the extra names; returns how many */
+static int spec_keys(const OptSpec *opts, const char **keys, int cap, const char *const *extra) {
+    int n = 0;
+    for (const OptSpec *o = opts; o->name && n < cap; o++) keys[n++] = o->name;
+    for (; extra && *extra && n < cap; extra++) keys[n++] = *extra;
+    return n;
+}
 
 static void join(char *out, size_t n, const char *prefix, const char *key) {
     if (prefix && *prefix) snprintf(out, n, "%s.%s", prefix, key);
@@ -100,7 +106,7 @@ static size_t req_list(ctx *c, int idx, const char *f, const char *key, const ch
     return n;
 }
 
-static const char *opt_str(ctx *c, int idx, const char *prefix, const char *key) {
+static const char *read_str(ctx *c, int idx, const char *prefix, const char *key) {
     if (!get(c, idx, key)) return NULL;
     char f[256];
     join(f, sizeof f, prefix, key);
@@ -111,7 +117,7 @@ static const char *opt_str(ctx *c, int idx, const char *prefix, const char *key)
     return s;
 }
 
-static int opt_bool(ctx *c, int idx, const char *prefix, const char *key) {
+static int read_bool(ctx *c, int idx, const char *prefix, const char *key) {
     if (!get(c, idx, key)) return 0;
     char f[256];
     join(f, sizeof f, prefix, key);
@@ -121,7 +127,7 @@ static int opt_bool(ctx *c, int idx, const char *prefix, const char *key) {
     return b;
 }
 
-static int opt_num(ctx *c, int idx, const char *prefix, const char *key, double *v) {
+static int read_num(ctx *c, int idx, const char *prefix, const char *key, double *v) {
     if (!get(c, idx, key)) return 0;
     char f[256];
     join(f, sizeof f, prefix, key);
@@ -172,16 +178,24 @@ static void opt_lim(ctx *c, int idx, const char *prefix, const char *key, int *h
     lua_pop(c->L, 1);
 }
 
-/* width/height/dpi, shared by every figure-level call */
+/* file/width/height/dpi, shared by every figure-level call */
+const OptSpec lua_plot_output_opts[] = {
+    {"file", OPT_STRING, 0, 0, NULL, "the output path; .png, .svg or .pdf picks the format"},
+    {"width", OPT_NUMBER, 0, 0, "the kind's", "in points"},
+    {"height", OPT_NUMBER, 0, 0, "the kind's", "in points"},
+    {"dpi", OPT_NUMBER, 0, 0, "150", "PNG pixels per inch (a PNG is width * dpi / 72 pixels wide)"},
+    {NULL},
+};
+
 static void read_output(ctx *c, int idx, plot_output *o) {
     memset(o, 0, sizeof *o);
-    opt_num(c, idx, "", "width", &o->width);
-    opt_num(c, idx, "", "height", &o->height);
-    opt_num(c, idx, "", "dpi", &o->dpi);
+    read_num(c, idx, "", "width", &o->width);
+    read_num(c, idx, "", "height", &o->height);
+    read_num(c, idx, "", "dpi", &o->dpi);
 }
 
 static const char *need_file(ctx *c, int idx) {
-    const char *f = opt_str(c, idx, "", "file");
+    const char *f = read_str(c, idx, "", "file");
     if (!f) lerr(c, "file", "missing (the output path: .png, .svg or .pdf)");
     return f;
 }
@@ -278,15 +292,15 @@ static void read_options(ctx *c, int idx, const char *prefix, const plot_option 
         }
         lua_pop(L, 1); /* the typed getters below push it again */
         switch (o->type) {
-        case PLOT_OPT_STRING: *AT(spec, o->offset, const char *) = opt_str(c, idx, prefix, o->name); break;
-        case PLOT_OPT_BOOL: *AT(spec, o->offset, int) = opt_bool(c, idx, prefix, o->name); break;
+        case PLOT_OPT_STRING: *AT(spec, o->offset, const char *) = read_str(c, idx, prefix, o->name); break;
+        case PLOT_OPT_BOOL: *AT(spec, o->offset, int) = read_bool(c, idx, prefix, o->name); break;
         case PLOT_OPT_NUMBER:
-            opt_num(c, idx, prefix, o->name, AT(spec, o->offset, double));
+            read_num(c, idx, prefix, o->name, AT(spec, o->offset, double));
             if (o->given >= 0) *AT(spec, o->given, int) = 1;
             break;
         case PLOT_OPT_RANGE: opt_lim(c, idx, prefix, o->name, AT(spec, o->given, int), AT(spec, o->offset, double)); break;
         case PLOT_OPT_COLORMAP: {
-            const char *name = opt_str(c, idx, prefix, o->name);
+            const char *name = read_str(c, idx, prefix, o->name);
             if (plot_cmap_by_name(name, AT(spec, o->offset, plot_cmap))) lerr(c, f, "%s", plot_last_error());
             break;
         }
@@ -351,7 +365,8 @@ static int l_figure(lua_State *L) {
     snprintf(fn, sizeof fn, "archlab.plot.%s", plot_kind_name(k));
     ctx c;
     begin(L, &c, fn);
-    static const char *const own[] = {"file", "width", "height", "dpi", "kind", NULL};
+    const char *own[8];
+    own[spec_keys(lua_plot_output_opts, own, 6, (const char *const[]){"kind", NULL})] = NULL;
     const char *keys[64];
     check_keys(&c, 1, "", keys, option_keys(plot_kind_options(k), keys, 64, own));
     if (get(&c, 1, "kind")) lerr(&c, "kind", "only used inside panels");
@@ -362,20 +377,33 @@ static int l_figure(lua_State *L) {
     return done(&c, plot_figure(file, k, spec, &o), file);
 }
 
-static const char *const PANELS_KEYS[] = {"file", "width", "height", "dpi", "title", "cols", "plots", NULL};
+static const OptSpec PANELS_OPTS[] = {
+    {"file", OPT_STRING, 0, 0, NULL, "the output path; .png, .svg or .pdf picks the format"},
+    {"width", OPT_NUMBER, 0, 0, "the panels' sizes", "the whole figure's, in points"},
+    {"height", OPT_NUMBER, 0, 0, "the panels' sizes", "the whole figure's, in points"},
+    {"dpi", OPT_NUMBER, 0, 0, "150", "PNG pixels per inch"},
+    {"title", OPT_STRING, 0, 0, NULL, "shared title above the grid"},
+    {"cols", OPT_INT, 1, 64, "min(#plots, 3)", "panels per row"},
+    {"plots", OPT_TABLE, 0, 0, NULL, "(required) a list of { kind = \"lines\" | \"heatmap\" | ..., <that kind's options> }"},
+    {NULL},
+};
+static const FnSpec PANELS = {"archlab.plot.panels", "archlab.plot.panels{ file =, plots = {...}, title =, cols = } -> file",
+                              "several plots of any kinds in one figure, row by row; one series name keeps one colour "
+                              "in every panel", PANELS_OPTS};
 
 static int l_panels(lua_State *L) {
     ctx c;
-    begin(L, &c, "archlab.plot.panels");
-    check_keys(&c, 1, "", KEYS(PANELS_KEYS));
+    begin(L, &c, PANELS.name);
+    const char *keys[16];
+    check_keys(&c, 1, "", keys, spec_keys(PANELS.opts, keys, 16, NULL));
     const char *file = need_file(&c, 1);
     plot_output o;
     read_output(&c, 1, &o);
     plot_panels_spec ps;
     memset(&ps, 0, sizeof ps);
-    ps.title = opt_str(&c, 1, "", "title");
+    ps.title = read_str(&c, 1, "", "title");
     double cols = 0;
-    if (opt_num(&c, 1, "", "cols", &cols) && (cols < 1 || cols > 64 || cols != floor(cols)))
+    if (read_num(&c, 1, "", "cols", &cols) && (cols < 1 || cols > 64 || cols != floor(cols)))
         lerr(&c, "cols", "expected a whole number from 1 to 64, got %g", cols);
     ps.cols = (int)cols;
     size_t n = req_list(&c, 1, "plots", "plots", "a list of {kind = NAME, ...} tables", "plot tables", "plots");
@@ -386,7 +414,7 @@ static int l_panels(lua_State *L) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         int t = lua_gettop(L);
         if (!lua_istable(L, t)) lerr(&c, f, "expected a plot table, got %s", tname(L, t));
-        const char *kind = opt_str(&c, t, f, "kind");
+        const char *kind = read_str(&c, t, f, "kind");
         memset(&pan[i], 0, sizeof pan[i]);
         if (!kind) lerr(&c, f, "missing kind (one of %s)", plot_kind_names());
         /* a panel has no file or size of its own */
@@ -412,21 +440,39 @@ static int l_panels(lua_State *L) {
 
 /* archlab.plot.document{ file = "r.pdf", title = "...", pages = { { title =, text =, image =, caption = }, ... } }
  * -> file, number of PDF pages: text and PNG figures in one multi-page PDF (plots/document.c). */
-static const char *const DOC_KEYS[] = {"file", "width", "height", "title", "pages", NULL};
-static const char *const PAGE_KEYS[] = {"title", "text", "image", "caption", NULL};
+static const OptSpec DOC_OPTS[] = {
+    {"file", OPT_STRING, 0, 0, NULL, "(required) the output path (.pdf)"},
+    {"width", OPT_NUMBER, 0, 0, "595 (A4)", "page width in points"},
+    {"height", OPT_NUMBER, 0, 0, "842 (A4)", "page height in points"},
+    {"title", OPT_STRING, 0, 0, NULL, "the document's title (PDF metadata and the first page)"},
+    {"pages", OPT_TABLE, 0, 0, NULL, "(required) a list of pages, each { title =, text =, image =, caption = }: "
+                                   "text is Markdown-like (# headings, - bullets, | tables |), image a PNG"},
+    {NULL},
+};
+static const OptSpec PAGE_OPTS[] = {
+    {"title", OPT_STRING, 0, 0, NULL, "the page's heading"},
+    {"text", OPT_STRING, 0, 0, NULL, "paragraphs, bullets and tables"},
+    {"image", OPT_STRING, 0, 0, NULL, "a PNG file"},
+    {"caption", OPT_STRING, 0, 0, NULL, "under the image"},
+    {NULL},
+};
+static const FnSpec DOCUMENT = {"archlab.plot.document",
+                                "archlab.plot.document{ file = \"r.pdf\", title =, pages = {{ title =, text =, image =, caption = }} } -> file, pages",
+                                "text and PNG figures in one multi-page PDF", DOC_OPTS};
 
 static int l_document(lua_State *L) {
     ctx c;
-    begin(L, &c, "archlab.plot.document");
-    check_keys(&c, 1, "", KEYS(DOC_KEYS));
+    begin(L, &c, DOCUMENT.name);
+    const char *keys[16];
+    check_keys(&c, 1, "", keys, spec_keys(DOCUMENT.opts, keys, 16, NULL));
     const char *file = need_file(&c, 1);
     plot_output o;
     memset(&o, 0, sizeof o);
-    opt_num(&c, 1, "", "width", &o.width);
-    opt_num(&c, 1, "", "height", &o.height);
+    read_num(&c, 1, "", "width", &o.width);
+    read_num(&c, 1, "", "height", &o.height);
     plot_document_spec ds;
     memset(&ds, 0, sizeof ds);
-    ds.title = opt_str(&c, 1, "", "title");
+    ds.title = read_str(&c, 1, "", "title");
     size_t n = req_list(&c, 1, "pages", "pages", "a list of {title=, text=, image=, caption=} tables", "page tables", "pages");
     plot_page *pg = scratch(&c, n * sizeof *pg);
     char f[64];
@@ -435,11 +481,11 @@ static int l_document(lua_State *L) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         int t = lua_gettop(L);
         if (!lua_istable(L, t)) lerr(&c, f, "expected a page table {title=, text=, image=, caption=}, got %s", tname(L, t));
-        check_keys(&c, t, f, KEYS(PAGE_KEYS));
-        pg[i].title = opt_str(&c, t, f, "title");
-        pg[i].text = opt_str(&c, t, f, "text");
-        pg[i].image = opt_str(&c, t, f, "image");
-        pg[i].caption = opt_str(&c, t, f, "caption");
+        check_keys(&c, t, f, keys, spec_keys(PAGE_OPTS, keys, 16, NULL));
+        pg[i].title = read_str(&c, t, f, "title");
+        pg[i].text = read_str(&c, t, f, "text");
+        pg[i].image = read_str(&c, t, f, "image");
+        pg[i].caption = read_str(&c, t, f, "caption");
         if (!pg[i].title && !pg[i].text && !pg[i].image) lerr(&c, f, "an empty page (give title, text or image)");
         if (pg[i].caption && !pg[i].image) {
             char cf[80];
@@ -470,7 +516,14 @@ static int l_colormap(lua_State *L) {
     return 3;
 }
 
+static const FnSpec COLORMAP = {"archlab.plot.colormap", "archlab.plot.colormap(name, t) -> r, g, b",
+                                "the colour at t in [0, 1] of a heatmap colour map (\"sequential\", \"niah\"), "
+                                "each in [0, 1]", NULL};
+
 int al_lua_plot_open(lua_State *L) {
+    opts_register(&PANELS);
+    opts_register(&DOCUMENT);
+    opts_register(&COLORMAP);
     static const luaL_Reg fns[] = {{"panels", l_panels}, {"colormap", l_colormap}, {"document", l_document},
                                    {NULL, NULL}};
     luaL_newlib(L, fns);

@@ -5,24 +5,18 @@
 #define AL_LUA_PLOT_H
 #include <lua.h>
 
-/* Pushes the archlab.plot table. Every call takes one table of options; unknown keys are errors that name
- * the key (and suggest the one meant), bad values name their field path ("series[2].y"), and errors are
- * raised with luaL_error so they read "script.lua:LINE: archlab.plot.lines: field '...': ...". Each
- * figure call returns the path it wrote. Sizes are in points; a PNG has width * dpi / 72 pixels.
- *
- *   archlab.plot.lines{ file=, title=, xlabel=, ylabel=, log_x=, log_y=, markers=, xlim={lo,hi}, ylim=,
- *                       series = { {name=, x={...} (default 1..#y), y={...} (0/0 = gap), marker=}, ... }
- *                                (or one bare series table), width=, height=, dpi= }
- *   archlab.plot.heatmap{ file=, title=, xlabel=, ylabel=, cbar_label=, x_labels={...}, y_labels={...},
- *                         values = {{...}, ...} (rows = y, first row on top), colormap = "niah"|"sequential",
- *                         vmin=, vmax=, labels = true (values in cells), label_format = "%.2f", width=, ... }
- *   archlab.plot.bars{ file=, title=, xlabel=, ylabel=, categories={...},
- *                      groups = { {name=, values={...}}, ... } or values = {...}, log_y=, labels=, width=, ... }
- *   archlab.plot.panels{ file=, title=, cols=, plots = { {kind="lines", ...}, {kind="heatmap", ...}, ... },
- *                        width=, height=, dpi= }   (a panel takes its kind's options except file/size)
- *   archlab.plot.colormap(name, t) -> r, g, b   (0..1, the colours heatmaps use)
+#include "scripts/lua_opts.h"
+
+/* Pushes the archlab.plot table: archlab.plot.<kind> for each plot kind (plots/kinds.c), panels, document,
+ * colormap. Every call takes one table of options; unknown keys are errors that name the key (and suggest the
+ * one meant), bad values name their field path ("series[2].y"), and errors are raised with luaL_error so they
+ * read "script.lua:LINE: archlab.plot.lines: field '...': ...". Each figure call returns the path it wrote.
+ * Sizes are in points; a PNG has width * dpi / 72 pixels. The options are documented where they are
+ * declared, the kinds' option tables and the FnSpecs in lua_plot.c, and `archlab help heatmap` prints them.
  * Returns 1 (the table). */
 int al_lua_plot_open(lua_State *L);
+/* file, width, height, dpi: the options every figure call takes besides its kind's (for help) */
+extern const OptSpec lua_plot_output_opts[];
 
 /* `archlab plot METRICS.jsonl --x step --y loss,grad_norm -o loss.png [--log-x] [--log-y] [--title T]
  * [--xlabel L] [--ylabel L] [--markers] [--width PT] [--height PT] [--dpi N]`; argv[0] is "plot".

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/config.h" /* closest_word */
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/checkpoint.h"
@@ -10,14 +11,44 @@
 
 typedef struct LRun { TrainResult r; int live; } LRun;
 
-static const char *FN = "archlab.train";
+
+static const OptSpec TRAIN_OPTS[] = {
+    {"model", OPT_ANY, 0, 0, NULL, "(required) the archlab.model to train"},
+    {"data", OPT_ANY, 0, 0, NULL, "(required) an archlab.data source"},
+    {"steps", OPT_INT, 0, 1e9, "100", "optimizer steps (at least 1)"},
+    {"batch_size", OPT_INT, 1, 1 << 20, "8", "sequences per step"},
+    {"seq_len", OPT_INT, 0, 1 << 22, "the model's seq_len", "tokens per sequence"},
+    {"lr", OPT_NUMBER, 1e-12, 100, "0.001", "peak learning rate"},
+    {"min_lr", OPT_NUMBER, 0, 100, "lr / 10", "the cosine schedule's floor (at most lr)"},
+    {"warmup", OPT_INT, 0, 1e9, "steps / 20", "linear warm-up steps"},
+    {"schedule", OPT_STRING, 0, 0, "\"cosine\"", "\"constant\", \"cosine\" or \"step\" (x0.316 at 80%, x0.1 at 90%)"},
+    {"weight_decay", OPT_NUMBER, 0, 10, "0.1", "AdamW's decoupled weight decay (matrices only)"},
+    {"beta1", OPT_NUMBER, 0, 0.999999, "0.9", "AdamW beta1"},
+    {"beta2", OPT_NUMBER, 0, 0.999999, "0.95", "AdamW beta2"},
+    {"eps", OPT_NUMBER, 0, 1, "1e-8", "AdamW epsilon"},
+    {"grad_clip", OPT_NUMBER, 0, 1e30, "1", "global gradient-norm clipping (0: none)"},
+    {"seed", OPT_INT, 0, 2147483647.0, "1", "data sampling seed"},
+    {"log_every", OPT_INT, 1, 1e9, "10", "steps per metrics record and progress line (the record's loss is the mean over them)"},
+    {"eval_every", OPT_INT, 0, 1e9, "0 (only at the end)", "steps between validation evaluations"},
+    {"eval_batches", OPT_INT, 1, 1e6, "8", "fixed validation batches per evaluation"},
+    {"record_every", OPT_INT, 0, 1e9, "log_every", "steps between the model's own measurements (gains, expert loads)"},
+    {"checkpoint", OPT_STRING, 0, 0, NULL, "a directory: checkpoints every checkpoint_every steps, at the end and on interrupt"},
+    {"checkpoint_every", OPT_INT, 0, 1e9, "0 (at the end)", "steps between checkpoints (needs checkpoint)"},
+    {"resume", OPT_ANY, 0, 0, NULL, "a checkpoint directory, or true: the checkpoint directory when one is there"},
+    {"stop_at", OPT_INT, 0, 1e9, "0", "stop after this step, keeping the schedule of steps (a run in slices)"},
+    {"metrics", OPT_STRING, 0, 0, NULL, "a JSON Lines file (one record per logged step), and PATH.summary.json"},
+    {"label", OPT_STRING, 0, 0, NULL, "shown in the progress lines"},
+    {"quiet", OPT_BOOL, 0, 0, "false (--quiet sets it)", "no progress output"},
+    {NULL},
+};
+static const FnSpec TRAIN = {"archlab.train", "archlab.train{ model =, data =, steps =, ... } -> run",
+                             "trains the model (AdamW, clipping, a schedule); run.train_loss, run.val_loss, "
+                             "run:series(name), run:csv(path) hold what it measured", TRAIN_OPTS};
 
 static int l_train(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *keys[] = {"model", "data", "steps", "batch_size", "seq_len", "lr", "min_lr", "warmup",
-                                 "schedule", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed",
-                                 "log_every", "eval_every", "eval_batches", "record_every", "checkpoint", "checkpoint_every", "resume", "stop_at", "metrics", "label", "quiet", NULL};
-    opts_check_keys(L, 1, FN, keys);
+    const char *FN = TRAIN.name;
+    opts_check(L, 1, &TRAIN);
     if (lua_getfield(L, 1, "model") == LUA_TNIL) luaL_error(L, "%s: field 'model' is required", FN);
     if (!luaL_testudata(L, -1, MODEL_MT)) luaL_error(L, "%s: field 'model' must be an archlab.model, got %s", FN, luaL_typename(L, -1));
     Model *m = bridge_check_model(L, -1);
@@ -27,29 +58,29 @@ static int l_train(lua_State *L) {
     lua_pop(L, 2);
     TrainOptions o;
     train_defaults(&o);
-    o.steps = opt_int(L, 1, FN, "steps", o.steps, 0, 1e9);
-    o.batch_size = opt_int(L, 1, FN, "batch_size", o.batch_size, 1, 1 << 20);
-    o.seq_len = opt_int(L, 1, FN, "seq_len", 0, 0, 1 << 22);
-    o.lr = opt_num(L, 1, FN, "lr", o.lr, 1e-12, 100);
-    o.min_lr = opt_num(L, 1, FN, "min_lr", o.min_lr, 0, 100);
-    o.warmup = opt_int(L, 1, FN, "warmup", o.warmup, 0, 1e9);
-    opt_str(L, 1, FN, "schedule", o.schedule, sizeof o.schedule);
-    o.weight_decay = opt_num(L, 1, FN, "weight_decay", o.weight_decay, 0, 10);
-    o.beta1 = opt_num(L, 1, FN, "beta1", o.beta1, 0, 0.999999);
-    o.beta2 = opt_num(L, 1, FN, "beta2", o.beta2, 0, 0.999999);
-    o.eps = opt_num(L, 1, FN, "eps", o.eps, 0, 1);
-    o.grad_clip = opt_num(L, 1, FN, "grad_clip", o.grad_clip, 0, 1e30);
-    o.seed = opt_int(L, 1, FN, "seed", o.seed, 0, 2147483647.0);
-    o.log_every = opt_int(L, 1, FN, "log_every", o.log_every, 1, 1e9);
-    o.eval_every = opt_int(L, 1, FN, "eval_every", o.eval_every, 0, 1e9);
-    o.eval_batches = opt_int(L, 1, FN, "eval_batches", o.eval_batches, 1, 1e6);
-    o.record_every = opt_int(L, 1, FN, "record_every", o.record_every, 0, 1e9);
-    opt_str(L, 1, FN, "metrics", o.metrics_path, sizeof o.metrics_path);
-    opt_str(L, 1, FN, "label", o.label, sizeof o.label);
-    o.quiet = opt_bool(L, 1, FN, "quiet", bridge_quiet);
-    opt_str(L, 1, FN, "checkpoint", o.checkpoint_dir, sizeof o.checkpoint_dir);
-    o.checkpoint_every = opt_int(L, 1, FN, "checkpoint_every", 0, 0, 1e9);
-    o.stop_at = opt_int(L, 1, FN, "stop_at", 0, 0, 1e9);
+    o.steps = spec_int(L, 1, &TRAIN, "steps", o.steps);
+    o.batch_size = spec_int(L, 1, &TRAIN, "batch_size", o.batch_size);
+    o.seq_len = spec_int(L, 1, &TRAIN, "seq_len", 0);
+    o.lr = spec_num(L, 1, &TRAIN, "lr", o.lr);
+    o.min_lr = spec_num(L, 1, &TRAIN, "min_lr", o.min_lr);
+    o.warmup = spec_int(L, 1, &TRAIN, "warmup", o.warmup);
+    spec_str(L, 1, &TRAIN, "schedule", o.schedule, sizeof o.schedule);
+    o.weight_decay = spec_num(L, 1, &TRAIN, "weight_decay", o.weight_decay);
+    o.beta1 = spec_num(L, 1, &TRAIN, "beta1", o.beta1);
+    o.beta2 = spec_num(L, 1, &TRAIN, "beta2", o.beta2);
+    o.eps = spec_num(L, 1, &TRAIN, "eps", o.eps);
+    o.grad_clip = spec_num(L, 1, &TRAIN, "grad_clip", o.grad_clip);
+    o.seed = spec_int(L, 1, &TRAIN, "seed", o.seed);
+    o.log_every = spec_int(L, 1, &TRAIN, "log_every", o.log_every);
+    o.eval_every = spec_int(L, 1, &TRAIN, "eval_every", o.eval_every);
+    o.eval_batches = spec_int(L, 1, &TRAIN, "eval_batches", o.eval_batches);
+    o.record_every = spec_int(L, 1, &TRAIN, "record_every", o.record_every);
+    spec_str(L, 1, &TRAIN, "metrics", o.metrics_path, sizeof o.metrics_path);
+    spec_str(L, 1, &TRAIN, "label", o.label, sizeof o.label);
+    o.quiet = spec_bool(L, 1, &TRAIN, "quiet", bridge_quiet);
+    spec_str(L, 1, &TRAIN, "checkpoint", o.checkpoint_dir, sizeof o.checkpoint_dir);
+    o.checkpoint_every = spec_int(L, 1, &TRAIN, "checkpoint_every", 0);
+    o.stop_at = spec_int(L, 1, &TRAIN, "stop_at", 0);
     /* resume = DIR, or true: the `checkpoint` directory if it holds one (a fresh start otherwise) */
     if (lua_getfield(L, 1, "resume") == LUA_TBOOLEAN) {
         if (lua_toboolean(L, -1)) {
@@ -57,7 +88,7 @@ static int l_train(lua_State *L) {
             if (checkpoint_exists(o.checkpoint_dir)) snprintf(o.resume_dir, sizeof o.resume_dir, "%s", o.checkpoint_dir);
         }
     } else if (lua_type(L, -1) == LUA_TSTRING) {
-        opt_str(L, 1, FN, "resume", o.resume_dir, sizeof o.resume_dir);
+        spec_str(L, 1, &TRAIN, "resume", o.resume_dir, sizeof o.resume_dir);
         if (!checkpoint_exists(o.resume_dir)) luaL_error(L, "%s: field 'resume': no checkpoint in '%s'", FN, o.resume_dir);
     } else if (!lua_isnil(L, -1)) luaL_error(L, "%s: field 'resume' must be a directory or true, got %s", FN, luaL_typename(L, -1));
     lua_pop(L, 1);
@@ -142,6 +173,23 @@ static int l_csv(lua_State *L) {
     return 1;
 }
 
+/* run.<field>: the fields a run has, documented where they are served (an unknown one is an error, never nil) */
+static const OptSpec RUN_FIELDS[] = {
+    {"train_loss", OPT_NUMBER, 0, 0, NULL, "mean training loss (nats per token) over the last logging window"},
+    {"val_loss", OPT_NUMBER, 0, 0, NULL, "validation loss at the end (NaN without a validation split)"},
+    {"tokens_per_s", OPT_NUMBER, 0, 0, NULL, "training throughput of this run's steps"},
+    {"seconds", OPT_NUMBER, 0, 0, NULL, "wall-clock time of this run's steps"},
+    {"steps", OPT_INT, 0, 0, NULL, "the last step done (counting steps before a resume)"},
+    {"start_step", OPT_INT, 0, 0, NULL, "the step this run started from (0, or the checkpoint's on resume)"},
+    {"diverged", OPT_BOOL, 0, 0, NULL, "a non-finite loss or weight stopped it"},
+    {"diverged_step", OPT_INT, 0, 0, NULL, "the step that diverged, counted from 1 (0: none)"},
+    {"checkpoint", OPT_STRING, 0, 0, NULL, "the checkpoint directory written last, or nil"},
+    {"series", OPT_ANY, 0, 0, NULL, "run:series(name), below"},
+    {"csv", OPT_ANY, 0, 0, NULL, "run:csv(path), below"},
+    {NULL},
+};
+static const FnSpec RUN = {"run", "run.<field>", "the numbers of a finished (or stopped) archlab.train", RUN_FIELDS};
+
 static int l_index(lua_State *L) {
     LRun *run = check_run(L);
     const char *k = luaL_checkstring(L, 2);
@@ -157,7 +205,14 @@ static int l_index(lua_State *L) {
     else if (!strcmp(k, "diverged_step")) lua_pushinteger(L, r->diverged_step);
     else if (!strcmp(k, "start_step")) lua_pushinteger(L, r->start_step);
     else if (!strcmp(k, "checkpoint")) r->checkpoint_written[0] ? (void)lua_pushstring(L, r->checkpoint_written) : lua_pushnil(L);
-    else lua_pushnil(L);
+    else {
+        const char *names[16];
+        int n = 0;
+        for (const OptSpec *o = RUN_FIELDS; o->name && n < 16; o++) names[n++] = o->name;
+        const char *near = closest_word(k, names, n);
+        if (near) return luaL_error(L, "run: no field '%s' (did you mean '%s'?)", k, near);
+        return luaL_error(L, "run: no field '%s' (archlab.help(\"run\") lists them)", k);
+    }
     return 1;
 }
 
@@ -175,7 +230,17 @@ static int l_tostring(lua_State *L) {
     return 1;
 }
 
+static const FnSpec SERIES = {"run:series", "run:series(name) -> { name =, x = {steps}, y = {values} }",
+                              "a recorded series (loss and grad_norm per step; val_loss, tokens_per_s, gains, expert "
+                              "loads at their steps), the shape archlab.plot.lines takes", NULL};
+static const FnSpec CSV = {"run:csv", "run:csv(path) -> path",
+                           "every recorded series side by side, one row per step (empty where a series has no value)", NULL};
+
 void bridge_open_train(lua_State *L) {
+    opts_register(&TRAIN);
+    opts_register(&RUN);
+    opts_register(&SERIES);
+    opts_register(&CSV);
     static const luaL_Reg meta[] = {{"__index", l_index}, {"__gc", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, RUN_MT);
     luaL_setfuncs(L, meta, 0);

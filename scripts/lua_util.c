@@ -113,7 +113,22 @@ static int l_closest(lua_State *L) {
     return 1;
 }
 
+static const FnSpec READ_JSON = {"archlab.read_json", "archlab.read_json(path) -> table, or nil, message",
+                                 "a JSON file as Lua tables (null in a list: NaN, keeping positions); nil and the reason "
+                                 "when the file cannot be opened, an error when it is not JSON", NULL};
+static const FnSpec MEAN_CI = {"archlab.stats.mean_ci", "archlab.stats.mean_ci(values, level = 0.95) -> mean, half_width, n, sd",
+                               "Student-t confidence interval of the mean (half_width NaN for fewer than two values)", NULL};
+static const FnSpec CONFIG_FIELDS = {"archlab.config_fields", "archlab.config_fields() -> { names }",
+                                     "the model config's field names (archlab.help(\"config\") describes them)", NULL};
+static const FnSpec CLOSEST = {"archlab.closest", "archlab.closest(word, { names }) -> name or nil",
+                               "the name a typo most likely meant (edit distance, then a name containing the word or "
+                               "contained in it): the library's did-you-mean", NULL};
+
 void bridge_open_util(lua_State *L) {
+    opts_register(&READ_JSON);
+    opts_register(&MEAN_CI);
+    opts_register(&CONFIG_FIELDS);
+    opts_register(&CLOSEST);
     lua_pushcfunction(L, l_closest);
     lua_setfield(L, -2, "closest");
     lua_pushcfunction(L, l_config_fields);

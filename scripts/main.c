@@ -18,7 +18,9 @@ static void usage(FILE *f) {
             "usage: archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]\n"
             "       archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n"
             "       archlab plot METRICS.jsonl --x step --y loss,val_loss -o loss.png [--log-y] [--log-x]\n"
-            "  runs an experiment script; inside it, `archlab.help()` lists the API\n"
+            "       archlab help [TOPIC]   the Lua API: every function (TOPIC: a function such as train, config,\n"
+            "                              kinds, a plot kind such as heatmap); archlab.help(TOPIC) in a script\n"
+            "  runs an experiment script with the archlab module loaded\n"
             "  --threads N  threads for OpenMP loops and OpenBLAS (default: all cores)\n"
             "  --quiet      no progress output\n");
 }
@@ -64,10 +66,45 @@ static int traceback_free(lua_State *L) {
     return 1;
 }
 
+/* The Lua state scripts run in: the archlab module and the Lua side of the library. NULL after printing why. */
+static lua_State *new_state(void) {
+    lua_State *L = luaL_newstate();
+    if (!L) { fprintf(stderr, "archlab: cannot create the Lua state\n"); return NULL; }
+    luaL_openlibs(L);
+    luaL_requiref(L, "archlab", luaopen_archlab, 1);
+    lua_pop(L, 1);
+    /* the Lua side of the library (scripts/lib/archlab/): sweeps. The installation path goes in as a value,
+     * never pasted into Lua source, so any character in it (a quote) is harmless. */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/scripts/lib/?.lua;%s", bridge_root(), lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+    if (luaL_dostring(L, "require('archlab.sweep')") != LUA_OK) {
+        fprintf(stderr, "archlab: cannot load the Lua library: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
+/* `archlab help [TOPIC]`: what archlab.help(TOPIC) prints in a script */
+static int cmd_help(int argc, char **argv) {
+    if (argc > 2) { fprintf(stderr, "archlab help: one topic at most (archlab help lists them)\n"); return 1; }
+    find_root();
+    lua_State *L = new_state();
+    if (!L) return 1;
+    lua_getglobal(L, "archlab");
+    lua_getfield(L, -1, "help");
+    if (argc == 2) lua_pushstring(L, argv[1]);
+    int rc = lua_pcall(L, argc == 2, 0, 0) == LUA_OK ? 0 : 1;
+    if (rc) fprintf(stderr, "archlab help: %s\n", lua_tostring(L, -1) + strlen("archlab.help: "));
+    lua_close(L);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     al_tune_openmp(argv);
-    if (argc > 1 && !strcmp(argv[1], "plot")) return al_cmd_plot(argc - 1, argv + 1);
-    if (argc > 1 && !strcmp(argv[1], "summary")) { find_root(); return al_cmd_summary(argc - 1, argv + 1); }
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 >= argc) {
@@ -87,6 +124,10 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "archlab: unknown option %s (archlab --help shows the usage)\n", argv[i]); return 1; }
     }
     if (i >= argc) { fprintf(stderr, "archlab: no script given (archlab --help shows the usage)\n"); return 1; }
+    /* the commands (after the common options: `archlab --quiet summary tiny` works too) */
+    if (!strcmp(argv[i], "plot")) return al_cmd_plot(argc - i, argv + i);
+    if (!strcmp(argv[i], "summary")) { find_root(); return al_cmd_summary(argc - i, argv + i); }
+    if (!strcmp(argv[i], "help")) return cmd_help(argc - i, argv + i);
     const char *script = argv[i];
     find_root();
     struct sigaction sa;
@@ -95,22 +136,8 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    lua_State *L = luaL_newstate();
-    if (!L) { fprintf(stderr, "archlab: cannot create the Lua state\n"); return 1; }
-    luaL_openlibs(L);
-    luaL_requiref(L, "archlab", luaopen_archlab, 1);
-    lua_pop(L, 1);
-    /* the Lua side of the library (scripts/lib/archlab/): sweeps. The installation path goes in as a value,
-     * never pasted into Lua source, so any character in it (a quote) is harmless. */
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "path");
-    lua_pushfstring(L, "%s/scripts/lib/?.lua;%s", bridge_root(), lua_tostring(L, -1));
-    lua_setfield(L, -3, "path");
-    lua_pop(L, 2);
-    if (luaL_dostring(L, "require('archlab.sweep')") != LUA_OK) {
-        fprintf(stderr, "archlab: cannot load the Lua library: %s\n", lua_tostring(L, -1));
-        return 1;
-    }
+    lua_State *L = new_state();
+    if (!L) return 1;
     /* arg: arg[0] = script, arg[1..] = its arguments, as the stand-alone lua interpreter does */
     lua_createtable(L, argc - i, 1);
     for (int k = i; k < argc; k++) {

@@ -99,6 +99,29 @@ TEST(cli_help_lists_every_kind) {
     EXPECT(rc == 0 && strstr(out, "kinds in help") != NULL);
 }
 
+/* A Hugging Face config.json as a script's preset: the same counts as the hand-written preset and the paper's
+ * stated sizes; scaled down, it trains (tests/lua/ok_hf_script.lua). */
+TEST(cli_hf_config_in_a_script) {
+    char out[4096], err[4096];
+    int rc = run_archlab("tests/lua/ok_hf_script.lua /tmp/archlab_hf_preset.lua", out, sizeof out, err, sizeof err);
+    if (rc) th_note("%s", err);
+    EXPECT(rc == 0 && strstr(out, "hf script ok") != NULL);
+    th_note("%s", out);
+}
+
+/* `archlab summary FILE.lua` applies the preset the file names, then the file's fields (tiny: d_model 64;
+ * the defaults would give 128) */
+TEST(cli_summary_file_with_preset) {
+    FILE *f = fopen("/tmp/archlab_summary_preset.lua", "w");
+    EXPECT(f != NULL);
+    if (!f) return;
+    fputs("return { preset = \"tiny\", n_layers = 3 }\n", f);
+    fclose(f);
+    char out[8192], err[4096];
+    int rc = run_archlab("summary /tmp/archlab_summary_preset.lua", out, sizeof out, err, sizeof err);
+    EXPECT(rc == 0 && strstr(out, "3 blocks, d_model 64,") != NULL);
+}
+
 TEST(cli_residual_bad_input) {
     expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
     expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");

@@ -258,7 +258,7 @@ TEST(moe_param_counts_by_hand) {
     EXPECT(ps_find(&m->ps, "model.layers.1.mlp.shared_experts.up_proj.weight") != NULL);
     EXPECT(ps_find(&m->ps, "model.layers.1.mlp.gate.e_score_correction_bias") != NULL);
     EXPECT(ps_find(&m->ps, "model.layers.0.mlp.gate_proj.weight") != NULL);
-    EXPECT(model_active_params(m) == expect - routed + routed * Kk / E);
+    EXPECT(model_active_params(m) == expect - V * C - routed + routed * Kk / E); /* no input embedding: a lookup */
     /* active FLOPs: the MoE block counts router + (K + N_s) experts, the dense block its FFN */
     Model *d = NULL;
     ModelConfig dc = c;
@@ -357,18 +357,20 @@ TEST(moe_learns_copy_task_and_records_loads) {
     TrainResult r;
     EXPECT(train_run(m, &d, &o, &r) == 0);
     double chance = data_chance_loss(&d);
-    const Series *vio = metrics_get(&r.log, "layer3.maxvio"), *e0 = metrics_get(&r.log, "layer3.load_e0");
-    const Series *aux = metrics_get(&r.log, "layer3.aux_loss"), *spread = metrics_get(&r.log, "layer3.bias_spread");
-    th_note("MoE copy task: validation loss %.4f (chance %.4f), %.1f s; layer3 MaxVio first %.3f last %.3f, bias "
+    const Series *vio = metrics_get(&r.log, "layer1.maxvio"), *e0 = metrics_get(&r.log, "layer1.load_e0");
+    const Series *aux = metrics_get(&r.log, "layer1.aux_loss"), *spread = metrics_get(&r.log, "layer1.bias_spread");
+    th_note("MoE copy task: validation loss %.4f (chance %.4f), %.1f s; layer1 MaxVio first %.3f last %.3f, bias "
             "spread %.4f", r.val_loss, chance, r.seconds, vio ? vio->value[0] : NAN, vio ? vio->value[vio->n - 1] : NAN,
             spread ? spread->value[spread->n - 1] : NAN);
     EXPECT(r.val_loss < 0.25 * chance);
     EXPECT(vio && vio->n == 20 && e0 && aux && spread);
-    EXPECT(metrics_get(&r.log, "layer1.maxvio") == NULL); /* block 0 is dense */
+    /* blocks are numbered from 0 as the parameter names: block 1 (model.layers.1.mlp) is the MoE, block 0 dense */
+    EXPECT(ps_find(&m->ps, "model.layers.1.mlp.gate.weight") != NULL && ps_find(&m->ps, "model.layers.0.mlp.gate.weight") == NULL);
+    EXPECT(metrics_get(&r.log, "layer0.maxvio") == NULL && metrics_get(&r.log, "layer3.maxvio") == NULL);
     double sum = 0;
     for (int e = 0; e < 4; e++) {
         char name[48];
-        snprintf(name, sizeof name, "layer3.load_e%d", e);
+        snprintf(name, sizeof name, "layer1.load_e%d", e);
         sum += metrics_last(&r.log, name);
     }
     EXPECT(sum == 16.0 * 32 * 2); /* every token's K = 2 assignments */

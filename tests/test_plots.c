@@ -74,6 +74,23 @@ static int color_at(const img *im, double x_pt, double y_pt, double scale, unsig
     return ok;
 }
 
+/* Is a pixel within one of point (x, y) (a 3 x 3 block: an antialiased line may straddle two rows) within tol of
+ * colour hex? */
+static int color_near(const img *im, double x_pt, double y_pt, unsigned hex, int tol) {
+    int want[3] = {(int)(hex >> 16) & 0xff, (int)(hex >> 8) & 0xff, (int)hex & 0xff};
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            int c[3], ok = 1;
+            int px = (int)floor(x_pt) + dx, py = (int)floor(y_pt) + dy;
+            if (px < 0 || py < 0 || px >= im->w || py >= im->h) continue;
+            img_at(im, px, py, c);
+            for (int k = 0; k < 3; k++) ok &= abs(c[k] - want[k]) <= tol;
+            if (ok) return 1;
+        }
+    th_note("no pixel near (%d,%d) is #%06X", (int)floor(x_pt), (int)floor(y_pt), hex);
+    return 0;
+}
+
 static char tmpdir[64];
 static const char *fresh_dir(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/archlab-plots-XXXXXX");
@@ -340,6 +357,58 @@ TEST(plots_lines_legend_avoids_data) {
 
 /* ---- heatmaps ---- */
 
+/* Category labels are thinned only where neighbours would touch: the drawn ones keep 3 pt apart, and one step
+ * less would not. 24 columns of "0".."23" on a 480 pt page have cells of about 15 pt for labels of at most
+ * about 10 pt: all drawn (the rule before thinned them to every other one: widest + 6 pt > cell). */
+static void check_label_step(const plot_heatmap_spec *hs, const plot_output *o, const char *const *labels) {
+    plot_heatmap_layout H;
+    EXPECT(plot_heatmap_layout_of(hs, o, &H) == 0);
+    cairo_t *cr = plt_measure_cr();
+    plt_set_font(cr, PLT_STYLE.font_tick, 0);
+    size_t k = H.x_label_step;
+    double worst = INFINITY, worst_less = INFINITY; /* the closest drawn pair at step k, and at k - 1 */
+    for (size_t j = 0; j + k < hs->nx; j += k)
+        worst = fmin(worst, k * H.cell_w - (plt_text_w(cr, labels[j]) + plt_text_w(cr, labels[j + k])) / 2);
+    if (k > 1)
+        for (size_t j = 0; j + k - 1 < hs->nx; j += k - 1)
+            worst_less = fmin(worst_less, (k - 1) * H.cell_w - (plt_text_w(cr, labels[j]) + plt_text_w(cr, labels[j + k - 1])) / 2);
+    cairo_destroy(cr);
+    th_note("%zu columns of %.1f pt: every %zu-th label, closest gap %.1f pt (%.1f pt at one less)", hs->nx, H.cell_w, k,
+            worst, worst_less);
+    EXPECT(k >= 1 && worst >= 3 - 1e-9);
+    EXPECT(k == 1 || worst_less < 3);
+}
+
+/* Value labels: three significant digits, SI suffixes from a thousand up, a real minus sign */
+TEST(plots_value_labels_use_si_suffixes) {
+    static const struct { double v; const char *want; } cases[] = {
+        {1.97e6, "1.97M"}, {12345, "12.3k"}, {671e9, "671G"}, {999.4, "999"}, {999.7, "1k"}, {1000, "1k"},
+        {0.0024, "0.0024"}, {0, "0"}, {-2500, "\u22122.5k"}, {3.14159, "3.14"}, {2.5e18, "2.5E"}, {1e22, "1e+22"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        plt_format_value(buf, sizeof buf, cases[i].v);
+        if (strcmp(buf, cases[i].want)) th_note("%g -> '%s', expected '%s'", cases[i].v, buf, cases[i].want);
+        EXPECT(!strcmp(buf, cases[i].want));
+    }
+}
+
+TEST(plots_heatmap_labels_thinned_only_where_they_collide) {
+    static char text[64][8];
+    const char *labels[64];
+    for (int j = 0; j < 64; j++) { snprintf(text[j], sizeof text[j], "%d", j); labels[j] = text[j]; }
+    double v[64];
+    for (int j = 0; j < 64; j++) v[j] = j;
+    plot_output o = {.width = 480, .height = 340};
+    plot_heatmap_spec hs = {.nx = 24, .ny = 1, .values = v, .x_labels = labels, .n_x_labels = 24};
+    plot_heatmap_layout H;
+    EXPECT(plot_heatmap_layout_of(&hs, &o, &H) == 0 && H.x_label_step == 1);
+    check_label_step(&hs, &o, labels);
+    hs.nx = hs.n_x_labels = 64; /* 64 columns of about 6 pt: thinned */
+    EXPECT(plot_heatmap_layout_of(&hs, &o, &H) == 0 && H.x_label_step > 1);
+    check_label_step(&hs, &o, labels);
+}
+
 TEST(plots_heatmap_cell_colours) {
     EXPECT(fresh_dir() != NULL);
     /* rows top to bottom; NIAH map over 0..1: 0 -> #F0496E, 0.5 -> #EBB839, 1 -> #0CD79F */
@@ -472,6 +541,44 @@ TEST(plots_panels_grid) {
     EXPECT(color_at(&im, r1.x + H.grid.x + 0.25 * H.grid.w, r1.y + H.grid.y + 0.25 * H.grid.h, 1.0, 0xF0496E, 2));
     EXPECT(color_at(&im, r1.x + H.grid.x + 0.75 * H.grid.w, r1.y + H.grid.y + 0.25 * H.grid.h, 1.0, 0x0CD79F, 2));
     EXPECT(plot_panel_rect(&ps, &o, 2, &r0) == -1);
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
+/* One run, one colour: a series name keeps its palette entry in every panel of a figure, wherever it sits in
+ * its own plot (the figure's names in order of first appearance), checked on the spec and on the pixels. */
+TEST(plots_panels_one_colour_per_name) {
+    EXPECT(fresh_dir() != NULL);
+    double x[2] = {0, 1}, ya[2] = {1, 1}, yb[2] = {2, 2}, yc[2] = {3, 3};
+    plot_series first[3] = {{"a", x, 2, ya, 2, 0}, {"b", x, 2, yb, 2, 0}, {"c", x, 2, yc, 2, 0}};
+    plot_series second[2] = {{"c", x, 2, yc, 2, 0}, {"a", x, 2, ya, 2, 0}};
+    plot_lines_spec l1 = {.series = first, .n_series = 3}, l2 = {.series = second, .n_series = 2};
+    plot_bar_group groups[2] = {{"b", ya, 2}, {"a", yb, 2}};
+    const char *cats[2] = {"x", "y"};
+    plot_bars_spec bs = {.categories = cats, .n_categories = 2, .groups = groups, .n_groups = 2};
+    plot_panel p[3] = {{plot_kind_find("lines"), &l1}, {plot_kind_find("lines"), &l2}, {plot_kind_find("bars"), &bs}};
+    plot_panels_spec ps = {.cols = 3, .panels = p, .n_panels = 3};
+    /* a, b, c take entries 0, 1, 2 in every panel */
+    EXPECT(plot_panels_series_style(&ps, 0, 2) == 2 && plot_panels_series_style(&ps, 1, 0) == 2);
+    EXPECT(plot_panels_series_style(&ps, 0, 0) == 0 && plot_panels_series_style(&ps, 1, 1) == 0);
+    EXPECT(plot_panels_series_style(&ps, 2, 0) == 1 && plot_panels_series_style(&ps, 2, 1) == 0);
+    EXPECT(plot_panels_series_style(&ps, 1, 2) == -1 && plot_panels_series_style(&ps, 3, 0) == -1);
+    /* on the figure: panel 2's first series ("c") is drawn in entry 2's colour, not entry 0's */
+    plot_output o = {.width = 900, .height = 300, .dpi = 72};
+    EXPECT(plot_panels(in_dir("one.png"), &ps, &o) == 0);
+    img im;
+    EXPECT(img_read(in_dir("one.png"), &im) == 0);
+    plot_rect r;
+    EXPECT(plot_panel_rect(&ps, &o, 1, &r) == 0);
+    plot_lines_layout L;
+    EXPECT(plot_lines_layout_of(&l2, &(plot_output){.width = r.w, .height = r.h}, &L) == 0);
+    EXPECT(color_near(&im, r.x + px_x(L.area, &L.x, 0.5), r.y + px_y(L.area, &L.y, 3), 0x009E73, 12));
+    free(im.px);
+    /* a plot on its own keeps colouring by position */
+    EXPECT(plot_lines(in_dir("alone.png"), &l2, &o) == 0);
+    EXPECT(plot_lines_layout_of(&l2, &o, &L) == 0);
+    EXPECT(img_read(in_dir("alone.png"), &im) == 0);
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 0.5), px_y(L.area, &L.y, 3), BLUE, 12));
     free(im.px);
     rm_dir(tmpdir);
 }
@@ -853,6 +960,37 @@ TEST(plots_cmd_plot_jsonl) {
     rm_dir(tmpdir);
 }
 
+/* A series held by a few records only (val_loss at evaluation steps) is joined from point to point and marked:
+ * the line between evaluations at steps 10 and 50 passes through (30, 2.5), the markers sit on the points. */
+TEST(plots_cmd_plot_sparse_series_drawn_as_lines_and_markers) {
+    EXPECT(fresh_dir() != NULL);
+    char metrics[300], out[300], err[2048];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tmpdir);
+    snprintf(out, sizeof out, "%s/val.png", tmpdir);
+    FILE *f = fopen(metrics, "w");
+    for (int step = 1; step <= 100; step++) {
+        fprintf(f, "{\"step\": %d, \"loss\": %g", step, 5.0 - step / 50.0);
+        if (step == 10 || step == 50 || step == 90) fprintf(f, ", \"val_loss\": %g", step == 10 ? 3.0 : step == 50 ? 2.0 : 1.0);
+        fputs("}\n", f);
+    }
+    fclose(f);
+    const char *args[] = {"plot", metrics, "--y", "val_loss", "-o", out, "--width", "400", "--height", "300", "--dpi", "72"};
+    EXPECT(run_cmd(err, sizeof err, 12, args) == 0);
+    /* the spec cmd_plot draws: the three points, marked, labelled as it labels them */
+    double x[3] = {10, 50, 90}, y[3] = {3, 2, 1};
+    plot_series s = {"val_loss", x, 3, y, 3, 1};
+    plot_lines_spec sp = {.xlabel = "step", .ylabel = "val_loss", .series = &s, .n_series = 1};
+    plot_lines_layout L;
+    plot_output o = {.width = 400, .height = 300, .dpi = 72};
+    EXPECT(plot_lines_layout_of(&sp, &o, &L) == 0);
+    img im;
+    EXPECT(img_read(out, &im) == 0);
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 30), px_y(L.area, &L.y, 2.5), BLUE, 12)); /* the line */
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 90) + 2, px_y(L.area, &L.y, 1), BLUE, 12)); /* a marker's edge */
+    free(im.px);
+    rm_dir(tmpdir);
+}
+
 /* ---- documents: one multi-page PDF ---- */
 
 /* PDF page objects ("/Type /Page", not "/Type /Pages") in the file */
@@ -867,6 +1005,48 @@ static int pdf_pages(const char *path) {
     for (size_t i = 0; i + 10 < n; i++)
         if (!memcmp(buf + i, "/Type /Page", 11) && buf[i + 11] != 's') count++;
     return count;
+}
+
+/* Markdown tables in documents: cells between pipes (an escaped pipe inside), trimmed; the rule row marks the
+ * header and its colons the alignment; numeric columns right-aligned; fitted to the width, headers wrapping
+ * before the font shrinks. */
+TEST(plots_document_table_parse_and_fit) {
+    const char *lines[] = {"| name | choices | value |", "|---|:-:|---|", "|  mha  | mha\\|gqa | 1.5 |",
+                           "| mla | - | \u22122.5k |", "| gqa | x | n/a |"};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++) lens[i] = strlen(lines[i]);
+    plt_table t;
+    EXPECT(plt_table_parse(lines, lens, 5, &t) == 0);
+    EXPECT(t.rows == 4 && t.cols == 3 && t.header == 1);
+    EXPECT(!strcmp(plt_table_cell(&t, 0, 1), "choices") && !strcmp(plt_table_cell(&t, 1, 0), "mha"));
+    EXPECT(!strcmp(plt_table_cell(&t, 1, 1), "mha|gqa") && !strcmp(plt_table_cell(&t, 1, 2), "1.5"));
+    EXPECT(t.align[0] == 'l' && t.align[1] == 'c' && t.align[2] == 'r');
+    cairo_t *cr = plt_measure_cr();
+    plt_table_fit(cr, &t, 400, 8.5);
+    EXPECT(t.size == 8.5 && t.width <= 400 && !t.body_wraps);
+    char cell[16][256];
+    EXPECT(plt_table_lines(cr, &t, 0, 1, cell, 16) == 1); /* room enough: the header stays on one line */
+    /* narrower: the header "choices" column keeps its word, a long header wraps, the font stays */
+    plt_table_free(&t);
+    const char *wide[] = {"| run | final training loss over the last window | v |", "|---|---|---|", "| hc | 2.5 | 1 |"};
+    size_t wl[3];
+    for (int i = 0; i < 3; i++) wl[i] = strlen(wide[i]);
+    EXPECT(plt_table_parse(wide, wl, 3, &t) == 0);
+    plt_table_fit(cr, &t, 120, 8.5);
+    EXPECT(t.width <= 120 + 1e-9 && t.size == 8.5);
+    EXPECT(plt_table_lines(cr, &t, 0, 1, cell, 16) > 1);
+    plt_table_fit(cr, &t, 40, 8.5); /* narrower than the words: the font shrinks to its floor */
+    EXPECT(t.size < 8.5 && t.size >= 5.5);
+    plt_table_free(&t);
+    cairo_destroy(cr);
+    /* in a PDF: a table is set in the body font (no monospace font embedded); a code block is monospace */
+    EXPECT(fresh_dir() != NULL);
+    plot_page tp = {.text = "| a | b |\n|---|---|\n| 1 | 2 |\n"}, cp = {.text = "    code line\n"};
+    plot_document_spec dt = {.pages = &tp, .n_pages = 1}, dc = {.pages = &cp, .n_pages = 1};
+    EXPECT(plot_document(in_dir("t.pdf"), &dt, NULL, NULL) == 0 && plot_document(in_dir("c.pdf"), &dc, NULL, NULL) == 0);
+    EXPECT(!contains(in_dir("t.pdf"), "Mono") && contains(in_dir("t.pdf"), "Bold"));
+    EXPECT(contains(in_dir("c.pdf"), "Mono"));
+    rm_dir(tmpdir);
 }
 
 TEST(plots_document_three_pages) {

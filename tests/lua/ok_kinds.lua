@@ -1,6 +1,6 @@
--- archlab.help() and archlab.kinds() come from the registries: every kind of every family is in both, with
+-- archlab.help("kinds") and archlab.kinds() come from the registries: every kind of every family is in both, with
 -- its fields (tests/test_cli.c)
-local help, kinds = archlab.help(), archlab.kinds()
+local help, kinds = archlab.help_text("kinds"), archlab.kinds()
 local n = 0
 for _, family in ipairs{ "attention", "ffn", "residual", "plot" } do
   assert(#kinds[family] >= 2, family)

@@ -58,27 +58,48 @@ end
 local function sweep(spec)
   local fn = "archlab.sweep"
   if type(spec) ~= "table" then error(fn .. ": expects a table of options", 2) end
-  local names = { "dir", "data", "base", "train", "vary", "metric", "level", "quiet" }
-  local allowed = {}
-  for _, n in ipairs(names) do allowed[n] = true end
-  for k in pairs(spec) do
-    if not allowed[k] then
-      local best = type(k) == "string" and archlab.closest(k, names)
-      error(string.format("%s: unknown field '%s'%s", fn, tostring(k), best and (" (did you mean '" .. best .. "'?)") or ""), 2)
+  -- the options and the keys of base, train and vary are checked before any run starts, against the tables
+  -- that check them in C (archlab.options: the same lists help prints)
+  local names = archlab.options("sweep")
+  local function check_keys(t, allowed_list, where)
+    local allowed = {}
+    for _, n in ipairs(allowed_list) do allowed[n] = true end
+    for k in pairs(t) do
+      if not allowed[k] then
+        local best = type(k) == "string" and archlab.closest(k, allowed_list)
+        error(string.format("%s: unknown field '%s%s'%s", fn, where, tostring(k), best and (" (did you mean '" .. best .. "'?)") or ""), 3)
+      end
     end
   end
+  check_keys(spec, names, "")
   if type(spec.dir) ~= "string" then error(fn .. ": field 'dir' (a directory for the runs) is required", 2) end
   if spec.data == nil then error(fn .. ": field 'data' is required", 2) end
   if type(spec.vary) ~= "table" or next(spec.vary) == nil then error(fn .. ": field 'vary' must map keys to lists of values", 2) end
+  for _, k in ipairs{ "base", "train" } do
+    if spec[k] ~= nil and type(spec[k]) ~= "table" then error(string.format("%s: field '%s' must be a table, got %s", fn, k, type(spec[k])), 2) end
+  end
   local metric, level = spec.metric or "val_loss", spec.level or 0.95
   local config_field, field_names = {}, archlab.config_fields()
   for _, name in ipairs(field_names) do config_field[name] = true end
+  -- what a run's archlab.train may be given: its options less those the sweep sets for each run
+  local set_by_sweep = { model = true, data = true, metrics = true, label = true }
+  local train_names = {}
+  for _, o in ipairs(archlab.options("train")) do
+    if not set_by_sweep[o] then train_names[#train_names + 1] = o end
+  end
+  for k in pairs(spec.train or {}) do
+    if set_by_sweep[k] then error(string.format("%s: field 'train.%s' is set by the sweep for each run", fn, k), 2) end
+  end
+  check_keys(spec.train or {}, train_names, "train.")
+  check_keys(spec.base or {}, field_names, "base.")
+  local vary_names = {}
+  for _, n in ipairs(field_names) do vary_names[#vary_names + 1] = n end
+  for _, n in ipairs(train_names) do if not config_field[n] then vary_names[#vary_names + 1] = n end end
+  check_keys(spec.vary, vary_names, "vary.")
 
   local keys = sorted_keys(spec.vary)
   for _, k in ipairs(keys) do
-    -- a key that is not a config field goes to archlab.train; one a typo away from a config field is a typo
-    local near = not config_field[k] and k ~= "seed" and type(k) == "string" and archlab.closest(k, field_names)
-    if near then error(string.format("%s: unknown field 'vary.%s' (did you mean '%s'?)", fn, k, near), 2) end
+    -- a config field goes to archlab.model, anything else (checked above) to archlab.train; seed to both
     local vals = spec.vary[k]
     if type(vals) ~= "table" or #vals == 0 then error(string.format("%s: field 'vary.%s' must be a non-empty list", fn, k), 2) end
     for j = 1, #vals do
