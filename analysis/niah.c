@@ -83,6 +83,7 @@ void niah_grid_free(NiahGrid *g) {
 int niah_write_json(const NiahGrid *g, const DataSource *task, const Model *m, const char *path) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (al_check_replaceable(path)) return -1;
     FILE *f = fopen(tmp, "w");
     if (!f) return al_errorf("cannot write '%s'", path);
     fprintf(f, "{\"task\": \"%s\", \"attention\": \"%s\", \"trials\": %d, \"chance\": %.6g,\n \"lengths\": [",

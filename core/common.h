@@ -49,6 +49,10 @@ size_t al_available_memory(void);
 /* Cores this process may run on (its CPU affinity); at least 1. */
 int al_available_cores(void);
 
+/* 0 when path may be written by writing PATH.tmp and renaming it over path: it does not exist, or it is a
+ * regular file. A device (/dev/null, /dev/full), a directory or a FIFO would be replaced by a regular file (as
+ * root, a device node gone): -1 + a message naming it. */
+int al_check_replaceable(const char *path);
 /* Human-readable byte counts ("1.5 GiB"); buf must hold 32 chars. */
 const char *al_format_bytes(double bytes, char *buf);
 /* mkdir -p of the directory part of path; -1 + message naming the directory */

@@ -234,6 +234,7 @@ int st_write(const char *path, const StWriteTensor *t, int n, const char *const 
     size_t hl = strlen(json), padded = (hl + 8 + 7) / 8 * 8 - 8;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (al_check_replaceable(path)) { free(json); return -1; }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) { free(json); return al_errorf("cannot write '%s': %s", tmp, strerror(errno)); }
     uint8_t len8[8];

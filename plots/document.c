@@ -372,6 +372,9 @@ int plot_document(const char *path, const plot_document_spec *spec, const plot_o
         }
     }
     char tmp[4096];
+    struct stat dst; /* the rename must not put a file where a device or a directory was */
+    if (rc == 0 && stat(path, &dst) == 0 && !S_ISREG(dst.st_mode))
+        rc = plt_fail("'%s' exists and is not a regular file: it is not replaced", path);
     if (rc == 0 && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
         rc = plt_fail("output path '%s' is too long", path);
     int fd = -1;

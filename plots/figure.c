@@ -95,6 +95,11 @@ static int write_png(FILE *f, cairo_surface_t *s, double dpi, const char *path) 
 /* A temporary file beside path (same directory, so rename() is atomic), with the permissions a plain
  * fopen() would have given, not mkstemp's 0600. */
 static FILE *open_temp(const char *path, char *tmp, size_t n) {
+    struct stat st; /* the rename must not put a file where a device or a directory was */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        plt_fail("'%s' exists and is not a regular file: it is not replaced", path);
+        return NULL;
+    }
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path + 1) : 0;
     if ((size_t)snprintf(tmp, n, "%.*s.%s.tmp-XXXXXX", dirlen, path, slash ? slash + 1 : path) >= n) {

@@ -10,6 +10,7 @@
 #include "scripts/lua_opts.h"
 #include "scripts/lua_moe.h"
 #include "scripts/lua_plot.h"
+#include "scripts/lua_tensor.h"
 
 /* archlab.threads([n]): sets the thread count for OpenMP loops and OpenBLAS; returns the current one. */
 static int l_threads(lua_State *L) {
@@ -126,6 +127,8 @@ int luaopen_archlab(lua_State *L) {
     lua_pushcfunction(L, l_threads);
     lua_setfield(L, -2, "threads");
     bridge_open_help(L); /* archlab.help, help_text, options */
+    bridge_open_tensor(L); /* archlab.tensor */
+    bridge_open_params(L); /* model:param(), grad(), set_param() as tensors */
     lua_pushcfunction(L, l_kinds);
     lua_setfield(L, -2, "kinds");
     lua_pushstring(L, ARCHLAB_VERSION);

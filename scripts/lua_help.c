@@ -109,7 +109,7 @@ static void overview(FILE *f) {
         {"archlab.", "building, training, measuring"}, {"model:", "a model's methods"},
         {"archlab.data.", "data sources"}, {"data:", "a data source's methods"},
         {"run", "what archlab.train returns"}, {"archlab.stats.", "statistics"},
-        {"archlab.plot.", "figures"},
+        {"archlab.plot.", "figures"}, {"archlab.tensor.", "tensors"}, {"tensor", "a tensor's fields and methods"},
     };
     int ng = (int)(sizeof groups / sizeof *groups);
     for (int g = 0; g < ng; g++) {

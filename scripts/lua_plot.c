@@ -14,6 +14,7 @@
 #include "plots/plot.h"
 #include "scripts/lua_opts.h"
 #include "scripts/lua_plot.h"
+#include "scripts/lua_tensor.h"
 
 #define SCRATCH 2 /* stack slot of the table that anchors this call's buffers and strings */
 
@@ -137,9 +138,29 @@ static int read_num(ctx *c, int idx, const char *prefix, const char *key, double
     return 1;
 }
 
-/* A list of numbers at the top of the stack (left there). NaN (0/0) entries are gaps. */
+/* The elements of a tensor at the top of the stack in row-major order (scratch memory), checked to have nd
+ * dimensions: plots take tensors wherever they take lists (a 1-d one) or rows (a 2-d one). */
+static double *tensor_values(ctx *c, const char *field, const Tensor *t, int nd) {
+    if (t->ndim != nd)
+        lerr(c, field, "expected a %d-dimensional tensor, got %d dimensions", nd, t->ndim);
+    int64_t n = tensor_numel(t), idx[TENSOR_MAX_DIMS] = {0};
+    double *v = scratch(c, (size_t)(n ? n : 1) * sizeof *v);
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = tensor_get(t, idx);
+        for (int d = t->ndim - 1; d >= 0 && ++idx[d] == t->shape[d]; d--) idx[d] = 0;
+    }
+    return v;
+}
+
+/* A list of numbers (or a 1-d tensor) at the top of the stack (left there). NaN (0/0) entries are gaps. */
 static double *num_list(ctx *c, const char *field, size_t *n) {
     lua_State *L = c->L;
+    const Tensor *t = lua_tensor_test(L, -1);
+    if (t) {
+        double *v = tensor_values(c, field, t, 1);
+        *n = (size_t)t->shape[0];
+        return v;
+    }
     if (!lua_istable(L, -1)) lerr(c, field, "expected a list of numbers, got %s", tname(L, -1));
     *n = (size_t)lua_rawlen(L, -1);
     double *v = scratch(c, *n * sizeof *v);
@@ -252,9 +273,18 @@ static void read_list(ctx *c, const char *f, const plot_option *o, void *spec) {
     *AT(spec, o->count, size_t) = n;
 }
 
-/* A matrix given as a list of rows at the top of the stack (field f). */
+/* A matrix given as a list of rows (or a 2-d tensor) at the top of the stack (field f). */
 static void read_matrix(ctx *c, const char *f, const plot_option *o, void *spec) {
     lua_State *L = c->L;
+    const Tensor *t = lua_tensor_test(L, -1);
+    if (t) {
+        double *v = tensor_values(c, f, t, 2);
+        if (t->shape[0] == 0 || t->shape[1] == 0) lerr(c, f, "an empty tensor (%d x %d)", (int)t->shape[0], (int)t->shape[1]);
+        *AT(spec, o->offset, const double *) = v;
+        *AT(spec, o->count, size_t) = (size_t)t->shape[1];
+        *AT(spec, o->count2, size_t) = (size_t)t->shape[0];
+        return;
+    }
     if (!lua_istable(L, -1)) lerr(c, f, "expected a list of rows, got %s", tname(L, -1));
     size_t ny = (size_t)lua_rawlen(L, -1), nx = 0;
     if (ny == 0) lerr(c, f, "no rows given (an empty list)");

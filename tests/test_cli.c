@@ -122,6 +122,15 @@ TEST(cli_summary_file_with_preset) {
     EXPECT(rc == 0 && strstr(out, "3 blocks, d_model 64,") != NULL);
 }
 
+/* archlab.tensor end to end: indexing, views, broadcasting, reductions, matmul, .npy and .safetensors round
+ * trips, errors (tests/lua/ok_tensor.lua; values worked by hand there) */
+TEST(cli_tensor_api) {
+    char out[4096], err[4096];
+    int rc = run_archlab("tests/lua/ok_tensor.lua /tmp", out, sizeof out, err, sizeof err);
+    if (rc) th_note("%s", err);
+    EXPECT(rc == 0 && strstr(out, "tensor api ok") != NULL);
+}
+
 TEST(cli_residual_bad_input) {
     expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
     expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");

@@ -4,7 +4,8 @@
 #      one batch's logits, loss and gradients (model:save, model:dump_grads) to build/crosscheck/f32/;
 #   2. tests/reference/crosscheck.py recomputes them in float64 with PyTorch and prints the table;
 #   3. the same with bin/archlab64 (archlab compiled with real = double) in build/crosscheck/f64/, at tight
-#      tolerances: what float32 rounding hides, this shows.
+#      tolerances: what float32 rounding hides, this shows;
+#   4. archlab.tensor's .npy and .safetensors files against a parser of both formats written in Python.
 # Exit status: 0 all PASS (or SKIPPED when python3-torch is not installed: said loudly), 1 any FAIL or error.
 # CROSSCHECK_FILTER=substring limits the grid (e.g. CROSSCHECK_FILTER=mhc-mla).
 set -uo pipefail
@@ -39,6 +40,16 @@ for prec in f32 f64; do
     fi
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PY" tests/reference/crosscheck.py "$d" --precision $prec || status=1
 done
+# archlab.tensor's .npy and .safetensors files, read by a parser of the formats written in Python (no NumPy)
+echo
+echo "== tensor files (archlab.tensor .npy / .safetensors, read by tests/reference/check_tensor_files.py)"
+rm -rf "$DIR/tensors" && mkdir -p "$DIR/tensors"
+if "$BIN/archlab" --quiet tests/reference/tensor_files.lua "$DIR/tensors"; then
+    "$PY" tests/reference/check_tensor_files.py "$DIR/tensors" || status=1
+else
+    echo "crosscheck: FAIL: archlab could not write the tensor files"
+    status=1
+fi
 echo
 if [ $status -ne 0 ]; then echo "crosscheck: FAIL"; exit 1; fi
 echo "crosscheck: PASS (float32 and float64 builds)"

@@ -37,6 +37,7 @@ void grads_reduce(ParamStore *ps) { (void)ps; }
  * length; the file is replaced only when the shortened copy was written completely (a full disk leaves the
  * original as it was). */
 static int truncate_jsonl(const char *path, int keep) {
+    if (al_check_replaceable(path)) return 0; /* metrics = "/dev/null": nothing to truncate, and it is not replaced */
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     char tmp[1100];

@@ -318,6 +318,35 @@ sweep("field 'vary.seed' lists 1 twice", "vary = { seed = { 1, 2, 1 } }")
 sweep("archlab.model: field 'seed' = -1 is out of range", "vary = { seed = { -1 } }")
 sweep("archlab.train: field 'schedule' = \"linear\"", "vary = { schedule = { 'linear' } }")
 
+-- ---- tensors: shapes, indices, types, files (archlab.tensor) ----
+local function tens(want, code) lua("tensors", want, "local T = archlab.tensor; local a = T.from{ { 1, 2, 3 }, { 4, 5, 6 } }; " .. code) end
+tens("index 3 is outside dimension 1 of size 2", "return a[{ 3, 1 }]")
+tens("indices count from 1", "return a[{ 0, 1 }]")
+tens("index -4 is outside dimension 2 of size 3", "return a[{ 1, -4 }]")
+tens("3 indices for a tensor of 2 dimensions", "return a[{ 1, 1, 1 }]")
+tens("range {3, 2} of dimension 2 runs backwards", "return a[{ 1, { 3, 2 } }]")
+tens("index 1 must be a number or a range", "return a[{ 'x' }]")
+tens("give every index (2) to set one element", "a[{ 1 }] = 0")
+tens("shapes [2, 3] and [2] do not broadcast", "return a + T.from{ 1, 2 }")
+tens("inner sizes differ (3 against 2)", "return a:matmul(a)")
+tens("matmul takes 1- or 2-dimensional tensors", "return T.zeros(2, 2, 2):matmul(a)")
+tens("[2] has 1 entries where the first has 2", "return T.from{ { 1, 2 }, { 3 } }")
+tens("[1][2] is a string, not a number", "return T.from{ { 1, 'x' } }")
+tens("dtype 'f16' is not \"f32\" or \"f64\"", "return T.zeros({ 2 }, 'f16')")
+tens("more than 2^40 elements is refused", "return T.zeros(1048576, 1048576, 2)")
+tens("dimension 1 has a negative size", "return T.zeros(-1)")
+tens("axis 0 does not exist", "return a:sum(0)")
+tens("reshape: 6 elements into a shape of 4", "return a:reshape(2, 2)")
+tens("did you mean 'reshape'", "return a.reshap")
+tens("cannot open '/nonexistent/t.npy'", "return T.load('/nonexistent/t.npy')")
+tens("not a .npy file", "return T.load(B.write(B.dir .. '/bad.npy', 'hello world'))")
+tens("truncated: the header promises 24 bytes", "T.save(B.dir .. '/t.npy', a); local s = B.read(B.dir .. '/t.npy'); return T.load(B.write(B.dir .. '/cut.npy', s:sub(1, #s - 4)))")
+tens("is not a .npy or .safetensors file", "return T.load(B.dir .. '/t.csv')")
+tens("d.npy' exists and is not a regular file (a directory)", "os.execute('mkdir -p ' .. B.dir .. '/d.npy'); return T.save(B.dir .. '/d.npy', a)")
+tens("a .npy file holds one tensor", "return T.save(B.dir .. '/x.npy', { a = a })")
+tens("the tensor has 6 elements, not one", "return a:item()")
+tens("tensor 'w' is I64 (F32 and F64 are read)", "local st = B.dir .. '/i.safetensors'; local h = '{\"w\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}'; B.write(st, string.pack('<I8', #h) .. h .. string.rep('\\0', 8)); return T.load(st)")
+
 -- ---- signals: a script stopped by SIGINT/SIGTERM exits 130, whatever it runs (the signal comes 0.3 s in,
 -- from a child shell; tests/test_cli.c has the same for longer runs) ----
 local busy = {

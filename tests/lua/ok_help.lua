@@ -16,6 +16,9 @@ local run = archlab.train{ model = m, data = d, steps = 1, quiet = true }
 for k, v in pairs(getmetatable(m).__index) do if type(v) == "function" then found[#found + 1] = "model:" .. k end end
 for k, v in pairs(getmetatable(d).__index) do if type(v) == "function" then found[#found + 1] = "data:" .. k end end
 for _, k in ipairs{ "series", "csv" } do assert(type(run[k]) == "function") found[#found + 1] = "run:" .. k end
+for k, v in pairs(getmetatable(archlab.tensor.from{ 1 }).methods) do
+  if type(v) == "function" then found[#found + 1] = "tensor:" .. k end
+end
 table.sort(found)
 
 local overview = archlab.help_text()
