@@ -1,6 +1,7 @@
 #include "arch/attention.h"
 #include "arch/kinds.h"
 #include "arch/kv_cache.h"
+#include "arch/probe.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,6 +58,7 @@ static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, 
     if (c->kv) { attn_decode(a, c, out, q, k, v, &s); return; }
     K->attention_forward(ACT(c, a->y), ACT(c, a->lse), c->scratch, a->work_n, q, k, v, &s);
     K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, a->H * a->hd, a->C);
+    if (c->probes) probe_attention(c->probes, 2 * a->layer, q, k, v, ACT(c, a->lse), &s);
 }
 
 static void attn_backward(void *self, Ctx *c, real *dinp, const real *dout, const real *inp, int B, int T) {

@@ -1,6 +1,7 @@
 #include "arch/ffn.h"
 
 #include "arch/kinds.h"
+#include "arch/probe.h"
 
 #include <math.h>
 
@@ -21,6 +22,7 @@ static void ffn_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     K->linear_forward(ACT(c, f->gu), ACT(c, f->norm.out), PW(c, f->w_gu), NULL, N, f->C, 2 * f->F);
     K->swiglu_forward(ACT(c, f->h), ACT(c, f->gu), N, f->F);
     K->linear_forward(out, ACT(c, f->h), PW(c, f->w_down), NULL, N, f->F, f->C);
+    if (c->probes) probe_rows(c->probes, 2 * f->layer + 1, "act", ACT(c, f->h), B, T, f->F); /* silu(gate) * up */
 }
 
 static void ffn_backward(void *self, Ctx *c, real *dinp, const real *dout, const real *inp, int B, int T) {
@@ -48,6 +50,7 @@ Sublayer ffn_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     Ffn *f = calloc(1, sizeof *f);
     AL_ASSERT(f);
     f->C = cfg->d_model;
+    f->layer = layer;
     f->F = cfg->d_ff;
     char name[96];
     snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", layer);

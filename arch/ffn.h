@@ -8,6 +8,7 @@
 typedef struct Ffn {
     RMSNorm norm;
     int C, F;
+    int layer; /* its block, for probe names */
     size_t w_gu;   /* gate_proj (F, C), up_proj (F, C): adjacent, one GEMM */
     size_t w_down; /* down_proj (C, F) */
     size_t gu, h;  /* activations (N, 2F), (N, F) */

@@ -3,6 +3,7 @@
  * X_l, every F_l output and every mapping are kept for the backward pass and for analysis. During training
  * the family records its own measurements: the Amax gains of its H_res (arch/gain.c). */
 #include "arch/mixing.h"
+#include "arch/probe.h"
 
 #include <math.h>
 
@@ -70,6 +71,31 @@ static real *streams_input(const Residual *r, Ctx *c) { return ACT(c, ((const St
 static real *streams_output(const Residual *r, Ctx *c) { return ACT(c, ((const Streams *)r)->out); }
 static real *streams_grad_top(const Residual *r, Ctx *c) { return ACT(c, ((const Streams *)r)->dtop); }
 
+/* Probes of sub-layer l, before F runs: its input H_pre X_l and the three mappings per token */
+static void offer_in(const Streams *r, Ctx *c, int l, int B, int T, const real *u, const real *hpre, const real *hpost,
+                     const real *hres) {
+    int n = r->base.n, C = r->base.C;
+    char name[64];
+    probe_rows(c->probes, l, "in", u, B, T, C);
+    probe_name(name, sizeof name, l, "hpre");
+    probe_emit(c->probes, name, 3, (int64_t[]){B, T, n}, NULL, hpre);
+    probe_name(name, sizeof name, l, "hpost");
+    probe_emit(c->probes, name, 3, (int64_t[]){B, T, n}, NULL, hpost);
+    probe_name(name, sizeof name, l, "hres");
+    probe_emit(c->probes, name, 4, (int64_t[]){B, T, n, n}, NULL, hres);
+}
+
+/* after: F's output, and after a block's FFN the n streams X_{l+1} */
+static void offer_out(const Streams *r, Ctx *c, int l, int B, int T, const real *f) {
+    int n = r->base.n, C = r->base.C;
+    char name[64];
+    probe_rows(c->probes, l, "out", f, B, T, C);
+    if (l % 2) {
+        snprintf(name, sizeof name, "layer%d.hidden", l / 2);
+        probe_emit(c->probes, name, 4, (int64_t[]){B, T, n, C}, NULL, state(r, c, l + 1));
+    }
+}
+
 static void streams_forward(Residual *base, Ctx *c, Sublayer *subs, int B, int T) {
     Streams *r = (Streams *)base;
     int N = B * T, n = base->n, C = base->C;
@@ -83,8 +109,10 @@ static void streams_forward(Residual *base, Ctx *c, Sublayer *subs, int B, int T
         real *f = ACT(c, r->f) + (size_t)l * nc;
         r->mix[l].ops->forward(r->mix[l].self, c, hpre, hpost, hres, X, N);
         KS->stream_pre(u, X, hpre, N, n, C);
+        if (c->probes) offer_in(r, c, l, B, T, u, hpre, hpost, hres);
         subs[l].ops->forward(subs[l].self, c, f, u, B, T);
         KS->stream_post(state(r, c, l + 1), X, hres, hpost, f, N, n, C);
+        if (c->probes) offer_out(r, c, l, B, T, f);
     }
     KS->streams_sum(ACT(c, r->out), state(r, c, base->S), N, n, C, 0);
 }

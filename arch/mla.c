@@ -4,6 +4,7 @@
 
 #include "arch/kinds.h"
 #include "arch/kv_cache.h"
+#include "arch/probe.h"
 
 static int dqk(const Mla *a) { return a->dn + a->dr; }
 
@@ -133,6 +134,12 @@ static void mla_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     AttnShape s = train_shape(a, B, T);
     K->attention_forward(ACT(c, a->y), ACT(c, a->lse), c->scratch, a->work_n, ACT(c, a->q), kf, vf, &s);
     K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, H * a->dv, a->C);
+    if (c->probes) { /* the per-head q, k, v attention used, and the latents the cache keeps */
+        probe_attention(c->probes, 2 * a->layer, ACT(c, a->q), kf, vf, ACT(c, a->lse), &s);
+        probe_rows(c->probes, 2 * a->layer, "c_kv", ACT(c, a->kv_norm.out), B, T, a->dc);
+        probe_rows(c->probes, 2 * a->layer, "k_rope", ACT(c, a->kr), B, T, a->dr);
+        if (a->dq) probe_rows(c->probes, 2 * a->layer, "c_q", ACT(c, a->q_norm.out), B, T, a->dq);
+    }
 }
 
 static void mla_backward(void *self, Ctx *c, real *dinp, const real *dout, const real *inp, int B, int T) {

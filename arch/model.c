@@ -1,4 +1,5 @@
 #include "arch/model.h"
+#include "arch/probe.h"
 
 #include <math.h>
 #include <string.h>
@@ -133,9 +134,14 @@ double model_forward(Model *m, const int *tokens, const int *targets, int B, int
     Ctx *c = &m->ctx;
     int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
     K->embedding_forward(residual_input(m->res, c), tokens, PW(c, m->wte), N, C);
+    if (c->probes) probe_emit(c->probes, "embed", 3, (int64_t[]){B, T, C}, NULL, residual_input(m->res, c));
     residual_forward(m->res, c, m->sub, B, T);
     rmsnorm_fwd(&m->final_norm, c, residual_output(m->res, c), N);
     K->linear_forward(ACT(c, m->logits), ACT(c, m->final_norm.out), PW(c, m->head), NULL, N, C, V);
+    if (c->probes) {
+        probe_emit(c->probes, "final_norm", 3, (int64_t[]){B, T, C}, NULL, ACT(c, m->final_norm.out));
+        probe_emit(c->probes, "logits", 3, (int64_t[]){B, T, V}, NULL, ACT(c, m->logits));
+    }
     if (!targets) return NAN;
     double total = K->cross_entropy_forward(ACT(c, m->losses), ACT(c, m->logits), targets, N, V, &m->n_valid);
     return m->n_valid ? total / m->n_valid : NAN;
@@ -158,6 +164,14 @@ void model_backward(Model *m, const int *tokens, const int *targets, int B, int 
 }
 
 real *model_logits(Model *m) { return ACT(&m->ctx, m->logits); }
+
+int model_inspect(Model *m, const int *tokens, int B, int T, ProbeSink *sink) {
+    if (model_plan(m, B, T)) return -1;
+    m->ctx.probes = sink;
+    model_forward(m, tokens, NULL, B, T);
+    m->ctx.probes = NULL;
+    return probe_status(sink);
+}
 
 size_t model_activation_elems(const Model *m) { return m->act.used + m->scratch_n; }
 

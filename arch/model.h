@@ -49,6 +49,10 @@ void model_after_step(Model *m);
 /* Appends the measurements of the last forward to log at step: the sub-layers' (e.g. expert loads), then the
  * residual family's (e.g. Amax gains). */
 void model_record(const Model *m, MetricLog *log, double step);
+/* A forward pass over tokens (B x T, no targets) offering its intermediates to sink (arch/probe.h);
+ * -1 + message when planning or a copy failed. */
+struct ProbeSink;
+int model_inspect(Model *m, const int *tokens, int B, int T, struct ProbeSink *sink);
 /* (B*T, V) logits of the last forward without targets */
 real *model_logits(Model *m);
 /* Elements of activation memory (arena + backward workspace) for the planned batch. */

@@ -10,6 +10,7 @@
 
 struct MetricLog;
 struct KVCache;
+struct ProbeSink;
 
 typedef struct Ctx {
     ParamStore *ps;
@@ -22,6 +23,8 @@ typedef struct Ctx {
      * the cache, RoPE starts at pos, other sub-layers run on the new tokens as usual. NULL in training. */
     struct KVCache *kv;
     int pos;
+    /* Analysis (arch/probe.h): with a sink set, the forward offers its intermediates to it; NULL otherwise. */
+    struct ProbeSink *probes;
 } Ctx;
 
 #define PW(c, off) ((c)->ps->data + (off)) /* parameter */

@@ -5,6 +5,7 @@
 
 #include "arch/ffn.h"
 #include "arch/kinds.h"
+#include "arch/probe.h"
 #include "core/metrics.h"
 
 static void moe_config_defaults(ModelConfig *c) {
@@ -115,6 +116,15 @@ static void moe_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     KM->moe_combine(out, ACT(c, m->y), m->pos, ACT(c, m->r.gate), N, m->K, C);
     for (int e = 0; e < m->E; e++) m->acc[e] += m->counts[e];
     m->acc_forwards++;
+    if (c->probes) { /* the router: its logits, normalized scores, and per token the chosen experts and gates */
+        int sub = 2 * m->layer + 1;
+        char name[64];
+        probe_rows(c->probes, sub, "router.logits", ACT(c, m->r.logits), B, T, m->E);
+        probe_rows(c->probes, sub, "router.scores", ACT(c, m->r.s), B, T, m->E);
+        probe_rows(c->probes, sub, "router.gates", ACT(c, m->r.gate), B, T, m->K);
+        probe_name(name, sizeof name, sub, "router.experts");
+        probe_emit_ints(c->probes, name, 3, (int64_t[]){B, T, m->K}, m->r.idx);
+    }
 }
 
 static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const real *inp, int B, int T) {
@@ -211,6 +221,7 @@ Sublayer moe_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     Moe *m = calloc(1, sizeof *m);
     AL_ASSERT(m);
     m->C = cfg->d_model;
+    m->layer = layer;
     m->F = cfg->moe_intermediate_size;
     m->E = cfg->n_routed_experts;
     m->K = cfg->num_experts_per_tok;

@@ -15,6 +15,7 @@ typedef struct Moe {
     RMSNorm norm;
     Router r;
     int C, F, E, K, Fs; /* Fs = n_shared_experts x F (0: none) */
+    int layer;          /* its block, for probe names */
     size_t *w_gu, *w_down; /* per expert: gate_proj|up_proj (2F, C) adjacent, down_proj (C, F) */
     size_t ws_gu, ws_down; /* shared experts */
     size_t xg, gu, h, y;   /* activations of the N K dispatched rows: (M,C), (M,2F), (M,F), (M,C) */

@@ -1,6 +1,9 @@
 /* The standard pre-norm residual, x_{l+1} = x_l + F_l(x_l): one stream, no mappings, no parameters. The
  * states x_0 .. x_S are kept for the backward pass; F's output goes to one buffer reused by every layer. */
 #include "arch/kinds.h"
+#include "arch/probe.h"
+
+#include <stdio.h>
 
 typedef struct Single {
     Residual base;
@@ -32,8 +35,15 @@ static void single_forward(Residual *base, Ctx *c, Sublayer *subs, int B, int T)
     real *f = ACT(c, r->f);
     for (int l = 0; l < base->S; l++) {
         real *x = state(r, c, l);
+        if (c->probes) probe_rows(c->probes, l, "in", x, B, T, base->C); /* x_l */
         subs[l].ops->forward(subs[l].self, c, f, x, B, T);
         K->add(state(r, c, l + 1), x, f, nc);
+        if (c->probes) { /* F_l(x_l), and after a block's FFN the stream x_{l+1} */
+            probe_rows(c->probes, l, "out", f, B, T, base->C);
+            char name[48];
+            snprintf(name, sizeof name, "layer%d.hidden", l / 2);
+            if (l % 2) probe_emit(c->probes, name, 3, (int64_t[]){B, T, base->C}, NULL, state(r, c, l + 1));
+        }
     }
 }
 

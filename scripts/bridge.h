@@ -24,7 +24,8 @@ void bridge_open_checkpoint(lua_State *L); /* scripts/lua_checkpoint.c */
 void bridge_open_cost(lua_State *L);       /* scripts/lua_cost.c */
 void bridge_open_crosscheck(lua_State *L); /* scripts/lua_crosscheck.c: model:perturb(), model:dump_grads() */
 void bridge_open_util(lua_State *L);
-void bridge_open_params(lua_State *L);     /* scripts/lua_params.c: model:param(), grad(), set_param() */       /* scripts/lua_util.c: fields of the module table on top */
+void bridge_open_params(lua_State *L);
+void bridge_open_probe(lua_State *L);      /* scripts/lua_probe.c: model:inspect(), model:probes() */     /* scripts/lua_params.c: model:param(), grad(), set_param() */       /* scripts/lua_util.c: fields of the module table on top */
 void bridge_open_data(lua_State *L);
 void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);

@@ -129,6 +129,7 @@ int luaopen_archlab(lua_State *L) {
     bridge_open_help(L); /* archlab.help, help_text, options */
     bridge_open_tensor(L); /* archlab.tensor */
     bridge_open_params(L); /* model:param(), grad(), set_param() as tensors */
+    bridge_open_probe(L);  /* model:inspect(), model:probes() */
     lua_pushcfunction(L, l_kinds);
     lua_setfield(L, -2, "kinds");
     lua_pushstring(L, ARCHLAB_VERSION);

@@ -131,6 +131,17 @@ TEST(cli_tensor_api) {
     EXPECT(rc == 0 && strstr(out, "tensor api ok") != NULL);
 }
 
+/* Probes: every capture checked against what it must equal (tests/lua/ok_probe.lua): attention probabilities
+ * against a causal softmax of the captured q and k, the residual stream against its additions, the logits
+ * against the final norm and head applied in Lua, mHC's H_res doubly stochastic, capture changing nothing */
+TEST(cli_probes) {
+    char out[4096], err[4096];
+    int rc = run_archlab("tests/lua/ok_probe.lua", out, sizeof out, err, sizeof err);
+    if (rc) th_note("%s", err);
+    th_note("%s", out);
+    EXPECT(rc == 0 && strstr(out, "probes ok") != NULL);
+}
+
 TEST(cli_residual_bad_input) {
     expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
     expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");

@@ -347,6 +347,23 @@ tens("a .npy file holds one tensor", "return T.save(B.dir .. '/x.npy', { a = a }
 tens("the tensor has 6 elements, not one", "return a:item()")
 tens("tensor 'w' is I64 (F32 and F64 are read)", "local st = B.dir .. '/i.safetensors'; local h = '{\"w\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}'; B.write(st, string.pack('<I8', #h) .. h .. string.rep('\\0', 8)); return T.load(st)")
 
+local function probe(want, code) lua("tensors", want, "local m = archlab.model{ preset = 'tiny' }; " .. code) end
+probe("capture 'layer0.attn.prob' matches nothing this model offers (did you mean 'layer0.attn.probs'?)", "m:inspect{ text = 'ab', capture = { 'layer0.attn.prob' } }")
+probe("capture 'layer*.hres' matches nothing this model offers", "m:inspect{ text = 'ab', capture = { 'layer*.hres' } }")
+probe("entry 2 of sequence 1 is not a token id in [0, 256)", "m:inspect{ tokens = { 1, 256 } }")
+probe("entry 1 of sequence 1 is not a token id in [0, 256)", "m:inspect{ tokens = { -1 } }")
+probe("entry 1 of sequence 1 is not a token id in [0, 256)", "m:inspect{ tokens = { 1.5 } }")
+probe("field 'tokens[2]' must be a list of 2 ids like tokens[1]", "m:inspect{ tokens = { { 1, 2 }, { 3 } } }")
+probe("65 tokens is longer than seq_len = 64", "m:inspect{ text = string.rep('a', 65) }")
+probe("field 'text' is empty", "m:inspect{ text = '' }")
+probe("give text or tokens, not both", "m:inspect{ text = 'a', tokens = { 1 } }")
+probe("give the tokens to run", "m:inspect{ capture = { 'logits' } }")
+probe("field 'capture[1]' must be a string", "m:inspect{ text = 'a', capture = { 1 } }")
+probe("unknown field 'captur' (did you mean 'capture'?)", "m:inspect{ text = 'a', captur = { 'logits' } }")
+probe("byte 200 at position 1 is not below vocab_size = 128", "local s = archlab.model{ preset = 'tiny', vocab_size = 128 }; s:inspect{ text = string.char(200) }")
+probe("no parameter 'lm_head.weigth' (did you mean 'lm_head.weight'?)", "m:param('lm_head.weigth')")
+probe("the tensor has shape [3], parameter 'model.norm.weight' has [64]", "m:set_param('model.norm.weight', archlab.tensor.zeros(3))")
+
 -- ---- signals: a script stopped by SIGINT/SIGTERM exits 130, whatever it runs (the signal comes 0.3 s in,
 -- from a child shell; tests/test_cli.c has the same for longer runs) ----
 local busy = {
