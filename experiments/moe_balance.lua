@@ -32,7 +32,7 @@ for i, v in ipairs(variants) do
                              eval_batches = nb, seed = 1, log_every = opt.quick and 1 or 10, label = "moe " .. v.name,
                              metrics = out .. "run_" .. i .. ".jsonl", quiet = true }
   local val = m:expert_load{ data = data, batches = nb, batch_size = 16 }
-  -- the MoE sub-layers: in tiny (2 blocks, no dense replacement) they are sub-layers 1 and 3
+  -- the MoE blocks (val.layers, numbered from 0 as model.layers.<l>): in tiny with no dense replacement, 0 and 1
   local train_vio, n = 0, 0
   for _, l in ipairs(val.layers) do
     local s = run:series("layer" .. l .. ".maxvio")

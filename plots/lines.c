@@ -47,6 +47,13 @@ int plt_lines_check(const plot_lines_spec *p) {
             ok += usable(p, x, y);
         }
         if (!finite) return plt_fail("%s: all %zu points are NaN or infinite", sname(s, k, b, sizeof b), s->ny);
+        if (s->err && s->n_err != s->ny)
+            return plt_fail("%s: err has %zu values but y has %zu", sname(s, k, b, sizeof b), s->n_err, s->ny);
+        for (size_t i = 0; s->err && i < s->n_err; i++)
+            if (s->err[i] < 0) return plt_fail("%s: err[%zu] = %g is negative (a half-width)", sname(s, k, b, sizeof b), i + 1, s->err[i]);
+        if (!s->lo != !s->hi) return plt_fail("%s: a band needs both lo and hi", sname(s, k, b, sizeof b));
+        if (s->lo && (s->n_lo != s->ny || s->n_hi != s->ny))
+            return plt_fail("%s: lo and hi have %zu and %zu values but y has %zu", sname(s, k, b, sizeof b), s->n_lo, s->n_hi, s->ny);
         if (!ok)
             return plt_fail("%s: no point has positive %s for the log axis", sname(s, k, b, sizeof b),
                             p->log_x && p->log_y ? "x and y" : p->log_x ? "x" : "y");
@@ -141,6 +148,15 @@ static void stroke_run(cairo_t *cr, double *pts, size_t m) {
     }
 }
 
+/* the vertical extras of point i: its error bar's ends and its band's edges, where drawable */
+static void extent(const plot_lines_spec *p, const plot_series *s, size_t i, double *lo, double *hi) {
+    double x = sx(s, i), v[4] = {NAN, NAN, NAN, NAN};
+    if (s->err && isfinite(s->err[i])) { v[0] = s->y[i] - s->err[i]; v[1] = s->y[i] + s->err[i]; }
+    if (s->lo) { v[2] = s->lo[i]; v[3] = s->hi[i]; }
+    for (int k = 0; k < 4; k++)
+        if (usable(p, x, v[k])) { *lo = fmin(*lo, v[k]); *hi = fmax(*hi, v[k]); }
+}
+
 static void data_range(const plot_lines_spec *p, int want_x, double *lo, double *hi) {
     *lo = INFINITY; *hi = -INFINITY;
     for (size_t k = 0; k < p->n_series; k++) {
@@ -149,8 +165,46 @@ static void data_range(const plot_lines_spec *p, int want_x, double *lo, double 
             if (!usable(p, sx(s, i), s->y[i])) continue;
             double v = want_x ? sx(s, i) : s->y[i];
             *lo = fmin(*lo, v); *hi = fmax(*hi, v);
+            if (!want_x) extent(p, s, i, lo, hi);
         }
     }
+}
+
+/* A band: the polygon along lo and back along hi, for each run of points where both are drawable. */
+static void fill_band(cairo_t *cr, const plot_lines_spec *p, const plot_series *s, const hit_ctx *h) {
+    size_t i = 0;
+    while (i < s->ny) {
+        while (i < s->ny && !(usable(p, sx(s, i), s->lo[i]) && usable(p, sx(s, i), s->hi[i]))) i++;
+        size_t j = i;
+        while (j < s->ny && usable(p, sx(s, j), s->lo[j]) && usable(p, sx(s, j), s->hi[j])) j++;
+        if (j > i) {
+            cairo_move_to(cr, map_x(h, sx(s, i)), map_y(h, s->lo[i]));
+            for (size_t q = i + 1; q < j; q++) cairo_line_to(cr, map_x(h, sx(s, q)), map_y(h, s->lo[q]));
+            for (size_t q = j; q-- > i;) cairo_line_to(cr, map_x(h, sx(s, q)), map_y(h, s->hi[q]));
+            cairo_close_path(cr);
+            cairo_fill(cr);
+        }
+        i = j;
+    }
+}
+
+/* Error bars: a vertical line from y - err to y + err with short caps. */
+static void error_bars(cairo_t *cr, const plot_lines_spec *p, const plot_series *s, const hit_ctx *h) {
+    double cap = PLT_STYLE.marker_r * 1.2;
+    for (size_t i = 0; i < s->ny; i++) {
+        double x = sx(s, i), e = s->err[i];
+        if (!usable(p, x, s->y[i]) || !isfinite(e) || e == 0) continue;
+        double a = s->y[i] - e, b = s->y[i] + e;
+        if (p->log_y && a <= 0) a = s->y[i] * 1e-3; /* a bar reaching zero on a log axis runs off the bottom */
+        double px = map_x(h, x), ya = map_y(h, a), yb = map_y(h, b);
+        cairo_move_to(cr, px, ya);
+        cairo_line_to(cr, px, yb);
+        cairo_move_to(cr, px - cap, ya);
+        cairo_line_to(cr, px + cap, ya);
+        cairo_move_to(cr, px - cap, yb);
+        cairo_line_to(cr, px + cap, yb);
+    }
+    cairo_stroke(cr);
 }
 
 static int fit_x(cairo_t *cr, const plot_lines_spec *p, plot_axis *a, double len) {
@@ -228,7 +282,12 @@ int plt_lines_draw(cairo_t *cr, plot_rect r, const plot_lines_spec *p, plot_line
             double rgb[3];
             int style = plt_series_style(s->name, (int)k);
             plt_palette(style, rgb);
+            if (s->lo) { /* under its line: the band, translucent so overlapping bands stay readable */
+                cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.2);
+                fill_band(cr, p, s, &h);
+            }
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            if (s->err) error_bars(cr, p, s, &h);
             plt_series_dash(cr, style);
             /* Each unbroken run is decimated and stroked on its own; a NaN ends a run, leaving a gap. */
             size_t m = 0;
@@ -292,6 +351,9 @@ static const plot_option series_options[] = {
     {"x", PLOT_OPT_NUMBERS, PLOT_OPT_INDEX, S(x), -1, S(nx), -1, .like = "y", .help = "positions (default 1 .. #y)"},
     {"name", PLOT_OPT_STRING, 0, S(name), -1, -1, -1, .help = "legend entry"},
     {"marker", PLOT_OPT_BOOL, 0, S(marker), -1, -1, -1, .help = "a marker at every point"},
+    {"err", PLOT_OPT_NUMBERS, 0, S(err), -1, S(n_err), -1, .help = "error bars: a half-width per point (y +- err)"},
+    {"lo", PLOT_OPT_NUMBERS, 0, S(lo), -1, S(n_lo), -1, .help = "a shaded band's lower edge, one per point (with hi)"},
+    {"hi", PLOT_OPT_NUMBERS, 0, S(hi), -1, S(n_hi), -1, .help = "the band's upper edge (a mean +- an interval: lo, hi)"},
     {NULL},
 };
 #undef S

@@ -69,6 +69,10 @@ typedef struct {
     const double *y;
     size_t ny;
     int marker;        /* draw a marker at every point of this series */
+    const double *err; /* NULL, or ny half-widths: an error bar y +- err at each point (NaN: none there) */
+    size_t n_err;
+    const double *lo, *hi; /* NULL, or ny values each: a shaded band from lo to hi (a mean +- an interval) */
+    size_t n_lo, n_hi;
 } plot_series;
 
 typedef struct {

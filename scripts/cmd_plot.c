@@ -1,5 +1,5 @@
-/* `archlab plot METRICS.jsonl --x step --y loss,grad_norm -o loss.png`: a line plot straight from a metrics
- * file. A series drawn from the records that hold it: one recorded at some records only (val_loss at
+/* `archlab plot METRICS.jsonl [MORE.jsonl ...] --x step --y loss,grad_norm -o loss.png`: a line plot straight
+ * from metrics files (several files: one series per file and field, named by the file, to compare runs). A series drawn from the records that hold it: one recorded at some records only (val_loss at
  * evaluation steps) is joined from point to point and marked at each, so a handful of evaluations is as
  * visible as the per-log loss; a null or NaN value is a gap. A record that is not valid JSON stops with
  * "FILE:LINE: ...". NaN and Infinity, which Python's json module writes bare, are read as gaps/values
@@ -19,7 +19,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: archlab plot METRICS.jsonl --y NAME[,NAME...] -o OUT.png|.svg|.pdf\n"
+            "usage: archlab plot METRICS.jsonl [MORE.jsonl ...] --y NAME[,NAME...] -o OUT.png|.svg|.pdf\n"
             "         [--x NAME (default step)] [--log-x] [--log-y] [--markers] [--title T]\n"
             "         [--xlabel L] [--ylabel L] [--width PT] [--height PT] [--dpi N]\n");
 }
@@ -90,9 +90,124 @@ static int num_arg(const char *opt, const char *s, double *v) {
     return 0;
 }
 
+/* One metrics file's columns: x and each --y field per record, and whether the record held the field. */
+typedef struct {
+    size_t n, cap;
+    double *xs, *ys[MAX_Y];
+    char *present[MAX_Y];
+    size_t n_present[MAX_Y];
+} Columns;
+
+static void columns_free(Columns *c, int ny) {
+    free(c->xs);
+    for (int j = 0; j < ny; j++) { free(c->ys[j]); free(c->present[j]); }
+    memset(c, 0, sizeof *c);
+}
+
+/* Reads file into c; 0, or 1 after printing "FILE:LINE: message" */
+static int read_columns(const char *file, const char *xname, const char *const *ynames, int ny, Columns *c) {
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(file, "r");
+    if (!f) { fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno)); return 1; }
+    int found[MAX_Y] = {0}, found_x = 0, rc = 1;
+    char *line = NULL, seen[256] = "";
+    size_t lcap = 0;
+    long lineno = 0;
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        size_t k = strspn(line, " \t\r\n");
+        if (line[k] == 0) continue;
+        cJSON *rec = cJSON_ParseWithLength(line, (size_t)len);
+        if (!rec) {
+            char *patched = patch_nonfinite(line);
+            if (patched) { rec = cJSON_Parse(patched); free(patched); }
+        }
+        if (!rec) {
+            cJSON_ParseWithLength(line, (size_t)len); /* the error position in the line as written */
+            const char *at = cJSON_GetErrorPtr();
+            long col = at && at >= line && at <= line + len ? (long)(at - line) + 1 : 0;
+            fprintf(stderr, "%s:%ld: invalid JSON%s", file, lineno, col ? "" : "\n");
+            if (col) fprintf(stderr, " at column %ld\n", col);
+            goto done;
+        }
+        if (!cJSON_IsObject(rec)) {
+            fprintf(stderr, "%s:%ld: expected a JSON object (one record per line)\n", file, lineno);
+            cJSON_Delete(rec);
+            goto done;
+        }
+        if (!seen[0]) /* the first record's fields, to list when a --y name matches none */
+            for (const cJSON *e = rec->child; e; e = e->next)
+                if (e->string && strlen(seen) + strlen(e->string) + 3 < sizeof seen)
+                    snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s", seen[0] ? ", " : "", e->string);
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 256;
+            double *nx = realloc(c->xs, c->cap * sizeof *nx);
+            if (nx) c->xs = nx;
+            int ok = nx != NULL;
+            for (int j = 0; j < ny && ok; j++) {
+                double *nyv = realloc(c->ys[j], c->cap * sizeof *nyv);
+                if (nyv) c->ys[j] = nyv;
+                char *np = nyv ? realloc(c->present[j], c->cap) : NULL;
+                if (np) c->present[j] = np;
+                ok = nyv && np;
+            }
+            if (!ok) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
+        }
+        const char *why = NULL;
+        size_t n = c->n;
+        if (value_of(field(rec, xname), &c->xs[n], &why)) {
+            fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, xname, why);
+            cJSON_Delete(rec);
+            goto done;
+        }
+        found_x |= isfinite(c->xs[n]) != 0;
+        for (int j = 0; j < ny; j++) {
+            c->present[j][n] = field(rec, ynames[j]) != NULL;
+            c->n_present[j] += (size_t)c->present[j][n];
+            if (value_of(field(rec, ynames[j]), &c->ys[j][n], &why)) {
+                fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, ynames[j], why);
+                cJSON_Delete(rec);
+                goto done;
+            }
+            found[j] |= isfinite(c->ys[j][n]) != 0;
+        }
+        c->n++;
+        cJSON_Delete(rec);
+    }
+    if (ferror(f)) { fprintf(stderr, "%s: read error: %s\n", file, strerror(errno)); goto done; }
+    if (c->n == 0) { fprintf(stderr, "%s: no records\n", file); goto done; }
+    if (!found_x) {
+        fprintf(stderr, "%s: no record has a numeric '%s' for x (fields of the first record: %s)\n", file, xname, seen);
+        goto done;
+    }
+    for (int j = 0; j < ny; j++)
+        if (!found[j]) {
+            fprintf(stderr, "%s: no record has a numeric '%s' (fields of the first record: %s)\n", file, ynames[j], seen);
+            goto done;
+        }
+    rc = 0;
+done:
+    fclose(f);
+    free(line);
+    return rc;
+}
+
+/* A file's name for the legend: without its directory and .jsonl */
+static void stem_of(const char *file, char *out, size_t n) {
+    const char *b = strrchr(file, '/');
+    b = b ? b + 1 : file;
+    size_t len = strlen(b);
+    if (len > 6 && !strcmp(b + len - 6, ".jsonl")) len -= 6;
+    snprintf(out, n, "%.*s", (int)len, b);
+}
+
+#define MAX_FILES 16
+
 int al_cmd_plot(int argc, char **argv) {
-    const char *file = NULL, *xname = "step", *ylist = NULL, *out = NULL, *title = NULL, *xlabel = NULL,
+    const char *files[MAX_FILES], *xname = "step", *ylist = NULL, *out = NULL, *title = NULL, *xlabel = NULL,
                *ylabel = NULL;
+    int nf = 0;
     int log_x = 0, log_y = 0, markers = 0;
     plot_output o = {0};
     for (int i = 1; i < argc; i++) {
@@ -127,12 +242,12 @@ int al_cmd_plot(int argc, char **argv) {
             fprintf(stderr, "archlab plot: unknown option '%s' (archlab plot --help shows the usage)\n", a);
             return 1;
         }
-        else if (!file) file = a;
-        else { fprintf(stderr, "archlab plot: more than one metrics file ('%s', '%s')\n", file, a); return 1; }
+        else if (nf == MAX_FILES) { fprintf(stderr, "archlab plot: at most %d metrics files\n", MAX_FILES); return 1; }
+        else files[nf++] = a;
     }
-    if (!file || !ylist || !out) {
+    if (!nf || !ylist || !out) {
         fprintf(stderr, "archlab plot: %s (archlab plot --help shows the usage)\n",
-                !file ? "no metrics file given" : !ylist ? "--y is required" : "-o is required");
+                !nf ? "no metrics file given" : !ylist ? "--y is required" : "-o is required");
         return 1;
     }
 
@@ -150,115 +265,50 @@ int al_cmd_plot(int argc, char **argv) {
     plot_format fmt;
     if (plot_format_of(out, &fmt)) { fprintf(stderr, "archlab plot: %s\n", plot_last_error()); return 1; }
 
-    FILE *f = fopen(file, "r");
-    if (!f) { fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno)); return 1; }
-    size_t cap = 0, n = 0;
-    double *xs = NULL, *ys[MAX_Y] = {0};
-    char *present[MAX_Y] = {0}; /* the record holds the field (null counts: it is a deliberate gap) */
-    size_t n_present[MAX_Y] = {0};
-    double *cx[MAX_Y] = {0}, *cy[MAX_Y] = {0}; /* sparse series, compacted to their records */
-    int found[MAX_Y] = {0}, found_x = 0, rc = 1;
-    char *line = NULL, seen[256] = "";
-    size_t lcap = 0;
-    long lineno = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        size_t k = strspn(line, " \t\r\n");
-        if (line[k] == 0) continue;
-        cJSON *rec = cJSON_ParseWithLength(line, (size_t)len);
-        if (!rec) {
-            char *patched = patch_nonfinite(line);
-            if (patched) { rec = cJSON_Parse(patched); free(patched); }
-        }
-        if (!rec) {
-            cJSON_ParseWithLength(line, (size_t)len); /* the error position in the line as written */
-            const char *at = cJSON_GetErrorPtr();
-            long col = at && at >= line && at <= line + len ? (long)(at - line) + 1 : 0;
-            fprintf(stderr, "%s:%ld: invalid JSON%s", file, lineno, col ? "" : "\n");
-            if (col) fprintf(stderr, " at column %ld\n", col);
-            goto done;
-        }
-        if (!cJSON_IsObject(rec)) {
-            fprintf(stderr, "%s:%ld: expected a JSON object (one record per line)\n", file, lineno);
-            cJSON_Delete(rec);
-            goto done;
-        }
-        if (!seen[0]) /* the first record's fields, to list when a --y name matches none */
-            for (const cJSON *c = rec->child; c; c = c->next)
-                if (c->string && strlen(seen) + strlen(c->string) + 3 < sizeof seen)
-                    snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s", seen[0] ? ", " : "", c->string);
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            double *nx = realloc(xs, cap * sizeof *xs);
-            if (!nx) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
-            xs = nx;
-            for (int j = 0; j < ny; j++) {
-                double *nyv = realloc(ys[j], cap * sizeof *nyv);
-                if (nyv) ys[j] = nyv;
-                char *np = nyv ? realloc(present[j], cap) : NULL;
-                if (np) present[j] = np;
-                if (!nyv || !np) { fprintf(stderr, "archlab plot: out of memory\n"); cJSON_Delete(rec); goto done; }
-            }
-        }
-        const char *why = NULL;
-        if (value_of(field(rec, xname), &xs[n], &why)) {
-            fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, xname, why);
-            cJSON_Delete(rec);
-            goto done;
-        }
-        found_x |= isfinite(xs[n]) != 0;
+    /* one series per file and field; several files: named by the file (and the field when there are several) */
+    Columns cols[MAX_FILES];
+    memset(cols, 0, sizeof cols);
+    plot_series s[MAX_FILES * MAX_Y];
+    char names[MAX_FILES * MAX_Y][160];
+    double *compact[MAX_FILES * MAX_Y * 2] = {0};
+    int ns = 0, nc = 0, rc = 1;
+    size_t records = 0;
+    for (int fi = 0; fi < nf; fi++) {
+        if (read_columns(files[fi], xname, ynames, ny, &cols[fi])) goto done;
+        Columns *c = &cols[fi];
+        records += c->n;
+        char stem[128];
+        stem_of(files[fi], stem, sizeof stem);
         for (int j = 0; j < ny; j++) {
-            present[j][n] = field(rec, ynames[j]) != NULL;
-            n_present[j] += (size_t)present[j][n];
-            if (value_of(field(rec, ynames[j]), &ys[j][n], &why)) {
-                fprintf(stderr, "%s:%ld: field '%s' is %s, expected a number\n", file, lineno, ynames[j], why);
-                cJSON_Delete(rec);
-                goto done;
+            if (nf == 1) snprintf(names[ns], sizeof names[ns], "%s", ynames[j]);
+            else if (ny == 1) snprintf(names[ns], sizeof names[ns], "%s", stem);
+            else snprintf(names[ns], sizeof names[ns], "%s: %s", stem, ynames[j]);
+            s[ns] = (plot_series){.name = names[ns], .x = c->xs, .nx = c->n, .y = c->ys[j], .ny = c->n};
+            if (c->n_present[j] < c->n) { /* held by some records only: joined and marked */
+                double *cx = malloc((c->n_present[j] ? c->n_present[j] : 1) * sizeof(double));
+                double *cy = malloc((c->n_present[j] ? c->n_present[j] : 1) * sizeof(double));
+                compact[nc++] = cx;
+                compact[nc++] = cy;
+                if (!cx || !cy) { fprintf(stderr, "archlab plot: out of memory\n"); goto done; }
+                size_t m = 0;
+                for (size_t i = 0; i < c->n; i++)
+                    if (c->present[j][i]) { cx[m] = c->xs[i]; cy[m++] = c->ys[j][i]; }
+                s[ns] = (plot_series){.name = names[ns], .x = cx, .nx = m, .y = cy, .ny = m, .marker = 1};
             }
-            found[j] |= isfinite(ys[j][n]) != 0;
+            ns++;
         }
-        n++;
-        cJSON_Delete(rec);
-    }
-    if (ferror(f)) { fprintf(stderr, "%s: read error: %s\n", file, strerror(errno)); goto done; }
-    if (n == 0) { fprintf(stderr, "%s: no records\n", file); goto done; }
-    if (!found_x) {
-        fprintf(stderr, "%s: no record has a numeric '%s' for x (fields of the first record: %s)\n", file, xname, seen);
-        goto done;
-    }
-    for (int j = 0; j < ny; j++)
-        if (!found[j]) {
-            fprintf(stderr, "%s: no record has a numeric '%s' (fields of the first record: %s)\n", file, ynames[j], seen);
-            goto done;
-        }
-    plot_series s[MAX_Y];
-    for (int j = 0; j < ny; j++) {
-        s[j] = (plot_series){ynames[j], xs, n, ys[j], n, 0};
-        if (n_present[j] == n) continue;
-        cx[j] = malloc(n_present[j] * sizeof(double));
-        cy[j] = malloc(n_present[j] * sizeof(double));
-        if (!cx[j] || !cy[j]) { fprintf(stderr, "archlab plot: out of memory\n"); goto done; }
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++)
-            if (present[j][i]) { cx[j][m] = xs[i]; cy[j][m++] = ys[j][i]; }
-        s[j] = (plot_series){ynames[j], cx[j], m, cy[j], m, 1};
     }
     plot_lines_spec sp = {.title = title, .xlabel = xlabel ? xlabel : xname,
-                          .ylabel = ylabel ? ylabel : ny == 1 ? ynames[0] : NULL, .series = s, .n_series = (size_t)ny,
+                          .ylabel = ylabel ? ylabel : ny == 1 ? ynames[0] : NULL, .series = s, .n_series = (size_t)ns,
                           .log_x = log_x, .log_y = log_y, .markers = markers};
-    if (plot_lines(out, &sp, &o)) { fprintf(stderr, "archlab plot: %s: %s\n", file, plot_last_error()); goto done; }
-    printf("archlab plot: wrote %s (%d series, %zu records)\n", out, ny, n);
+    if (plot_lines(out, &sp, &o)) {
+        fprintf(stderr, "archlab plot: %s: %s\n", nf == 1 ? files[0] : out, plot_last_error());
+        goto done;
+    }
+    printf("archlab plot: wrote %s (%d series, %zu records)\n", out, ns, records);
     rc = 0;
 done:
-    fclose(f);
-    free(line);
-    free(xs);
-    for (int j = 0; j < ny; j++) {
-        free(ys[j]);
-        free(present[j]);
-        free(cx[j]);
-        free(cy[j]);
-    }
+    for (int fi = 0; fi < nf; fi++) columns_free(&cols[fi], ny);
+    for (int i = 0; i < nc; i++) free(compact[i]);
     return rc;
 }

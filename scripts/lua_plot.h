@@ -18,7 +18,7 @@ int al_lua_plot_open(lua_State *L);
 /* file, width, height, dpi: the options every figure call takes besides its kind's (for help) */
 extern const OptSpec lua_plot_output_opts[];
 
-/* `archlab plot METRICS.jsonl --x step --y loss,grad_norm -o loss.png [--log-x] [--log-y] [--title T]
+/* `archlab plot METRICS.jsonl [MORE.jsonl ...] --x step --y loss,grad_norm -o loss.png [--log-x] [--log-y] [--title T]
  * [--xlabel L] [--ylabel L] [--markers] [--width PT] [--height PT] [--dpi N]`; argv[0] is "plot".
  * Returns 0, or 1 after printing "FILE:LINE: message" (or a usage error) to stderr. */
 int al_cmd_plot(int argc, char **argv);

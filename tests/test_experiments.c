@@ -119,6 +119,11 @@ TEST(figures_quick_moe_granularity) {
     static const char *const f[] = {"granularity.png", NULL};
     check_experiment("moe_granularity", f);
 }
+TEST(figures_quick_inside) {
+    static const char *const f[] = {"attention.png", "hres.png", "routing.png", NULL};
+    check_experiment("inside", f);
+    EXPECT(contains("inside/results.json", "\"worst_col_sum_err\""));
+}
 TEST(figures_quick_config_table) {
     static const char *const f[] = {"kv_cache.png", "config_table.md", "config_table.csv", NULL};
     check_experiment("config_table", f);

@@ -237,7 +237,7 @@ TEST(plots_colormap_anchors) {
 TEST(plots_lines_png_pixels) {
     EXPECT(fresh_dir() != NULL);
     double x[5] = {0, 1, 2, 3, 4}, y[5] = {1, 2, NAN, 4, 5}, y2[5] = {5, 4.5, 4, 3.5, 3};
-    plot_series s[2] = {{"up", x, 5, y, 5, 1}, {"down", x, 5, y2, 5, 1}};
+    plot_series s[2] = {{.name = "up", .x = x, .nx = 5, .y = y, .ny = 5, .marker = 1}, {.name = "down", .x = x, .nx = 5, .y = y2, .ny = 5, .marker = 1}};
     plot_lines_spec sp = {.title = "t", .xlabel = "x", .ylabel = "y", .series = s, .n_series = 2};
     plot_output o = {.width = 400, .height = 300, .dpi = 144};
     plot_lines_layout L;
@@ -268,7 +268,7 @@ TEST(plots_lines_log_decades_evenly_spaced) {
     EXPECT(fresh_dir() != NULL);
     double x[8], y[8];
     for (int i = 0; i < 8; i++) { x[i] = i; y[i] = pow(10, i - 3); }
-    plot_series s = {NULL, x, 8, y, 8, 1};
+    plot_series s = {.name = NULL, .x = x, .nx = 8, .y = y, .ny = 8, .marker = 1};
     plot_lines_spec sp = {.series = &s, .n_series = 1, .log_y = 1};
     plot_output o = {.width = 360, .height = 400, .dpi = 72};
     plot_lines_layout L;
@@ -315,7 +315,7 @@ TEST(plots_lines_dense_series) {
     enum { N = 200000 };
     double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
     for (int i = 0; i < N; i++) { x[i] = i; y[i] = (i >= 90000 && i < 110000) ? NAN : i % 2; }
-    plot_series s = {NULL, x, N, y, N, 0};
+    plot_series s = {.name = NULL, .x = x, .nx = N, .y = y, .ny = N, .marker = 0};
     plot_lines_spec sp = {.series = &s, .n_series = 1};
     plot_output o = {.width = 400, .height = 300, .dpi = 72};
     plot_lines_layout L;
@@ -338,7 +338,7 @@ TEST(plots_lines_dense_series) {
 
 TEST(plots_lines_legend_avoids_data) {
     double x[3] = {0, 1, 2}, up[3] = {0, 1, 2};
-    plot_series s = {"rising", x, 3, up, 3, 0};
+    plot_series s = {.name = "rising", .x = x, .nx = 3, .y = up, .ny = 3, .marker = 0};
     plot_lines_spec sp = {.series = &s, .n_series = 1};
     plot_lines_layout L;
     EXPECT(plot_lines_layout_of(&sp, NULL, &L) == 0);
@@ -347,7 +347,7 @@ TEST(plots_lines_legend_avoids_data) {
     EXPECT(L.legend.x < L.area.x + L.area.w / 2 && L.legend.y < L.area.y + L.area.h / 2);
     /* a zig-zag through every corner: no free corner, the legend moves outside the data area */
     double zx[6] = {0, 1, 0, 1, 0, 1}, zy[6] = {0, 0, 1, 1, 0.5, 0.5};
-    plot_series z = {"everywhere", zx, 6, zy, 6, 0};
+    plot_series z = {.name = "everywhere", .x = zx, .nx = 6, .y = zy, .ny = 6, .marker = 0};
     sp.series = &z;
     double wide_x[2] = {0, 1}, wide_y[2] = {0, 1};
     (void)wide_x; (void)wide_y;
@@ -519,7 +519,7 @@ TEST(plots_bars_pixels) {
 TEST(plots_panels_grid) {
     EXPECT(fresh_dir() != NULL);
     double x[3] = {0, 1, 2}, y[3] = {1, 3, 2};
-    plot_series s = {"s", x, 3, y, 3, 0};
+    plot_series s = {.name = "s", .x = x, .nx = 3, .y = y, .ny = 3, .marker = 0};
     plot_lines_spec ls = {.title = "lines", .series = &s, .n_series = 1};
     double v[4] = {0, 1, 1, 0};
     plot_heatmap_spec hs = {.title = "map", .nx = 2, .ny = 2, .values = v, .cmap = PLOT_CMAP_NIAH};
@@ -550,8 +550,8 @@ TEST(plots_panels_grid) {
 TEST(plots_panels_one_colour_per_name) {
     EXPECT(fresh_dir() != NULL);
     double x[2] = {0, 1}, ya[2] = {1, 1}, yb[2] = {2, 2}, yc[2] = {3, 3};
-    plot_series first[3] = {{"a", x, 2, ya, 2, 0}, {"b", x, 2, yb, 2, 0}, {"c", x, 2, yc, 2, 0}};
-    plot_series second[2] = {{"c", x, 2, yc, 2, 0}, {"a", x, 2, ya, 2, 0}};
+    plot_series first[3] = {{.name = "a", .x = x, .nx = 2, .y = ya, .ny = 2, .marker = 0}, {.name = "b", .x = x, .nx = 2, .y = yb, .ny = 2, .marker = 0}, {.name = "c", .x = x, .nx = 2, .y = yc, .ny = 2, .marker = 0}};
+    plot_series second[2] = {{.name = "c", .x = x, .nx = 2, .y = yc, .ny = 2, .marker = 0}, {.name = "a", .x = x, .nx = 2, .y = ya, .ny = 2, .marker = 0}};
     plot_lines_spec l1 = {.series = first, .n_series = 3}, l2 = {.series = second, .n_series = 2};
     plot_bar_group groups[2] = {{"b", ya, 2}, {"a", yb, 2}};
     const char *cats[2] = {"x", "y"};
@@ -583,6 +583,42 @@ TEST(plots_panels_one_colour_per_name) {
     rm_dir(tmpdir);
 }
 
+static int fails_cleanly(int rc, const char *want);
+
+/* Error bars and shaded bands (a mean and its interval): the axis covers them, the band is the series' colour
+ * at 20% over white inside, the bars end where y +- err puts them. */
+TEST(plots_lines_error_bars_and_bands) {
+    EXPECT(fresh_dir() != NULL);
+    double x[3] = {1, 2, 3}, y[3] = {2, 3, 2.5}, err[3] = {0.5, 1, 0}, lo[3] = {1, 1.5, 1.5}, hi[3] = {3, 5, 4};
+    plot_series s = {.name = "mean", .x = x, .nx = 3, .y = y, .ny = 3, .err = err, .n_err = 3, .lo = lo, .n_lo = 3, .hi = hi, .n_hi = 3};
+    plot_lines_spec sp = {.series = &s, .n_series = 1};
+    plot_output o = {.width = 400, .height = 300, .dpi = 72};
+    EXPECT(plot_lines(in_dir("band.png"), &sp, &o) == 0);
+    plot_lines_layout L;
+    EXPECT(plot_lines_layout_of(&sp, &o, &L) == 0);
+    EXPECT(L.y.lo <= 1 && L.y.hi >= 5); /* the band's edges, not only the means (2 .. 3) */
+    img im;
+    EXPECT(img_read(in_dir("band.png"), &im) == 0);
+    /* inside the band, away from the line: 0x0072B2 at alpha 0.2 over white = #CCE3F0 (255 - 0.2 (255 - c)) */
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 2), px_y(L.area, &L.y, 4.5), 0xCCE3F0, 4));
+    /* the error bar at x = 2 reaches y = 2 and 4: its caps are the series' colour */
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 2) + 2, px_y(L.area, &L.y, 4), BLUE, 12));
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 2) + 2, px_y(L.area, &L.y, 2), BLUE, 12));
+    free(im.px);
+    unlink(in_dir("band.png"));
+    /* bad input: an error and no file */
+    double neg[3] = {0.1, -1, 0};
+    s.err = neg;
+    EXPECT(fails_cleanly(plot_lines(in_dir("x.png"), &sp, &o), "series 'mean': err[2] = -1 is negative"));
+    s.err = err;
+    s.n_err = 2;
+    EXPECT(fails_cleanly(plot_lines(in_dir("x.png"), &sp, &o), "err has 2 values but y has 3"));
+    s.n_err = 3;
+    s.hi = NULL;
+    EXPECT(fails_cleanly(plot_lines(in_dir("x.png"), &sp, &o), "a band needs both lo and hi"));
+    rm_dir(tmpdir);
+}
+
 /* ---- formats ---- */
 
 static int starts_with(const char *path, const char *magic, size_t n) {
@@ -608,7 +644,7 @@ static int contains(const char *path, const char *needle) {
 TEST(plots_same_figure_three_formats) {
     EXPECT(fresh_dir() != NULL);
     double x[4] = {1, 2, 3, 4}, y[4] = {1, 10, 100, 1000};
-    plot_series s = {"s", x, 4, y, 4, 1};
+    plot_series s = {.name = "s", .x = x, .nx = 4, .y = y, .ny = 4, .marker = 1};
     plot_lines_spec sp = {.title = "formats", .series = &s, .n_series = 1, .log_y = 1};
     plot_output o = {.width = 300, .height = 200, .dpi = 144};
     EXPECT(plot_lines(in_dir("f.png"), &sp, &o) == 0);
@@ -627,7 +663,7 @@ TEST(plots_same_figure_three_formats) {
 TEST(plots_size_and_dpi) {
     EXPECT(fresh_dir() != NULL);
     double y[3] = {1, 2, 3};
-    plot_series s = {NULL, NULL, 0, y, 3, 0};
+    plot_series s = {.name = NULL, .x = NULL, .nx = 0, .y = y, .ny = 3, .marker = 0};
     plot_lines_spec sp = {.series = &s, .n_series = 1};
     img im;
     EXPECT(plot_lines(in_dir("a.png"), &sp, &(plot_output){.width = 300, .height = 200, .dpi = 72}) == 0);
@@ -670,17 +706,17 @@ TEST(plots_bad_input_lines) {
     EXPECT(fresh_dir() != NULL);
     double x[10], y[10], nan[4] = {NAN, NAN, NAN, NAN};
     for (int i = 0; i < 10; i++) { x[i] = i; y[i] = i; }
-    plot_series s = {"loss", x, 10, y, 9, 0};
+    plot_series s = {.name = "loss", .x = x, .nx = 10, .y = y, .ny = 9, .marker = 0};
     plot_lines_spec sp = {.series = &s, .n_series = 1};
     EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "series 'loss': x has 10 points but y has 9"));
-    s = (plot_series){"loss", x, 0, y, 0, 0};
+    s = (plot_series){.name = "loss", .x = x, .nx = 0, .y = y, .ny = 0, .marker = 0};
     EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "series 'loss': no points"));
-    s = (plot_series){NULL, NULL, 0, nan, 4, 0};
+    s = (plot_series){.name = NULL, .x = NULL, .nx = 0, .y = nan, .ny = 4, .marker = 0};
     EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "series 1: all 4 points are NaN"));
     sp.n_series = 0;
     EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "no series"));
     double neg[3] = {-1, 0, -2};
-    s = (plot_series){"g", NULL, 0, neg, 3, 0};
+    s = (plot_series){.name = "g", .x = NULL, .nx = 0, .y = neg, .ny = 3, .marker = 0};
     sp = (plot_lines_spec){.series = &s, .n_series = 1, .log_y = 1};
     EXPECT(fails_cleanly(plot_lines(in_dir("a.png"), &sp, NULL), "no point has positive y"));
     sp.log_y = 0;
@@ -691,7 +727,7 @@ TEST(plots_bad_input_lines) {
 TEST(plots_bad_input_paths) {
     EXPECT(fresh_dir() != NULL);
     double y[3] = {1, 2, 3};
-    plot_series s = {"s", NULL, 0, y, 3, 0};
+    plot_series s = {.name = "s", .x = NULL, .nx = 0, .y = y, .ny = 3, .marker = 0};
     plot_lines_spec sp = {.series = &s, .n_series = 1};
     EXPECT(fails_cleanly(plot_lines(in_dir("a.jpg"), &sp, NULL), "unknown extension '.jpg'"));
     EXPECT(fails_cleanly(plot_lines(in_dir("noext"), &sp, NULL), "no extension"));
@@ -744,7 +780,7 @@ TEST(plots_bad_input_heatmap_bars_panels) {
     EXPECT(fails_cleanly(plot_bars(in_dir("b.png"), &b, NULL), "no groups"));
 
     double y[2] = {1, 2};
-    plot_series s = {"ok", NULL, 0, y, 2, 0}, bad = {"broken", y, 1, y, 2, 0};
+    plot_series s = {.name = "ok", .x = NULL, .nx = 0, .y = y, .ny = 2, .marker = 0}, bad = {.name = "broken", .x = y, .nx = 1, .y = y, .ny = 2, .marker = 0};
     plot_lines_spec l1 = {.series = &s, .n_series = 1}, l2 = {.series = &bad, .n_series = 1};
     plot_panel p[2] = {{plot_kind_find("lines"), &l1}, {plot_kind_find("lines"), &l2}};
     plot_panels_spec ps = {.panels = p, .n_panels = 2};
@@ -960,6 +996,33 @@ TEST(plots_cmd_plot_jsonl) {
     rm_dir(tmpdir);
 }
 
+/* Several metrics files overlay: one series per file, named by the file, coloured in order (the runs of a
+ * comparison side by side). */
+TEST(plots_cmd_plot_overlays_files) {
+    EXPECT(fresh_dir() != NULL);
+    char a[300], b[300], out[300], err[2048];
+    snprintf(a, sizeof a, "%s/run_a.jsonl", tmpdir);
+    snprintf(b, sizeof b, "%s/run_b.jsonl", tmpdir);
+    snprintf(out, sizeof out, "%s/both.png", tmpdir);
+    write_text(a, "{\"step\": 1, \"loss\": 4}\n{\"step\": 2, \"loss\": 3.5}\n{\"step\": 3, \"loss\": 4}\n");
+    write_text(b, "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"loss\": 2.5}\n{\"step\": 3, \"loss\": 2}\n");
+    const char *args[] = {"plot", a, b, "--y", "loss", "-o", out, "--width", "400", "--height", "300", "--dpi", "72"};
+    EXPECT(run_cmd(err, sizeof err, 13, args) == 0);
+    double x[3] = {1, 2, 3}, ya[3] = {4, 3.5, 4}, yb[3] = {2, 2.5, 2};
+    plot_series s[2] = {{.name = "run_a", .x = x, .nx = 3, .y = ya, .ny = 3}, {.name = "run_b", .x = x, .nx = 3, .y = yb, .ny = 3}};
+    plot_lines_spec sp = {.xlabel = "step", .ylabel = "loss", .series = s, .n_series = 2};
+    plot_lines_layout L;
+    EXPECT(plot_lines_layout_of(&sp, &(plot_output){.width = 400, .height = 300, .dpi = 72}, &L) == 0);
+    img im;
+    EXPECT(img_read(out, &im) == 0);
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 2), px_y(L.area, &L.y, 3.5), BLUE, 12));   /* run_a first */
+    EXPECT(color_near(&im, px_x(L.area, &L.x, 2), px_y(L.area, &L.y, 2.5), ORANGE, 12)); /* run_b second */
+    free(im.px);
+    const char *bad[] = {"plot", a, "/nonexistent-archlab.jsonl", "--y", "loss", "-o", out};
+    EXPECT(run_cmd(err, sizeof err, 7, bad) == 1 && strstr(err, "/nonexistent-archlab.jsonl: cannot open"));
+    rm_dir(tmpdir);
+}
+
 /* A series held by a few records only (val_loss at evaluation steps) is joined from point to point and marked:
  * the line between evaluations at steps 10 and 50 passes through (30, 2.5), the markers sit on the points. */
 TEST(plots_cmd_plot_sparse_series_drawn_as_lines_and_markers) {
@@ -978,7 +1041,7 @@ TEST(plots_cmd_plot_sparse_series_drawn_as_lines_and_markers) {
     EXPECT(run_cmd(err, sizeof err, 12, args) == 0);
     /* the spec cmd_plot draws: the three points, marked, labelled as it labels them */
     double x[3] = {10, 50, 90}, y[3] = {3, 2, 1};
-    plot_series s = {"val_loss", x, 3, y, 3, 1};
+    plot_series s = {.name = "val_loss", .x = x, .nx = 3, .y = y, .ny = 3, .marker = 1};
     plot_lines_spec sp = {.xlabel = "step", .ylabel = "val_loss", .series = &s, .n_series = 1};
     plot_lines_layout L;
     plot_output o = {.width = 400, .height = 300, .dpi = 72};
@@ -1062,7 +1125,7 @@ TEST(plots_document_three_pages) {
     plot_document_spec de = {.pages = &empty, .n_pages = 1};
     EXPECT(fails_cleanly(plot_document(in_dir("e.pdf"), &de, NULL, NULL), "page 1 is empty"));
     double y[3] = {1, 10, 100};
-    plot_series s = {"s", NULL, 0, y, 3, 0};
+    plot_series s = {.name = "s", .x = NULL, .nx = 0, .y = y, .ny = 3, .marker = 0};
     plot_lines_spec sp = {.title = "a figure", .series = &s, .n_series = 1, .log_y = 1};
     EXPECT(plot_lines(in_dir("fig.png"), &sp, NULL) == 0);
     char img_path[256];

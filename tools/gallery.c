@@ -43,9 +43,9 @@ static void make_loss(void) {
         /* unconstrained HC blows up for a while: a NaN stretch leaves a gap, as a diverged run does */
         loss_hc[i] = i > 140 && i < 175 ? NAN : 2.85 + 7.2 * pow(t, -0.46) + (i > 120 && i < 180 ? 3.0 * uniform() : 0.04 * (uniform() - 0.5));
     }
-    loss_series[0] = (plot_series){"residual", steps, STEPS, loss_res, STEPS, 0};
-    loss_series[1] = (plot_series){"HC (unconstrained)", steps, STEPS, loss_hc, STEPS, 0};
-    loss_series[2] = (plot_series){"mHC", steps, STEPS, loss_mhc, STEPS, 0};
+    loss_series[0] = (plot_series){.name = "residual", .x = steps, .nx = STEPS, .y = loss_res, .ny = STEPS, .marker = 0};
+    loss_series[1] = (plot_series){.name = "HC (unconstrained)", .x = steps, .nx = STEPS, .y = loss_hc, .ny = STEPS, .marker = 0};
+    loss_series[2] = (plot_series){.name = "mHC", .x = steps, .nx = STEPS, .y = loss_mhc, .ny = STEPS, .marker = 0};
     loss_spec = (plot_lines_spec){.title = "Training loss by residual scheme", .xlabel = "step", .ylabel = "loss",
                                   .series = loss_series, .n_series = 3, .log_y = 1};
 }
@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
         gain_a[i] = pow(1.35, i + 1);  /* HC: compounds with depth */
         gain_b[i] = 1.0 + 0.02 * i;    /* mHC: bounded by the doubly stochastic constraint */
     }
-    plot_series gs[2] = {{"HC", gain_x, 12, gain_a, 12, 1}, {"mHC", gain_x, 12, gain_b, 12, 1}};
+    plot_series gs[2] = {{.name = "HC", .x = gain_x, .nx = 12, .y = gain_a, .ny = 12, .marker = 1}, {.name = "mHC", .x = gain_x, .nx = 12, .y = gain_b, .ny = 12, .marker = 1}};
     plot_lines_spec gain = {.title = "Amax gain vs depth", .xlabel = "layers", .ylabel = "max |gain|", .series = gs,
                             .n_series = 2, .log_x = 1, .log_y = 1, .markers = 1};
     check(plot_lines(OUT("lines_markers_loglog.png"), &gain, NULL), dir, "lines_markers_loglog.png");

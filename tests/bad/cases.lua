@@ -364,6 +364,14 @@ probe("byte 200 at position 1 is not below vocab_size = 128", "local s = archlab
 probe("no parameter 'lm_head.weigth' (did you mean 'lm_head.weight'?)", "m:param('lm_head.weigth')")
 probe("the tensor has shape [3], parameter 'model.norm.weight' has [64]", "m:set_param('model.norm.weight', archlab.tensor.zeros(3))")
 
+local function fig(want, series) lua("tensors", want, "archlab.plot.lines{ file = B.dir .. '/f.png', series = { " .. series .. " } }") end
+fig("series 1: err[2] = -1 is negative", "{ y = { 1, 2 }, err = { 0.1, -1 } }")
+fig("series 1: err has 1 values but y has 2", "{ y = { 1, 2 }, err = { 0.1 } }")
+fig("series 1: a band needs both lo and hi", "{ y = { 1, 2 }, lo = { 0, 1 } }")
+fig("series 1: lo and hi have 2 and 3 values but y has 2", "{ y = { 1, 2 }, lo = { 0, 1 }, hi = { 2, 3, 4 } }")
+fig("expected a 1-dimensional tensor, got 2 dimensions", "{ y = archlab.tensor.zeros(2, 2) }")
+cli("cli", "no record has a numeric 'los'", "plot tests/fixtures/metrics_small.jsonl tests/fixtures/metrics_small.jsonl --y los -o /tmp/archlab_bad/p.png")
+
 -- ---- signals: a script stopped by SIGINT/SIGTERM exits 130, whatever it runs (the signal comes 0.3 s in,
 -- from a child shell; tests/test_cli.c has the same for longer runs) ----
 local busy = {
