@@ -155,6 +155,7 @@ lua("no_effect", "field 'device_alpha' = 0.01 needs n_group > 1", "archlab.model
 local T = 'archlab.train{ model = archlab.model{ preset = "tiny" }, data = archlab.data.copy{}, quiet = true, '
 local function topt(want, opts) lua("train_options", want, T .. opts .. " }") end
 topt("field 'steps' = 0 must be >= 1", "steps = 0")
+topt("unknown field 'clip' (did you mean 'grad_clip'?)", "clip = 1")
 topt("field 'steps' = -5 is out of range", "steps = -5")
 topt("field 'min_lr' = 0.1 is above lr = 0.01", "steps = 2, lr = 0.01, min_lr = 0.1")
 topt("field 'checkpoint_every' = 2 needs field 'checkpoint'", "steps = 4, checkpoint_every = 2")
@@ -245,6 +246,7 @@ local function cost(want, cfg) lua("cost", want, "archlab.cost{ " .. cfg .. " }"
 cost("more than one forward pass can count", "preset = 'deepseek-v3', context = 163840, batch = 1048576")
 cost("field 'batch' = 3.35544e+07 is out of range", "preset = 'tiny', context = 64, batch = 1048576 * 32")
 cost("field 'batch' = 1e+12 is out of range", "preset = 'tiny', batch = 1e12")
+cost("unknown field 'contxt' (did you mean 'context'?)", "preset = 'tiny', contxt = 32")
 cost("field 'context' = 100 is longer than seq_len = 64", "preset = 'tiny', context = 100")
 cost("too large to count", "d_model = 2^20, n_layers = 4096, n_heads = 4096, vocab_size = 2^24, d_ff = 2^22, ffn = 'moe', n_routed_experts = 65536, num_experts_per_tok = 8, moe_intermediate_size = 2^22")
 cost("more than one forward pass can count", "preset = 'deepseek-v3', context = 4096, batch = 1048576")
