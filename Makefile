@@ -77,7 +77,7 @@ sanitize: deps
 	@$(MAKE) --no-print-directory BIN=build/san/bin B32=build/san/f32 B64=build/san/f64 OPT="-O1 -g -fno-omit-frame-pointer" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" build/san/bin/archlab build/san/bin/test_archlab build/san/bin/gradcheck
-	@AL_SANITIZE=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp tools/run_tests.sh build/san/bin build/san/f32
+	@AL_SANITIZE=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 tools/run_tests.sh build/san/bin build/san/f32
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/bench

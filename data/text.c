@@ -83,7 +83,7 @@ static int read_dir(Buf *all, const char *dir, int *n_files) {
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* (an empty directory: no list to sort) */
     for (int i = 0; i < n && !rc; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);

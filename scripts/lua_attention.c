@@ -99,53 +99,49 @@ static int l_generate(lua_State *L) {
     spec_str(L, 2, &GENERATE, "mla", mla, sizeof mla);
     if (strcmp(mla, "absorbed") && strcmp(mla, "naive")) luaL_error(L, "%s: field 'mla' must be \"absorbed\" or \"naive\"", fn);
     int kind = lua_getfield(L, 2, "prompt"); /* 0 string, 1 list, 2 list of lists */
+    int P = lua_gettop(L);
     int B = 1, T0 = 0, shape;
-    int *prompt = NULL;
+    int *prompt = NULL; /* Lua userdata, so an error raised while reading it frees it */
     if (kind == LUA_TSTRING) {
         size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
+        const char *s = lua_tolstring(L, P, &len);
         if (len < 1 || (int)len > S) luaL_error(L, "%s: field 'prompt' must have 1 to seq_len = %d bytes", fn, S);
         if (V < 256) luaL_error(L, "%s: a string prompt needs a byte-level model (vocab_size 256)", fn);
-        prompt = malloc(sizeof(int) * len);
+        prompt = lua_newuserdatauv(L, sizeof(int) * len, 0);
         for (size_t i = 0; i < len; i++) prompt[i] = (unsigned char)s[i];
         T0 = (int)len;
         shape = 0;
     } else if (kind == LUA_TTABLE) {
-        lua_geti(L, -1, 1);
+        lua_geti(L, P, 1);
         int nested = lua_istable(L, -1);
         lua_pop(L, 1);
         if (nested) {
-            B = (int)luaL_len(L, -1);
-            lua_geti(L, -1, 1);
+            B = (int)luaL_len(L, P);
+            lua_geti(L, P, 1);
             T0 = (int)luaL_len(L, -1);
             lua_pop(L, 1);
-            prompt = malloc(sizeof(int) * (size_t)B * (T0 > 0 ? T0 : 1));
+            prompt = lua_newuserdatauv(L, sizeof(int) * (size_t)B * (T0 > 0 ? T0 : 1), 0);
             for (int b = 0; b < B; b++) {
-                lua_geti(L, -1, b + 1);
-                if (!lua_istable(L, -1) || (int)luaL_len(L, -1) != T0) {
-                    free(prompt);
+                lua_geti(L, P, b + 1);
+                if (!lua_istable(L, -1) || (int)luaL_len(L, -1) != T0)
                     luaL_error(L, "%s: field 'prompt[%d]' must be a list of %d tokens like prompt[1]", fn, b + 1, T0);
-                }
-                read_tokens(L, -1, fn, "prompt", V, prompt + (size_t)b * T0, S);
+                read_tokens(L, lua_gettop(L), fn, "prompt", V, prompt + (size_t)b * T0, S);
                 lua_pop(L, 1);
             }
             shape = 2;
         } else {
-            prompt = malloc(sizeof(int) * S);
-            T0 = read_tokens(L, -1, fn, "prompt", V, prompt, S);
+            prompt = lua_newuserdatauv(L, sizeof(int) * S, 0);
+            T0 = read_tokens(L, P, fn, "prompt", V, prompt, S);
             shape = 1;
         }
     } else {
         luaL_error(L, "%s: field 'prompt' must be a string, a list of tokens or a list of lists", fn);
         return 0;
     }
-    lua_pop(L, 1);
-    if (T0 + n - 1 > S) {
-        free(prompt);
+    if (T0 + n - 1 > S)
         luaL_error(L, "%s: prompt (%d tokens) + n (%d) exceed the model's maximum context (field 'seq_len' = %d)", fn, T0, n, S);
-    }
     KVCache *kv = model_kv_cache(m, B, T0 + n - 1 > 0 ? T0 + n - 1 : 1);
-    if (!kv) { free(prompt); opts_raise_engine_error(L, fn); }
+    if (!kv) opts_raise_engine_error(L, fn);
     kv->mla_naive = !strcmp(mla, "naive");
     int *out = malloc(sizeof(int) * (size_t)B * n);
     Rng rng;
@@ -153,7 +149,7 @@ static int l_generate(lua_State *L) {
     int rc = model_generate(m, kv, prompt, T0, n, temp, &rng, chunk, out);
     rng_free(&rng);
     kv_cache_free(kv);
-    free(prompt);
+    lua_settop(L, P - 1); /* the prompt's field and copy */
     if (rc) { free(out); opts_raise_engine_error(L, fn); }
     if (shape == 0) {
         char *s = malloc(n);

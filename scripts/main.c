@@ -161,10 +161,11 @@ int main(int argc, char **argv) {
     }
     running = NULL;
     fflush(stdout);
+    lua_sethook(L, NULL, 0, 0);
+    lua_close(L); /* also after an interrupt: the script's models and buffers are freed, not left to the exit */
     if (rc && al_interrupt_requested) {
         fprintf(stderr, "archlab: interrupted\n");
         return 130; /* a shell's convention for a run stopped by SIGINT */
     }
-    lua_close(L);
     return rc;
 }
