@@ -10,10 +10,13 @@
 static _Thread_local char error_buf[1024];
 
 int al_errorf(const char *fmt, ...) {
+    /* formatted apart first, so a message may wrap the previous one: al_errorf("%s: %s", file, al_error_message()) */
+    char msg[sizeof error_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_buf, sizeof error_buf, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(error_buf, msg, sizeof msg);
     return -1;
 }
 

@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "arch/hf_config.h"
 #include "arch/model.h"
 #include "data/data.h"
 #include "scripts/lua_opts.h"
@@ -25,7 +26,8 @@ void bridge_open_cost(lua_State *L);       /* scripts/lua_cost.c */
 void bridge_open_crosscheck(lua_State *L); /* scripts/lua_crosscheck.c: model:perturb(), model:dump_grads() */
 void bridge_open_util(lua_State *L);
 void bridge_open_params(lua_State *L);
-void bridge_open_probe(lua_State *L);      /* scripts/lua_probe.c: model:inspect(), model:probes() */     /* scripts/lua_params.c: model:param(), grad(), set_param() */       /* scripts/lua_util.c: fields of the module table on top */
+void bridge_open_probe(lua_State *L);
+void bridge_open_compare(lua_State *L);    /* scripts/lua_compare.c: archlab.compare */      /* scripts/lua_probe.c: model:inspect(), model:probes() */     /* scripts/lua_params.c: model:param(), grad(), set_param() */       /* scripts/lua_util.c: fields of the module table on top */
 void bridge_open_data(lua_State *L);
 void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);
@@ -53,6 +55,15 @@ DataSource *bridge_check_data(lua_State *L, int idx);
 /* archlab's installation root (where scripts/presets lives), found from the executable's location. */
 const char *bridge_root(void);
 void bridge_set_root(const char *root);
+/* A configuration named on the command line: a preset, a FILE.lua or a config.json (scripts/cmd_config.c);
+ * -1 + a message naming the file and field. info lists a config.json's fields not understood. */
+int cmd_load_config(const char *target, ModelConfig *cfg, HfImport *info);
+/* `archlab compare ...` (scripts/cmd_compare.c); argv[0] is "compare" */
+int al_cmd_compare(int argc, char **argv);
+/* CONFIG[:key=value...]: a configuration named on the command line with overrides (scripts/cmd_config.c) */
+int cmd_load_with_overrides(const char *spec, ModelConfig *cfg);
+/* key=value into a config, the value read by the field's type (scripts/cmd_config.c); -1 + message */
+int cmd_set_field(ModelConfig *cfg, const char *key, const char *value);
 /* `archlab summary ...` (scripts/cmd_summary.c); argv[0] is "summary" */
 int al_cmd_summary(int argc, char **argv);
 /* process-wide --quiet */

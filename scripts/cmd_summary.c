@@ -27,28 +27,6 @@ static void usage(FILE *f) {
 }
 static ModelConfig cfg;
 
-static int ends_with_nocase(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcasecmp(s + a - b, suffix);
-}
-
-/* What the target names: a JSON file (by its extension, in any case, or by a first character '{'), a Lua
- * file, or a preset. A target that is an existing file or holds a '/' is a file, never a preset name. */
-typedef enum { TARGET_PRESET, TARGET_LUA, TARGET_JSON } TargetKind;
-static TargetKind target_kind(const char *t) {
-    if (ends_with_nocase(t, ".json")) return TARGET_JSON;
-    if (ends_with_nocase(t, ".lua")) return TARGET_LUA;
-    struct stat st;
-    if (strchr(t, '/') || (stat(t, &st) == 0 && S_ISREG(st.st_mode))) {
-        FILE *f = fopen(t, "rb");
-        int c = ' ';
-        while (f && (c = fgetc(f)) != EOF && (c == ' ' || c == '\n' || c == '\t' || c == '\r')) {}
-        if (f) fclose(f);
-        return c == '{' ? TARGET_JSON : TARGET_LUA;
-    }
-    return TARGET_PRESET;
-}
-
 /* A whole decimal number in [lo, hi]; -1 with a message naming the option otherwise. */
 static int parse_int_option(const char *opt, const char *text, long lo, long hi, int *out) {
     char *end;
@@ -59,21 +37,6 @@ static int parse_int_option(const char *opt, const char *text, long lo, long hi,
         return -1;
     }
     *out = (int)v;
-    return 0;
-}
-
-/* runs under lua_pcall, so Lua errors in presets/files come back as messages */
-static int load_config(lua_State *L) {
-    config_defaults(&cfg);
-    if (target_kind(target) == TARGET_LUA) {
-        if (luaL_dofile(L, target)) return lua_error(L);
-        if (!lua_istable(L, -1)) return luaL_error(L, "%s must return a table of config fields", target);
-        bridge_config_build(L, -1, &cfg, target); /* its preset = (a name, a file or a config.json) first */
-        const char *base = strrchr(target, '/');
-        snprintf(cfg.preset, sizeof cfg.preset, "%.31s", base ? base + 1 : target);
-    } else {
-        bridge_apply_preset(L, target, &cfg);
-    }
     return 0;
 }
 
@@ -108,22 +71,7 @@ int al_cmd_summary(int argc, char **argv) {
         return 1;
     }
     HfImport info;
-    memset(&info, 0, sizeof info);
-    if (target_kind(target) == TARGET_JSON) {
-        if (hf_config_load(target, &cfg, &info)) { fprintf(stderr, "%s\n", al_error_message()); return 1; }
-    } else {
-        lua_State *L = luaL_newstate();
-        luaL_openlibs(L);
-        luaL_requiref(L, "archlab", luaopen_archlab, 1);
-        lua_pop(L, 1);
-        lua_pushcfunction(L, load_config);
-        if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-            fprintf(stderr, "%s\n", lua_tostring(L, -1));
-            lua_close(L);
-            return 1;
-        }
-        lua_close(L);
-    }
+    if (cmd_load_config(target, &cfg, &info)) { fprintf(stderr, "%s\n", al_error_message()); return 1; }
     ModelConfig fin = cfg;
     if (config_finalize(&fin)) { fprintf(stderr, "%s: %s\n", target, al_error_message()); return 1; }
     if (context == 0) context = fin.seq_len < 4096 ? fin.seq_len : 4096;

@@ -130,6 +130,7 @@ int luaopen_archlab(lua_State *L) {
     bridge_open_tensor(L); /* archlab.tensor */
     bridge_open_params(L); /* model:param(), grad(), set_param() as tensors */
     bridge_open_probe(L);  /* model:inspect(), model:probes() */
+    bridge_open_compare(L); /* archlab.compare */
     lua_pushcfunction(L, l_kinds);
     lua_setfield(L, -2, "kinds");
     lua_pushstring(L, ARCHLAB_VERSION);

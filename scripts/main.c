@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "usage: archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]\n"
             "       archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n"
             "       archlab plot METRICS.jsonl --x step --y loss,val_loss -o loss.png [--log-y] [--log-x]\n"
+            "       archlab compare CONFIG [CONFIG ...] [--vary K=V1,V2] [--context T1,T2] [--memory 80GiB] [--format F]\n"
             "       archlab help [TOPIC]   the Lua API: every function (TOPIC: a function such as train, config,\n"
             "                              kinds, a plot kind such as heatmap); archlab.help(TOPIC) in a script\n"
             "  runs an experiment script with the archlab module loaded\n"
@@ -128,6 +129,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "plot")) return al_cmd_plot(argc - i, argv + i);
     if (!strcmp(argv[i], "summary")) { find_root(); return al_cmd_summary(argc - i, argv + i); }
     if (!strcmp(argv[i], "help")) return cmd_help(argc - i, argv + i);
+    if (!strcmp(argv[i], "compare")) { find_root(); return al_cmd_compare(argc - i, argv + i); }
     const char *script = argv[i];
     find_root();
     struct sigaction sa;

@@ -142,6 +142,21 @@ TEST(cli_probes) {
     EXPECT(rc == 0 && strstr(out, "probes ok") != NULL);
 }
 
+/* archlab.compare: hand values (DeepSeek-V2's KV per layer 32768 / 2048 / 256 / 576), columns equal to each
+ * configuration's own cost, --vary columns equal to the configurations built directly (tests/lua/ok_compare.lua);
+ * and the command: tiny's total by hand, 256 x 64 (embedding) + 2 x (4 x 64 x 64 + 3 x 64 x 192 + 2 x 64)
+ * + 64 + 256 x 64 (head) = 139584, small's 869504 (the quickstart's) */
+TEST(cli_compare) {
+    char out[16384], err[4096];
+    int rc = run_archlab("tests/lua/ok_compare.lua /tmp", out, sizeof out, err, sizeof err);
+    if (rc) th_note("%s", err);
+    EXPECT(rc == 0 && strstr(out, "compare ok") != NULL);
+    rc = run_archlab("compare tiny small --format csv --context 64", out, sizeof out, err, sizeof err);
+    EXPECT(rc == 0 && strstr(out, "\n\"total parameters\",params,139584,869504\n") != NULL);
+    rc = run_archlab("compare tiny --vary n_layers=1,2 --format csv", out, sizeof out, err, sizeof err);
+    EXPECT(rc == 0 && strstr(out, "quantity,unit,\"n_layers=1\",\"n_layers=2\"") && strstr(out, ",params,86208,139584\n"));
+}
+
 TEST(cli_residual_bad_input) {
     expect_error("tests/lua/bad_streams.lua", "bad_streams.lua:1:", "'streams' = 0 is out of range [1, 8]");
     expect_error("tests/lua/bad_residual_kind.lua", "bad_residual_kind.lua:1:", "is not one of residual|hc|mhc");

@@ -240,6 +240,16 @@ cli("cli", "archlab help: one topic at most", "help train lr")
 cli("cli", "no topic 'clip'", "help clip")
 cli("cli", "archlab summary: --batch needs a value", "summary tiny --batch")
 cli("cli", "no preset named 'tinny'", "summary tests/bad/preset_typo.lua")
+cli("cli", "archlab compare: no configuration given", "compare")
+cli("cli", "--vary 'atention=mha': unknown field 'atention' (did you mean 'attention'?)", "compare tiny --vary atention=mha")
+cli("cli", "--vary n_heads=x: field 'n_heads' = 'x' is not a number", "compare tiny --vary n_heads=4,x")
+cli("cli", "--vary 'n_heads' is not KEY=V1,V2,...", "compare tiny --vary n_heads")
+cli("cli", "--vary varies one configuration; 2 were given", "compare tiny small --vary n_layers=1,2")
+cli("cli", "--memory '80Gb/s' is not a size", "compare tiny --memory 80Gb/s")
+cli("cli", "--context '4K,0': '0' is not a context length", "compare tiny --context 4K,0")
+cli("cli", "--format 'xml' is not text, markdown, csv or json", "compare tiny --format xml")
+cli("cli", "'tiny:n_heads': override 'n_heads' is not key=value", "compare tiny:n_heads")
+cli("cli", "field 'n_heads' = 5 does not divide", "compare tiny:n_heads=5")
 
 -- ---- sizes that overflow or cannot fit: refused, never wrapped ----
 local function cost(want, cfg) lua("cost", want, "archlab.cost{ " .. cfg .. " }") end
