@@ -35,12 +35,16 @@ int compare_configs(const ModelConfig *cfgs, const char *const *labels, int n, c
     if (n_contexts < 1 || n_contexts > COMPARE_MAX_CONTEXTS) return al_errorf("compare takes 1 to %d contexts", COMPARE_MAX_CONTEXTS);
     out->n = n;
     CompareRow *total = row(out, "params", "total parameters"), *active = row(out, "params", "activated parameters");
-    CompareRow *flops[COMPARE_MAX_CONTEXTS], *kvctx[COMPARE_MAX_CONTEXTS], *act[COMPARE_MAX_CONTEXTS];
+    CompareRow *flops[COMPARE_MAX_CONTEXTS], *kvctx[COMPARE_MAX_CONTEXTS], *act[COMPARE_MAX_CONTEXTS], *part[4];
     char t[16];
     for (int k = 0; k < n_contexts; k++) {
         ctx_name(t, sizeof t, contexts[k]);
         flops[k] = row(out, "FLOP", "forward FLOPs per token at %s", t);
     }
+    /* the first context's FLOPs by part (archlab compare's stacked-bar figure) */
+    static const char *const parts[4] = {"attention", "FFN", "residual connections", "output head"};
+    ctx_name(t, sizeof t, contexts[0]);
+    for (int p = 0; p < 4; p++) part[p] = row(out, "FLOP", "  of which %s (at %s)", parts[p], t);
     CompareRow *kve = row(out, "elements", "KV cache elements per token");
     CompareRow *kvl = row(out, "elements", "KV cache elements per token and layer");
     CompareRow *kvb = row(out, "bytes", "KV cache per token (bf16)");
@@ -85,6 +89,12 @@ int compare_configs(const ModelConfig *cfgs, const char *const *labels, int n, c
             if (contexts[k] > fin.seq_len) continue; /* beyond the model: not counted (NaN) */
             if (model_cost(&cfgs[j], contexts[k], batch, &c)) return al_errorf("%s: %s", labels[j], al_error_message());
             flops[k]->v[j] = c.fwd_flops_per_token;
+            if (k == 0) {
+                part[0]->v[j] = c.fwd_flops_attention;
+                part[1]->v[j] = c.fwd_flops_ffn;
+                part[2]->v[j] = c.fwd_flops_residual;
+                part[3]->v[j] = c.fwd_flops_head;
+            }
             kvctx[k]->v[j] = 2 * c.kv_elems_per_token * contexts[k] * batch;
             act[k]->v[j] = c.activation_bytes / ((double)contexts[k] * batch);
         }

@@ -44,6 +44,10 @@ int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out) {
     out->context = context;
     out->batch = batch;
     out->fwd_flops_per_token = model_flops_per_token(m, context);
+    for (int i = 0; i < m->n_sub; i++) /* sub-layer 2l is block l's attention, 2l + 1 its FFN */
+        *(i % 2 ? &out->fwd_flops_ffn : &out->fwd_flops_attention) += m->sub[i].ops->flops(m->sub[i].self, context);
+    out->fwd_flops_residual = residual_flops(m->res);
+    out->fwd_flops_head = 2.0 * m->cfg.d_model * m->cfg.vocab_size;
     out->kv_elems_per_token = kv_elems_per_token(&m->cfg);
     out->kv_mha_elems_per_token = 2.0 * m->cfg.n_heads * m->cfg.head_dim * m->cfg.n_layers;
     out->train_state_bytes = 16.0 * (double)m->ps.total;

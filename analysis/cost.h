@@ -33,6 +33,9 @@ void param_breakdown(const Model *m, ParamBreakdown *b);
 typedef struct ModelCost {
     ParamBreakdown params;
     double fwd_flops_per_token;  /* at context T */
+    /* its parts: the attention sub-layers, the FFN sub-layers (dense or MoE), the residual connections
+     * (HC/mHC mixing), the output head; they add up to fwd_flops_per_token */
+    double fwd_flops_attention, fwd_flops_ffn, fwd_flops_residual, fwd_flops_head;
     double kv_elems_per_token;   /* all layers (DeepSeek-V2 Table 1) */
     double kv_mha_elems_per_token; /* an MHA model of the same shape: 2 n_h d_h l */
     double train_state_bytes;    /* fp32 weights + gradients + AdamW m, v: 16 bytes per parameter */

@@ -1,5 +1,6 @@
-/* Bar charts and grouped bars: categories along x, one bar per group in each category, linear axes
- * anchored at zero or log axes with bars rising from the bottom of the axis. */
+/* Bar charts, grouped bars and stacked bars: categories along x, one bar per group in each category (or, stacked,
+ * the groups piled in one bar), linear axes anchored at zero or log axes with bars rising from the bottom of
+ * the axis. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,7 +60,12 @@ int plt_bars_check(const plot_bars_spec *spec) {
                                 cat_of(s, c, cb, sizeof cb));
         }
         if (!finite) return plt_fail("%s: all %zu values are NaN or infinite", gname(G, g, b, sizeof b), G->n);
+        for (size_t c = 0; s->stacked && c < G->n; c++)
+            if (G->values[c] < 0)
+                return plt_fail("%s: value %g for '%s' cannot be stacked (stacked bars are >= 0)", gname(G, g, b, sizeof b),
+                                G->values[c], cat_of(s, c, cb, sizeof cb));
     }
+    if (s->stacked && s->log_y) return plt_fail("stacked bars need a linear y axis (log_y with stacked)");
     return 0;
 }
 
@@ -76,16 +82,37 @@ static double baseline(const plot_bars_layout *L) {
     return bar_top(L, b);
 }
 
+/* Where group g's bar of category c stands: x0 and width in points, the pixel rows of its two ends. 0 when
+ * there is none (a NaN value). Side by side, bars rise from the baseline; stacked, from the groups below. */
+static int segment(const plot_bars_spec *s, const plot_bars_layout *L, size_t g, size_t c, double *x0, double *w,
+                   double *y_from, double *y_to) {
+    double v = s->groups[g].values[c];
+    if (!isfinite(v)) return 0;
+    if (s->stacked) {
+        double below = 0;
+        for (size_t k = 0; k < g; k++)
+            if (isfinite(s->groups[k].values[c])) below += s->groups[k].values[c];
+        *x0 = L->area.x + c * L->slot_w + L->bar_off;
+        *w = L->bar_w;
+        *y_from = bar_top(L, below);
+        *y_to = bar_top(L, below + v);
+        return 1;
+    }
+    *x0 = L->area.x + c * L->slot_w + L->bar_off + g * L->bar_w;
+    *w = L->bar_w;
+    *y_from = baseline(L);
+    *y_to = bar_top(L, v);
+    return 1;
+}
+
 static int hits(const void *vctx, plot_rect box) {
     const hit_ctx *h = vctx;
-    const plot_bars_layout *L = h->L;
     for (size_t g = 0; g < h->s->n_groups; g++)
         for (size_t c = 0; c < h->s->n_categories; c++) {
-            double v = h->s->groups[g].values[c];
-            if (!isfinite(v)) continue;
-            double x0 = L->area.x + c * L->slot_w + L->bar_off + g * L->bar_w, x1 = x0 + L->bar_w;
-            double y0 = fmin(bar_top(L, v), baseline(L)) - 3, y1 = fmax(bar_top(L, v), baseline(L));
-            if (x1 > box.x && x0 < box.x + box.w && y1 > box.y && y0 < box.y + box.h) return 1;
+            double x0, w, a, b;
+            if (!segment(h->s, h->L, g, c, &x0, &w, &a, &b)) continue;
+            double y0 = fmin(a, b) - 3, y1 = fmax(a, b);
+            if (x0 + w > box.x && x0 < box.x + box.w && y1 > box.y && y0 < box.y + box.h) return 1;
         }
     return 0;
 }
@@ -107,6 +134,12 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bar
             double v = s->groups[g].values[c];
             if (isfinite(v)) { lo = fmin(lo, v); hi = fmax(hi, v); }
         }
+    for (size_t c = 0; s->stacked && c < nc; c++) { /* stacked: up to the tallest stack */
+        double sum = 0;
+        for (size_t g = 0; g < ng; g++)
+            if (isfinite(s->groups[g].values[c])) sum += s->groups[g].values[c];
+        hi = fmax(hi, sum);
+    }
     /* Linear bars grow from zero, so zero is always on the axis and only the far side is padded (more when
      * value labels need room). Log bars grow from the decade below the smallest value. */
     double head = s->value_labels ? 0.12 : 0.05;
@@ -157,7 +190,7 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bar
     if (lg.n) plt_legend_size(cr, &lg, &lw, &lh);
     for (int pass = 0; pass < 2; pass++) {
         L.slot_w = L.area.w / nc;
-        L.bar_w = L.slot_w * SLOT_FILL / ng;
+        L.bar_w = L.slot_w * SLOT_FILL / (s->stacked ? 1 : ng);
         L.bar_off = L.slot_w * (1 - SLOT_FILL) / 2;
         if (!lg.n) break;
         hit_ctx h = {s, &L};
@@ -181,10 +214,9 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bar
             plt_palette(plt_series_style(s->groups[g].name, (int)g), rgb);
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
             for (size_t c = 0; c < nc; c++) {
-                double v = s->groups[g].values[c];
-                if (!isfinite(v)) continue;
-                double x0 = L.area.x + c * L.slot_w + L.bar_off + g * L.bar_w, t = bar_top(&L, v);
-                cairo_rectangle(cr, x0, fmin(t, base), L.bar_w, fabs(base - t));
+                double x0, w, a, b;
+                if (!segment(s, &L, g, c, &x0, &w, &a, &b)) continue;
+                cairo_rectangle(cr, x0, fmin(a, b), w, fabs(a - b));
             }
             cairo_fill(cr);
         }
@@ -200,10 +232,20 @@ int plt_bars_draw(cairo_t *cr, plot_rect r, const plot_bars_spec *spec, plot_bar
             plt_set_font(cr, fmin(st->font_tick - 1, L.bar_w * 0.9), 0);
             for (size_t g = 0; g < ng; g++)
                 for (size_t c = 0; c < nc; c++) {
+                    double x0, w, a, t;
+                    if (!segment(s, &L, g, c, &x0, &w, &a, &t)) continue;
                     double v = s->groups[g].values[c];
-                    if (!isfinite(v)) continue;
+                    if (s->stacked) { /* the stack's total, above its top segment */
+                        size_t last = g;
+                        for (size_t k = g + 1; k < ng; k++)
+                            if (isfinite(s->groups[k].values[c])) last = k;
+                        if (last != g) continue;
+                        v = 0;
+                        for (size_t k = 0; k < ng; k++)
+                            if (isfinite(s->groups[k].values[c])) v += s->groups[k].values[c];
+                    }
                     plt_format_value(buf, sizeof buf, v);
-                    double cx = L.area.x + c * L.slot_w + L.bar_off + (g + 0.5) * L.bar_w, t = bar_top(&L, v);
+                    double cx = x0 + w / 2;
                     if (t <= base) plt_text(cr, cx, t - 2, buf, 0.5, 1, 0);
                     else plt_text(cr, cx, t + 2, buf, 0.5, 0, 0);
                 }
@@ -269,7 +311,8 @@ static const plot_option options[] = {
     {"xlabel", PLOT_OPT_STRING, 0, B(xlabel), -1, -1, -1, .help = "x axis label"},
     {"ylabel", PLOT_OPT_STRING, 0, B(ylabel), -1, -1, -1, .help = "y axis label"},
     {"log_y", PLOT_OPT_BOOL, 0, B(log_y), -1, -1, -1, .help = "logarithmic y axis (bars rise from its bottom)"},
-    {"labels", PLOT_OPT_BOOL, 0, B(value_labels), -1, -1, -1, .help = "each value printed above its bar"},
+    {"labels", PLOT_OPT_BOOL, 0, B(value_labels), -1, -1, -1, .help = "each value printed above its bar (stacked: the total)"},
+    {"stacked", PLOT_OPT_BOOL, 0, B(stacked), -1, -1, -1, .help = "the groups piled in one bar per category (values >= 0)"},
     {NULL},
 };
 #undef B

@@ -139,7 +139,8 @@ typedef struct {
     const double *values;          /* instead of groups: plain bars, one unnamed group */
     size_t n_values;
     int log_y;                     /* log y: bars rise from the axis bottom; values must be > 0 */
-    int value_labels;              /* print each value above its bar */
+    int value_labels;              /* print each value above its bar (stacked: each stack's total) */
+    int stacked;                   /* the groups stacked in one bar per category (linear axis, values >= 0) */
 } plot_bars_spec;
 
 typedef struct {

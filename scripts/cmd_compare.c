@@ -11,12 +11,13 @@
 
 #include "analysis/compare.h"
 #include "scripts/bridge.h"
+#include "scripts/compare_figures.h"
 #include "scripts/compare_format.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: archlab compare CONFIG [CONFIG ...] [--vary KEY=V1,V2,...] [--context T1,T2,...] [--batch B]\n"
-            "                       [--memory SIZE] [--format text|markdown|csv|json]\n"
+            "                       [--memory SIZE] [--format text|markdown|csv|json] [--figures DIR]\n"
             "  configurations side by side, counted without allocating: parameters, FLOPs, KV cache, training memory,\n"
             "  and each column's difference to the first in percent\n"
             "  CONFIG       a preset, a FILE.lua or a Hugging Face config.json, with overrides after colons:\n"
@@ -25,7 +26,8 @@ static void usage(FILE *f) {
             "  --context    contexts for FLOPs, KV cache and activations, e.g. 4K,128K (default 4096 or the shortest\n"
             "               seq_len; beyond a model's seq_len a quantity is not counted: -)\n"
             "  --batch B    sequences for the KV cache and activations (default 1)\n"
-            "  --memory     e.g. 80GiB, 141GB: the longest context whose bf16 KV cache fits beside the bf16 weights\n");
+            "  --memory     e.g. 80GiB, 141GB: the longest context whose bf16 KV cache fits beside the bf16 weights\n"
+            "  --figures D  also D/kv_context.png, D/params.png, D/flops.png from the same numbers\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,17 +59,18 @@ static int parse_size(const char *s, double *out) {
 typedef struct { char key[64]; char values[32][64]; int n; } Vary;
 
 int al_cmd_compare(int argc, char **argv) {
-    const char *targets[COMPARE_MAX_CONFIGS], *format = "text";
+    const char *targets[COMPARE_MAX_CONFIGS], *format = "text", *figures = NULL;
     int nt = 0, nv = 0, batch = 1, contexts[COMPARE_MAX_CONTEXTS], nc = 0;
     double memory = 0;
     static Vary vary[8];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--vary") || !strcmp(a, "--context") || !strcmp(a, "--batch") || !strcmp(a, "--memory") ||
-                    !strcmp(a, "--format");
+                    !strcmp(a, "--format") || !strcmp(a, "--figures");
         if (takes && i + 1 >= argc) return fail("%s needs a value (archlab compare --help shows the usage)", a);
         const char *v = takes ? argv[++i] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--figures")) figures = v;
         else if (!strcmp(a, "--format")) {
             if (strcmp(v, "text") && strcmp(v, "markdown") && strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json"))
                 return fail("--format '%s' is not text, markdown, csv or json", v);
@@ -164,6 +167,11 @@ int al_cmd_compare(int argc, char **argv) {
     }
     static Compare table;
     if (compare_configs(cfgs, lp, n, contexts, nc, batch, memory, &table)) return fail("%s", al_error_message());
+    if (figures) {
+        char paths[3][4096], probe[4200];
+        snprintf(probe, sizeof probe, "%s/x", figures);
+        if (make_parent_dirs(probe) || compare_figures(&table, batch, memory, figures, paths)) return fail("--figures: %s", al_error_message());
+    }
     char *s = compare_format(&table, format);
     if (!s) return fail("out of memory");
     fputs(s, stdout);

@@ -14,7 +14,8 @@ static void si(double v, char *buf, size_t n, const char *unit) {
     static const char *const p[] = {"", " K", " M", " G", " T", " P"};
     int i = 0;
     while (fabs(v) >= 1000 && i < 5) { v /= 1000; i++; }
-    snprintf(buf, n, i ? "%.2f%s%s" : "%.0f%s%s", v, p[i], unit);
+    if (i) snprintf(buf, n, "%.2f%s%s", v, p[i], unit);
+    else snprintf(buf, n, "%.0f%s%s", v, *unit ? " " : "", unit);
 }
 
 static void grouped(double v, char *buf, size_t n) { /* 1,966,080 */

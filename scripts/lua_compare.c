@@ -8,6 +8,7 @@
 
 #include "analysis/compare.h"
 #include "scripts/bridge.h"
+#include "scripts/compare_figures.h"
 #include "scripts/compare_format.h"
 #include "scripts/lua_opts.h"
 
@@ -19,6 +20,7 @@ static const OptSpec COMPARE_OPTS[] = {
     {"contexts", OPT_TABLE, 0, 0, "{ min(4096, shortest seq_len) }", "context lengths for FLOPs, KV cache and activations (beyond a model's seq_len: not counted)"},
     {"batch", OPT_INT, 1, 1 << 20, "1", "sequences for the KV cache and activations"},
     {"memory", OPT_NUMBER, 1, 1e18, NULL, "bytes: adds the longest context whose bf16 KV cache fits beside the bf16 weights"},
+    {"figures", OPT_STRING, 0, 0, NULL, "a directory: kv_context.png, params.png, flops.png from the same numbers (result.figures)"},
     {NULL},
 };
 static const FnSpec COMPARE = {"archlab.compare", "archlab.compare{ configs = {...}, vary =, contexts =, memory = } -> table",
@@ -159,6 +161,15 @@ static int l_compare(lua_State *L) {
     }
     lua_setfield(L, -2, "rows");
     static const char *const formats[] = {"text", "markdown", "csv", "json"};
+    char dir[4096];
+    if (spec_str(L, 1, &COMPARE, "figures", dir, sizeof dir)) {
+        char paths[3][4096], probe[4200];
+        snprintf(probe, sizeof probe, "%s/x", dir);
+        if (make_parent_dirs(probe) || compare_figures(&t, batch, memory, dir, paths)) opts_raise_engine_error(L, fn);
+        lua_createtable(L, 3, 0);
+        for (int k = 0; k < 3; k++) { lua_pushstring(L, paths[k]); lua_rawseti(L, -2, k + 1); }
+        lua_setfield(L, -2, "figures");
+    }
     for (int f = 0; f < 4; f++) {
         char *s = compare_format(&t, formats[f]);
         if (!s) luaL_error(L, "%s: out of memory", fn);

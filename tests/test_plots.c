@@ -514,6 +514,37 @@ TEST(plots_bars_pixels) {
     rm_dir(tmpdir);
 }
 
+static int fails_cleanly(int rc, const char *want);
+
+/* Stacked bars: one bar per category, the groups piled in order; the axis reaches the tallest stack (1 + 3 = 4). */
+TEST(plots_bars_stacked) {
+    EXPECT(fresh_dir() != NULL);
+    const char *cats[2] = {"x", "y"};
+    double a[2] = {1, 2}, b[2] = {3, 1};
+    plot_bar_group gg[2] = {{"a", a, 2}, {"b", b, 2}};
+    plot_bars_spec sp = {.categories = cats, .n_categories = 2, .groups = gg, .n_groups = 2, .stacked = 1};
+    plot_output o = {.width = 400, .height = 300, .dpi = 72};
+    EXPECT(plot_bars(in_dir("st.png"), &sp, &o) == 0);
+    plot_bars_layout L;
+    EXPECT(plot_bars_layout_of(&sp, &o, &L) == 0);
+    EXPECT(L.y.hi >= 4 && L.bar_w > L.slot_w * 0.7); /* one bar the width of both */
+    img im;
+    EXPECT(img_read(in_dir("st.png"), &im) == 0);
+    double cx = L.area.x + 0.5 * L.slot_w; /* category x's bar */
+    EXPECT(color_near(&im, cx, px_y(L.area, &L.y, 0.5), BLUE, 4));   /* a: 0 .. 1 */
+    EXPECT(color_near(&im, cx, px_y(L.area, &L.y, 2.5), ORANGE, 4)); /* b: 1 .. 4 */
+    EXPECT(color_near(&im, L.area.x + 1.5 * L.slot_w, px_y(L.area, &L.y, 2.5), ORANGE, 4)); /* y: b from 2 to 3 */
+    free(im.px);
+    unlink(in_dir("st.png"));
+    double neg[2] = {-1, 2};
+    gg[0].values = neg;
+    EXPECT(fails_cleanly(plot_bars(in_dir("n.png"), &sp, &o), "value -1 for 'x' cannot be stacked"));
+    gg[0].values = a;
+    sp.log_y = 1;
+    EXPECT(fails_cleanly(plot_bars(in_dir("n.png"), &sp, &o), "stacked bars need a linear y axis"));
+    rm_dir(tmpdir);
+}
+
 /* ---- panels ---- */
 
 TEST(plots_panels_grid) {
@@ -582,8 +613,6 @@ TEST(plots_panels_one_colour_per_name) {
     free(im.px);
     rm_dir(tmpdir);
 }
-
-static int fails_cleanly(int rc, const char *want);
 
 /* Error bars and shaded bands (a mean and its interval): the axis covers them, the band is the series' colour
  * at 20% over white inside, the bars end where y +- err puts them. */

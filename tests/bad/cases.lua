@@ -250,6 +250,7 @@ cli("cli", "--context '4K,0': '0' is not a context length", "compare tiny --cont
 cli("cli", "--format 'xml' is not text, markdown, csv or json", "compare tiny --format xml")
 cli("cli", "'tiny:n_heads': override 'n_heads' is not key=value", "compare tiny:n_heads")
 cli("cli", "field 'n_heads' = 5 does not divide", "compare tiny:n_heads=5")
+cli("cli", "--figures: cannot write '/dev/null/kv_context.png'", "compare tiny --figures /dev/null")
 
 -- ---- sizes that overflow or cannot fit: refused, never wrapped ----
 local function cost(want, cfg) lua("cost", want, "archlab.cost{ " .. cfg .. " }") end

@@ -94,6 +94,29 @@ local beyond = archlab.compare{ configs = { "tiny", "small" }, contexts = { 128 
 local fl = row(beyond, "forward FLOPs per token at 128").values
 assert(fl[1] ~= fl[1] and fl[2] > 0, "tiny's seq_len is 64")
 
+-- FLOPs by part add up to the forward FLOPs (attention, FFN, residual connections, output head), and the
+-- figures come from the same rows
+local parts = archlab.compare{ configs = { "tiny", "tiny:residual=mhc", "tiny:ffn=moe", "tiny:attention=mla:kv_lora_rank=16" },
+                               contexts = { 64 }, figures = dir .. "/compare_figs" }
+for j = 1, 4 do
+  local sum = 0
+  for _, p in ipairs{ "attention", "FFN", "residual connections", "output head" } do
+    sum = sum + row(parts, "  of which " .. p .. " (at 64)").values[j]
+  end
+  local total = row(parts, "forward FLOPs per token at 64").values[j]
+  assert(math.abs(sum - total) <= 1e-12 * total, string.format("config %d: parts %g, total %g", j, sum, total))
+end
+-- the output head is 2 x d_model x vocab = 2 x 64 x 256 FLOPs per token (hand), the same for all four
+assert(row(parts, "  of which output head (at 64)").values[3] == 2 * 64 * 256)
+-- the plain residual's additions: 2 x d_model per sub-layer x 4 sub-layers = 512; mHC's mixing costs more
+assert(row(parts, "  of which residual connections (at 64)").values[1] == 2 * 64 * 4)
+assert(row(parts, "  of which residual connections (at 64)").values[2] > 512)
+assert(#parts.figures == 3)
+for _, f in ipairs(parts.figures) do
+  local h = assert(io.open(f, "rb"), f)
+  assert(h:read(8) == "\137PNG\r\n\26\n", f) h:close()
+end
+
 -- errors
 local function fails(fn, want)
   local ok, err = pcall(fn)
