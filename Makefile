@@ -28,7 +28,7 @@ B32 := build/f32
 B64 := build/f64
 LIB32 := $(ENGINE_SRC:%.c=$(B32)/%.o) $(PLOTS_SRC:%.c=$(B32)/%.o) $(SCRIPTS_SRC:%.c=$(B32)/%.o)
 
-.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck layers
+.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck layers lessons
 all: $(BIN)/archlab
 
 deps:
@@ -88,6 +88,13 @@ bench: deps
 figures: deps
 	@$(MAKE) --no-print-directory $(BIN)/archlab
 	@AL_BIN=$(abspath $(BIN))/archlab tools/figures.sh $(if $(QUICK),quick,)
+
+# The lessons of experiments/lessons/, each a one-page handout in out/lessons/NAME/handout.pdf (QUICK=1: the
+# tiny scale make test runs).
+lessons: deps
+	@$(MAKE) --no-print-directory $(BIN)/archlab
+	@for f in experiments/lessons/*.lua; do \
+	  $(BIN)/archlab --quiet $$f $(if $(QUICK),quick out=out/lessons-quick/$$(basename $$f .lua),) || exit 1; done
 
 # archlab against the independent PyTorch reference in tests/reference/ (tools/crosscheck.sh).
 crosscheck: deps

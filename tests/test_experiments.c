@@ -32,6 +32,36 @@ static int run_quiet(const char *script_and_args) {
 
 TEST(experiment_quickstart) { EXPECT(run_quiet("quickstart.lua 5") == 0); }
 
+/* ---- the lessons (experiments/lessons/): each at its tiny scale, a one-page handout with its numbers ---- */
+static void check_lesson(const char *name) {
+    char dir[] = "/tmp/archlab_lesson_XXXXXX", args[256], path[256], buf[1 << 16];
+    if (!mkdtemp(dir)) { EXPECT(0); return; }
+    snprintf(args, sizeof args, "lessons/%s.lua quick out=%s", name, dir);
+    EXPECT(run_quiet(args) == 0);
+    snprintf(path, sizeof path, "%s/handout.pdf", dir);
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    int pages = 0;
+    for (size_t i = 0; i + 11 < n; i++) pages += !memcmp(buf + i, "/Type /Page", 11) && buf[i + 11] != 's';
+    EXPECT(n > 1000 && pages == 1);
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    f = fopen(path, "rb");
+    n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    EXPECT(strstr(buf, "\"sentences\"") && strstr(buf, "\"scale_name\": \"quick\""));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) { /* a leftover scratch directory is harmless */ }
+}
+TEST(lesson_kv_cache) { check_lesson("kv_cache"); }
+TEST(lesson_moe_granularity) { check_lesson("moe_granularity"); }
+TEST(lesson_hc_gain) { check_lesson("hc_gain"); }
+TEST(lesson_balance) { check_lesson("balance"); }
+TEST(lesson_mla_absorption) { check_lesson("mla_absorption"); }
+
 /* ---- make figures QUICK=1, once ---- */
 static char fig_dir[64];
 static int fig_rc = -1;

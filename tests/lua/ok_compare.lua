@@ -48,6 +48,16 @@ local cases = {
   { base = "tiny", key = "d_model", values = { 32, 128 } },
   { base = "tiny", key = "n_layers", values = { 1, 6 } },
   { base = "tiny", key = "vocab_size", values = { 128, 512 } },
+  { base = "tiny", key = "n_heads", values = { 2, 8 } },
+  { base = "tiny", key = "head_dim", values = { 8, 32 } },
+  { base = "tiny", key = "d_ff", values = { 128, 256 } },
+  { base = "tiny:attention=mla:kv_lora_rank=16", key = "q_lora_rank", values = { 0, 32 } },
+  { base = "tiny:attention=mla:kv_lora_rank=16", key = "qk_nope_head_dim", values = { 8, 16 } },
+  { base = "tiny:attention=mla:kv_lora_rank=16", key = "v_head_dim", values = { 8, 32 } },
+  { base = "tiny:ffn=moe", key = "first_k_dense_replace", values = { 0, 1 } },
+  { base = "tiny:ffn=moe", key = "moe_intermediate_size", values = { 16, 32 } },
+  { base = "tiny:residual=hc", key = "hc_dynamic", values = { true, false } },
+  { base = "tiny:residual=mhc", key = "h_res", values = { true, false } },
 }
 local checked = 0
 for _, case in ipairs(cases) do
