@@ -19,7 +19,7 @@ static CompareRow *row(Compare *c, const char *unit, const char *fmt, ...) {
     vsnprintf(r->name, sizeof r->name, fmt, ap);
     va_end(ap);
     snprintf(r->unit, sizeof r->unit, "%s", unit);
-    for (int j = 0; j < COMPARE_MAX_CONFIGS; j++) r->v[j] = NAN;
+    for (int j = 0; j < COMPARE_MAX_CONFIGS; j++) { r->v[j] = NAN; r->note[j][0] = 0; }
     return r;
 }
 
@@ -100,6 +100,11 @@ int compare_configs(const ModelConfig *cfgs, const char *const *labels, int n, c
         }
     }
     return 0;
+}
+
+CompareRow *compare_add_row(Compare *c, const char *unit, const char *name) {
+    if (c->n_rows >= COMPARE_MAX_ROWS) return NULL;
+    return row(c, unit, "%s", name);
 }
 
 const CompareRow *compare_row(const Compare *c, const char *name) {

@@ -11,8 +11,9 @@
 
 typedef struct CompareRow {
     char name[96];
-    char unit[12];   /* "params", "FLOP", "elements", "bytes", "tokens" */
+    char unit[12];   /* "params", "FLOP", "elements", "bytes", "tokens", "tokens/s" */
     double v[COMPARE_MAX_CONFIGS];
+    char note[COMPARE_MAX_CONFIGS][64]; /* why a value is missing, shown in its place ("too large here: ...") */
 } CompareRow;
 
 typedef struct Compare {
@@ -26,6 +27,8 @@ typedef struct Compare {
  * context whose bf16 KV cache fits beside the bf16 weights. -1 + a message naming the configuration. */
 int compare_configs(const ModelConfig *cfgs, const char *const *labels, int n, const int *contexts, int n_contexts,
                     int batch, double memory_bytes, Compare *out);
+/* Appends a row (values NaN until set); NULL when the table is full. */
+CompareRow *compare_add_row(Compare *c, const char *unit, const char *name);
 /* The row of that name, or NULL */
 const CompareRow *compare_row(const Compare *c, const char *name);
 #endif

@@ -13,11 +13,12 @@
 #include "scripts/bridge.h"
 #include "scripts/compare_figures.h"
 #include "scripts/compare_format.h"
+#include "scripts/compare_measure.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: archlab compare CONFIG [CONFIG ...] [--vary KEY=V1,V2,...] [--context T1,T2,...] [--batch B]\n"
-            "                       [--memory SIZE] [--format text|markdown|csv|json] [--figures DIR]\n"
+            "                       [--memory SIZE] [--format text|markdown|csv|json] [--figures DIR] [--measure]\n"
             "  configurations side by side, counted without allocating: parameters, FLOPs, KV cache, training memory,\n"
             "  and each column's difference to the first in percent\n"
             "  CONFIG       a preset, a FILE.lua or a Hugging Face config.json, with overrides after colons:\n"
@@ -27,7 +28,8 @@ static void usage(FILE *f) {
             "               seq_len; beyond a model's seq_len a quantity is not counted: -)\n"
             "  --batch B    sequences for the KV cache and activations (default 1)\n"
             "  --memory     e.g. 80GiB, 141GB: the longest context whose bf16 KV cache fits beside the bf16 weights\n"
-            "  --figures D  also D/kv_context.png, D/params.png, D/flops.png from the same numbers\n");
+            "  --figures D  also D/kv_context.png, D/params.png, D/flops.png from the same numbers\n"
+            "  --measure    also build, train (6 steps) and decode each configuration that fits here, and time it\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -60,7 +62,7 @@ typedef struct { char key[64]; char values[32][64]; int n; } Vary;
 
 int al_cmd_compare(int argc, char **argv) {
     const char *targets[COMPARE_MAX_CONFIGS], *format = "text", *figures = NULL;
-    int nt = 0, nv = 0, batch = 1, contexts[COMPARE_MAX_CONTEXTS], nc = 0;
+    int nt = 0, nv = 0, batch = 1, contexts[COMPARE_MAX_CONTEXTS], nc = 0, measure = 0;
     double memory = 0;
     static Vary vary[8];
     for (int i = 1; i < argc; i++) {
@@ -70,6 +72,7 @@ int al_cmd_compare(int argc, char **argv) {
         if (takes && i + 1 >= argc) return fail("%s needs a value (archlab compare --help shows the usage)", a);
         const char *v = takes ? argv[++i] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--measure")) measure = 1;
         else if (!strcmp(a, "--figures")) figures = v;
         else if (!strcmp(a, "--format")) {
             if (strcmp(v, "text") && strcmp(v, "markdown") && strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json"))
@@ -167,6 +170,7 @@ int al_cmd_compare(int argc, char **argv) {
     }
     static Compare table;
     if (compare_configs(cfgs, lp, n, contexts, nc, batch, memory, &table)) return fail("%s", al_error_message());
+    if (measure && compare_measure(&table, cfgs, batch, contexts, nc)) return fail("--measure: %s", al_error_message());
     if (figures) {
         char paths[3][4096], probe[4200];
         snprintf(probe, sizeof probe, "%s/x", figures);

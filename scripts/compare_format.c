@@ -33,11 +33,12 @@ static void grouped(double v, char *buf, size_t n) { /* 1,966,080 */
 
 static void cell(const CompareRow *r, int j, char *buf, size_t n) {
     double v = r->v[j];
-    if (isnan(v)) { snprintf(buf, n, "-"); return; }
+    if (isnan(v)) { snprintf(buf, n, "%s", r->note[j][0] ? r->note[j] : "-"); return; }
     char a[48];
     if (!strcmp(r->unit, "bytes")) al_format_bytes(v, a);
     else if (!strcmp(r->unit, "params")) si(v, a, sizeof a, "");
     else if (!strcmp(r->unit, "FLOP")) si(v, a, sizeof a, "FLOP");
+    else if (!strcmp(r->unit, "tokens/s")) snprintf(a, sizeof a, "%.0f tok/s", v);
     else grouped(v, a, sizeof a);
     if (j == 0 || isnan(r->v[0]) || r->v[0] == 0) { snprintf(buf, n, "%s", a); return; }
     snprintf(buf, n, "%s (%+.1f%%)", a, 100.0 * (v - r->v[0]) / r->v[0]);
@@ -86,7 +87,12 @@ char *compare_format(const Compare *c, const char *format) {
             cJSON_AddStringToObject(e, "quantity", r->name);
             cJSON_AddStringToObject(e, "unit", r->unit);
             cJSON *v = cJSON_AddArrayToObject(e, "values"), *d = cJSON_AddArrayToObject(e, "diff_pct");
+            cJSON *notes = NULL;
             for (int j = 0; j < c->n; j++) {
+                if (r->note[j][0]) {
+                    if (!notes) notes = cJSON_AddObjectToObject(e, "notes");
+                    cJSON_AddStringToObject(notes, c->label[j], r->note[j]);
+                }
                 cJSON_AddItemToArray(v, isnan(r->v[j]) ? cJSON_CreateNull() : cJSON_CreateNumber(r->v[j]));
                 double p = compare_diff_pct(r, j);
                 cJSON_AddItemToArray(d, isnan(p) ? cJSON_CreateNull() : cJSON_CreateNumber(p));

@@ -10,6 +10,7 @@
 #include "scripts/bridge.h"
 #include "scripts/compare_figures.h"
 #include "scripts/compare_format.h"
+#include "scripts/compare_measure.h"
 #include "scripts/lua_opts.h"
 
 static const OptSpec COMPARE_OPTS[] = {
@@ -20,6 +21,7 @@ static const OptSpec COMPARE_OPTS[] = {
     {"contexts", OPT_TABLE, 0, 0, "{ min(4096, shortest seq_len) }", "context lengths for FLOPs, KV cache and activations (beyond a model's seq_len: not counted)"},
     {"batch", OPT_INT, 1, 1 << 20, "1", "sequences for the KV cache and activations"},
     {"memory", OPT_NUMBER, 1, 1e18, NULL, "bytes: adds the longest context whose bf16 KV cache fits beside the bf16 weights"},
+    {"measure", OPT_BOOL, 0, 0, "false", "also build, train (6 steps) and decode each configuration that fits here, and time it (rows 'measured: ...')"},
     {"figures", OPT_STRING, 0, 0, NULL, "a directory: kv_context.png, params.png, flops.png from the same numbers (result.figures)"},
     {NULL},
 };
@@ -137,6 +139,7 @@ static int l_compare(lua_State *L) {
     for (int i = 0; i < n; i++) lp[i] = labels[i];
     static Compare t;
     if (compare_configs(cfgs, lp, n, contexts, nctx, batch, memory, &t)) opts_raise_engine_error(L, fn);
+    if (spec_bool(L, 1, &COMPARE, "measure", 0) && compare_measure(&t, cfgs, batch, contexts, nctx)) opts_raise_engine_error(L, fn);
     lua_newtable(L);
     lua_createtable(L, n, 0);
     for (int j = 0; j < n; j++) { lua_pushstring(L, t.label[j]); lua_rawseti(L, -2, j + 1); }

@@ -251,6 +251,7 @@ cli("cli", "--format 'xml' is not text, markdown, csv or json", "compare tiny --
 cli("cli", "'tiny:n_heads': override 'n_heads' is not key=value", "compare tiny:n_heads")
 cli("cli", "field 'n_heads' = 5 does not divide", "compare tiny:n_heads=5")
 cli("cli", "--figures: cannot write '/dev/null/kv_context.png'", "compare tiny --figures /dev/null")
+cli("cli", "archlab compare: unknown option --measre", "compare tiny --measre")
 
 -- ---- sizes that overflow or cannot fit: refused, never wrapped ----
 local function cost(want, cfg) lua("cost", want, "archlab.cost{ " .. cfg .. " }") end
@@ -258,6 +259,8 @@ cost("more than one forward pass can count", "preset = 'deepseek-v3', context = 
 cost("field 'batch' = 3.35544e+07 is out of range", "preset = 'tiny', context = 64, batch = 1048576 * 32")
 cost("field 'batch' = 1e+12 is out of range", "preset = 'tiny', batch = 1e12")
 cost("unknown field 'contxt' (did you mean 'context'?)", "preset = 'tiny', contxt = 32")
+lua("cost", "archlab.compare: field 'measure' must be true or false, got number", "archlab.compare{ configs = { 'tiny' }, measure = 1 }")
+lua("cost", "archlab.compare: unknown field 'mesure' (did you mean 'measure'?)", "archlab.compare{ configs = { 'tiny' }, mesure = true }")
 cost("field 'context' = 100 is longer than seq_len = 64", "preset = 'tiny', context = 100")
 cost("too large to count", "d_model = 2^20, n_layers = 4096, n_heads = 4096, vocab_size = 2^24, d_ff = 2^22, ffn = 'moe', n_routed_experts = 65536, num_experts_per_tok = 8, moe_intermediate_size = 2^22")
 cost("more than one forward pass can count", "preset = 'deepseek-v3', context = 4096, batch = 1048576")

@@ -127,6 +127,16 @@ for _, f in ipairs(parts.figures) do
   assert(h:read(8) == "\137PNG\r\n\26\n", f) h:close()
 end
 
+-- measured on this machine: tiny is built, trained and decoded (its numbers are timings, so only their
+-- presence and a lower bound by hand are checked: weights, gradients and AdamW's two moments in fp32 are
+-- 16 bytes per parameter before any activation); DeepSeek-V3 is too large here and says so in its cell
+local meas = archlab.compare{ configs = { "tiny", "deepseek-v3" }, contexts = { 64 }, measure = true }
+local tps = row(meas, "measured: training tokens/s (1 x up to 128)")
+assert(tps.values[1] > 0 and tps.values[2] ~= tps.values[2])
+assert(row(meas, "measured: decode tokens/s after 64 tokens").values[1] > 0)
+assert(row(meas, "measured: memory allocated for training").values[1] >= 16 * 139584)
+assert(meas.text:find("too large here: needs", 1, true), "deepseek-v3's cell")
+
 -- errors
 local function fails(fn, want)
   local ok, err = pcall(fn)
