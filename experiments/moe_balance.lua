@@ -24,9 +24,7 @@ local variants = {
 
 local series, heat, rows, recs = {}, {}, {}, {}
 for i, v in ipairs(variants) do
-  local cfg = {}
-  for k, x in pairs(base) do cfg[k] = x end
-  for k, x in pairs(v.cfg) do cfg[k] = x end
+  local cfg = E.merge(base, v.cfg)
   local m = archlab.model(cfg)
   local run = archlab.train{ model = m, data = data, steps = steps, batch_size = 16, lr = 3e-3, warmup = 20,
                              eval_batches = nb, seed = 1, log_every = opt.quick and 1 or 10, label = "moe " .. v.name,

@@ -23,9 +23,7 @@ local variants = {
 }
 local rows, series, names, vals, recs = {}, {}, {}, {}, {}
 for _, v in ipairs(variants) do
-  local cfg = {}
-  for k, x in pairs(base) do cfg[k] = x end
-  for k, x in pairs(v.cfg) do cfg[k] = x end
+  local cfg = E.merge(base, v.cfg)
   local m = archlab.model(cfg)
   local p = m:moe_params()
   local run = archlab.train{ model = m, data = data, steps = steps, batch_size = 16, lr = 3e-3, warmup = 20,

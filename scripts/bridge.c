@@ -60,7 +60,7 @@ void bridge_config_from_table(lua_State *L, int idx, ModelConfig *c, const char 
     }
 }
 
-static int ends_with_nocase(const char *s, const char *suffix) {
+int bridge_ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcasecmp(s + n - k, suffix);
 }
@@ -89,7 +89,7 @@ static void config_table(lua_State *L, int idx, ModelConfig *c, const char *wher
 static void apply_preset(lua_State *L, const char *name, ModelConfig *c, const char *where, int depth) {
     if (depth > 8) luaL_error(L, "%s: field 'preset' = \"%s\": presets nested more than 8 deep (a preset naming itself?)", where, name);
     if (!*name) luaL_error(L, "%s: field 'preset' is empty", where);
-    if (ends_with_nocase(name, ".json")) { /* a Hugging Face config.json: the strict reader of arch/hf_config.c */
+    if (bridge_ends_with(name, ".json")) { /* a Hugging Face config.json: the strict reader of arch/hf_config.c */
         HfImport info;
         ModelConfig hf;
         if (hf_config_load(name, &hf, &info)) luaL_error(L, "%s: field 'preset': %s", where, al_error_message());
@@ -102,7 +102,7 @@ static void apply_preset(lua_State *L, const char *name, ModelConfig *c, const c
         return;
     }
     char path[4096 + 64];
-    if (ends_with_nocase(name, ".lua")) { /* a file returning a table of config fields (it may name a preset) */
+    if (bridge_ends_with(name, ".lua")) { /* a file returning a table of config fields (it may name a preset) */
         snprintf(path, sizeof path, "%s", name);
         if (access(path, R_OK)) luaL_error(L, "%s: field 'preset': cannot open '%s'", where, name);
     } else {

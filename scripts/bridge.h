@@ -52,6 +52,8 @@ void bridge_config_build(lua_State *L, int idx, ModelConfig *c, const char *wher
 /* Applies a preset (as above) to c. */
 void bridge_apply_preset(lua_State *L, const char *name, ModelConfig *c);
 DataSource *bridge_check_data(lua_State *L, int idx);
+/* Whether s ends with suffix, in any case (".json", ".NPY"): how file names pick their format. */
+int bridge_ends_with(const char *s, const char *suffix);
 /* archlab's installation root (where scripts/presets lives), found from the executable's location. */
 const char *bridge_root(void);
 void bridge_set_root(const char *root);
@@ -62,6 +64,11 @@ int cmd_load_config(const char *target, ModelConfig *cfg, HfImport *info);
 int al_cmd_compare(int argc, char **argv);
 /* CONFIG[:key=value...]: a configuration named on the command line with overrides (scripts/cmd_config.c) */
 int cmd_load_with_overrides(const char *spec, ModelConfig *cfg);
+/* One varied field and its values as text, for a grid of configurations (archlab compare --vary, vary = {}) */
+typedef struct CmdVary { char key[64]; char values[32][64]; int n; } CmdVary;
+/* The grid over base of nk varied fields, the first slowest: out[0..count) labelled "k1=v1 k2=v2"; returns the
+ * count, or -1 + "KEY=VALUE: message" (or the count past cap). */
+int cmd_vary_grid(const ModelConfig *base, const CmdVary *vary, int nk, ModelConfig *out, char (*labels)[96], int cap);
 /* key=value into a config, the value read by the field's type (scripts/cmd_config.c); -1 + message */
 int cmd_set_field(ModelConfig *cfg, const char *key, const char *value);
 /* `archlab summary ...` (scripts/cmd_summary.c); argv[0] is "summary" */

@@ -58,13 +58,11 @@ static int parse_size(const char *s, double *out) {
     return -1;
 }
 
-typedef struct { char key[64]; char values[32][64]; int n; } Vary;
-
 int al_cmd_compare(int argc, char **argv) {
     const char *targets[COMPARE_MAX_CONFIGS], *format = "text", *figures = NULL;
     int nt = 0, nv = 0, batch = 1, contexts[COMPARE_MAX_CONTEXTS], nc = 0, measure = 0;
     double memory = 0;
-    static Vary vary[8];
+    static CmdVary vary[8];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--vary") || !strcmp(a, "--context") || !strcmp(a, "--batch") || !strcmp(a, "--memory") ||
@@ -103,7 +101,7 @@ int al_cmd_compare(int argc, char **argv) {
             if (nv == 8) return fail("at most 8 --vary");
             const char *eq = strchr(v, '=');
             if (!eq || eq == v) return fail("--vary '%s' is not KEY=V1,V2,...", v);
-            Vary *y = &vary[nv++];
+            CmdVary *y = &vary[nv++];
             snprintf(y->key, sizeof y->key, "%.*s", (int)(eq - v), v);
             if (!config_field(y->key)) {
                 const char *s = config_suggest(y->key);
@@ -140,27 +138,8 @@ int al_cmd_compare(int argc, char **argv) {
     } else {
         ModelConfig base;
         if (cmd_load_with_overrides(targets[0], &base)) return fail("%s", al_error_message());
-        int total = 1;
-        for (int k = 0; k < nv; k++) total *= vary[k].n;
-        if (total > COMPARE_MAX_CONFIGS) return fail("--vary gives %d combinations (at most %d)", total, COMPARE_MAX_CONFIGS);
-        for (int c = 0; c < total; c++) {
-            cfgs[c] = base;
-            labels[c][0] = 0;
-            int rest = c;
-            for (int k = nv - 1; k >= 0; k--) { /* the last key fastest */
-                const char *val = vary[k].values[rest % vary[k].n];
-                rest /= vary[k].n;
-                if (cmd_set_field(&cfgs[c], vary[k].key, val))
-                    return fail("--vary %s=%s: %s", vary[k].key, val, al_error_message());
-            }
-            int stride = total;
-            for (int k = 0; k < nv; k++) {
-                stride /= vary[k].n;
-                const char *val = vary[k].values[(c / stride) % vary[k].n];
-                snprintf(labels[c] + strlen(labels[c]), sizeof labels[c] - strlen(labels[c]), "%s%s=%s", k ? " " : "", vary[k].key, val);
-            }
-        }
-        n = total;
+        n = cmd_vary_grid(&base, vary, nv, cfgs, labels, COMPARE_MAX_CONFIGS);
+        if (n < 0) return fail("--vary %s", al_error_message());
     }
     for (int i = 0; i < n; i++) lp[i] = labels[i];
     if (!nc) { /* 4096, or the shortest seq_len among the configurations */

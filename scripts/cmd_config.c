@@ -7,20 +7,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "scripts/bridge.h"
 
-static int ends_with_nocase(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcasecmp(s + a - b, suffix);
-}
-
 typedef enum { TARGET_PRESET, TARGET_LUA, TARGET_JSON } TargetKind;
 static TargetKind target_kind(const char *t) {
-    if (ends_with_nocase(t, ".json")) return TARGET_JSON;
-    if (ends_with_nocase(t, ".lua")) return TARGET_LUA;
+    if (bridge_ends_with(t, ".json")) return TARGET_JSON;
+    if (bridge_ends_with(t, ".lua")) return TARGET_LUA;
     struct stat st;
     if (strchr(t, '/') || (stat(t, &st) == 0 && S_ISREG(st.st_mode))) {
         FILE *f = fopen(t, "rb");
@@ -103,3 +97,23 @@ int cmd_load_with_overrides(const char *spec, ModelConfig *cfg) {
     return 0;
 }
 
+int cmd_vary_grid(const ModelConfig *base, const CmdVary *vary, int nk, ModelConfig *out, char (*labels)[96], int cap) {
+    int total = 1;
+    for (int k = 0; k < nk; k++) {
+        total *= vary[k].n;
+        if (total > cap) return al_errorf("the varied fields give more than %d combinations", cap);
+    }
+    for (int c = 0; c < total; c++) {
+        out[c] = *base;
+        labels[c][0] = 0;
+        int stride = total;
+        for (int k = 0; k < nk; k++) {
+            stride /= vary[k].n;
+            const char *val = vary[k].values[(c / stride) % vary[k].n];
+            if (cmd_set_field(&out[c], vary[k].key, val)) return al_errorf("%s=%s: %s", vary[k].key, val, al_error_message());
+            size_t used = strlen(labels[c]);
+            snprintf(labels[c] + used, 96 - used, "%s%s=%s", k ? " " : "", vary[k].key, val);
+        }
+    }
+    return total;
+}

@@ -82,38 +82,28 @@ static int l_compare(lua_State *L) {
         }
         if (!nk) luaL_error(L, "%s: field 'vary' is empty", fn);
         qsort(keys, nk, sizeof *keys, cmp_str);
-        int counts[8], total = 1;
+        static CmdVary vary[8];
         for (int k = 0; k < nk; k++) {
             if (!config_field(keys[k])) {
                 const char *s = config_suggest(keys[k]);
                 if (s) luaL_error(L, "%s: unknown field 'vary.%s' (did you mean '%s'?)", fn, keys[k], s);
                 luaL_error(L, "%s: unknown field 'vary.%s'", fn, keys[k]);
             }
-            if (lua_getfield(L, -1, keys[k]) != LUA_TTABLE || luaL_len(L, -1) < 1)
-                luaL_error(L, "%s: field 'vary.%s' must be a non-empty list", fn, keys[k]);
-            counts[k] = (int)luaL_len(L, -1);
+            int len = lua_getfield(L, -1, keys[k]) == LUA_TTABLE ? (int)luaL_len(L, -1) : 0;
+            if (len < 1 || len > 32) luaL_error(L, "%s: field 'vary.%s' must be a list of 1 to 32 values", fn, keys[k]);
+            snprintf(vary[k].key, sizeof vary[k].key, "%s", keys[k]);
+            vary[k].n = len;
+            for (int i = 0; i < len; i++) { /* values as text, numbers as Lua writes them */
+                lua_geti(L, -1, i + 1);
+                snprintf(vary[k].values[i], sizeof vary[k].values[i], "%s", luaL_tolstring(L, -1, NULL));
+                lua_pop(L, 2);
+            }
             lua_pop(L, 1);
-            total *= counts[k];
-            if (total > COMPARE_MAX_CONFIGS) luaL_error(L, "%s: field 'vary' gives more than %d combinations", fn, COMPARE_MAX_CONFIGS);
         }
         ModelConfig base = cfgs[0];
-        for (int c = 0; c < total; c++) {
-            cfgs[c] = base;
-            labels[c][0] = 0;
-            int stride = total;
-            for (int k = 0; k < nk; k++) {
-                stride /= counts[k];
-                int vi = (c / stride) % counts[k];
-                lua_getfield(L, -1, keys[k]);
-                lua_geti(L, -1, vi + 1);
-                const char *val = luaL_tolstring(L, -1, NULL); /* numbers print as Lua writes them */
-                if (cmd_set_field(&cfgs[c], keys[k], val)) luaL_error(L, "%s: vary %s = %s: %s", fn, keys[k], val, al_error_message());
-                snprintf(labels[c] + strlen(labels[c]), sizeof labels[c] - strlen(labels[c]), "%s%s=%s", k ? " " : "", keys[k], val);
-                lua_pop(L, 3);
-            }
-        }
+        n = cmd_vary_grid(&base, vary, nk, cfgs, labels, COMPARE_MAX_CONFIGS);
+        if (n < 0) luaL_error(L, "%s: vary %s", fn, al_error_message());
         lua_pop(L, 1);
-        n = total;
     }
     int contexts[COMPARE_MAX_CONTEXTS], nctx = 0;
     if (lua_getfield(L, 1, "contexts") != LUA_TNIL) {

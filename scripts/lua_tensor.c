@@ -10,7 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/common.h"
 #include "core/safetensors.h"
@@ -33,7 +32,6 @@ Tensor *lua_tensor_test(lua_State *L, int idx) {
     LTensor *lt = luaL_testudata(L, idx, TENSOR_MT);
     return lt && lt->t.st ? &lt->t : NULL;
 }
-#define test_tensor lua_tensor_test
 
 void lua_tensor_push(lua_State *L, Tensor *t) {
     LTensor *lt = lua_newuserdatauv(L, sizeof *lt, 0);
@@ -177,20 +175,15 @@ static int l_arange(lua_State *L) {
 
 /* ---- files ---- */
 
-static int ends_with(const char *s, const char *suf) {
-    size_t n = strlen(s), k = strlen(suf);
-    return n >= k && !strcasecmp(s + n - k, suf);
-}
-
 static int l_load(lua_State *L) {
     const char *fn = "archlab.tensor.load", *path = luaL_checkstring(L, 1);
-    if (ends_with(path, ".npy")) {
+    if (bridge_ends_with(path, ".npy")) {
         Tensor t;
         if (tensor_load_npy(path, &t)) return raise(L, fn);
         lua_tensor_push(L, &t);
         return 1;
     }
-    if (!ends_with(path, ".safetensors")) return luaL_error(L, "%s: '%s' is not a .npy or .safetensors file", fn, path);
+    if (!bridge_ends_with(path, ".safetensors")) return luaL_error(L, "%s: '%s' is not a .npy or .safetensors file", fn, path);
     StFile f;
     if (st_read(&f, path)) return raise(L, fn);
     lua_createtable(L, 0, f.n);
@@ -228,7 +221,7 @@ static int save_safetensors(lua_State *L, const char *fn, const char *path, int 
     char err[512] = "";
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        Tensor *t = test_tensor(L, -1);
+        Tensor *t = lua_tensor_test(L, -1);
         if (lua_type(L, -2) != LUA_TSTRING || !t) {
             snprintf(err, sizeof err, "%s: save a table of name = tensor (entry %s is a %s)", fn, lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?", luaL_typename(L, -1));
             lua_pop(L, 2);
@@ -251,12 +244,12 @@ static int save_safetensors(lua_State *L, const char *fn, const char *path, int 
 }
 
 static int save_to(lua_State *L, const char *fn, const char *path, int idx) {
-    if (ends_with(path, ".npy")) {
-        Tensor *t = test_tensor(L, idx);
+    if (bridge_ends_with(path, ".npy")) {
+        Tensor *t = lua_tensor_test(L, idx);
         if (!t) return luaL_error(L, "%s: a .npy file holds one tensor, got a %s", fn, luaL_typename(L, idx));
         if (tensor_save_npy(path, t)) return raise(L, fn);
-    } else if (ends_with(path, ".safetensors")) {
-        if (test_tensor(L, idx)) { /* one tensor: saved under the name "tensor" */
+    } else if (bridge_ends_with(path, ".safetensors")) {
+        if (lua_tensor_test(L, idx)) { /* one tensor: saved under the name "tensor" */
             lua_createtable(L, 0, 1);
             lua_pushvalue(L, idx);
             lua_setfield(L, -2, "tensor");
@@ -272,7 +265,7 @@ static int save_to(lua_State *L, const char *fn, const char *path, int idx) {
 }
 
 static int l_save(lua_State *L) { return save_to(L, "archlab.tensor.save", luaL_checkstring(L, 1), 2); }
-static int l_is(lua_State *L) { lua_pushboolean(L, test_tensor(L, 1) != NULL); return 1; }
+static int l_is(lua_State *L) { lua_pushboolean(L, lua_tensor_test(L, 1) != NULL); return 1; }
 
 /* ---- indexing ---- */
 
@@ -372,7 +365,7 @@ static int l_newindex(lua_State *L) {
 /* ---- arithmetic ---- */
 
 static int arith(lua_State *L, TensorBinop op, const char *fn) {
-    Tensor *a = test_tensor(L, 1), *b = test_tensor(L, 2), r;
+    Tensor *a = lua_tensor_test(L, 1), *b = lua_tensor_test(L, 2), r;
     int rc;
     if (a && b) rc = tensor_binop(a, b, op, &r);
     else if (a) rc = tensor_scalar_op(a, luaL_checknumber(L, 2), op, 0, &r);

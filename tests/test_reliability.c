@@ -84,20 +84,31 @@ TEST(reliability_nonfinite_weights_are_divergence) {
     model_free(m);
 }
 
-TEST(reliability_resume_keeps_tokens_and_summary) {
-    const char *dir = "/tmp/archlab_rel_resume", *metrics = "/tmp/archlab_rel_resume.jsonl";
-    EXPECT(system("rm -rf /tmp/archlab_rel_resume* ") == 0);
+/* The first slice of an 8-step run, to step 4, checkpointing into dir and logging into metrics (both cleared
+ * first); o is left set up for the rest of the run. */
+static Model *first_half(const char *dir, const char *metrics, DataSource *d, TrainOptions *o) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s*", dir, dir);
+    EXPECT(system(cmd) == 0);
     ModelConfig c = tiny(64);
-    DataSource d;
-    data_copy_init(&d, 8);
-    TrainOptions o = opts(8);
-    snprintf(o.checkpoint_dir, sizeof o.checkpoint_dir, "%s", dir);
-    snprintf(o.metrics_path, sizeof o.metrics_path, "%s", metrics);
-    o.stop_at = 4;
+    data_copy_init(d, 8);
+    *o = opts(8);
+    snprintf(o->checkpoint_dir, sizeof o->checkpoint_dir, "%s", dir);
+    snprintf(o->metrics_path, sizeof o->metrics_path, "%s", metrics);
+    o->stop_at = 4;
     Model *m = model_create(&c, 0);
     TrainResult r;
-    EXPECT(train_run(m, &d, &o, &r) == 0);
+    EXPECT(train_run(m, d, o, &r) == 0);
     train_result_free(&r);
+    return m;
+}
+
+TEST(reliability_resume_keeps_tokens_and_summary) {
+    const char *dir = "/tmp/archlab_rel_resume", *metrics = "/tmp/archlab_rel_resume.jsonl";
+    DataSource d;
+    TrainOptions o;
+    Model *m = first_half(dir, metrics, &d, &o);
+    TrainResult r;
     o.stop_at = 0;
     snprintf(o.resume_dir, sizeof o.resume_dir, "%s", dir);
     EXPECT(train_run(m, &d, &o, &r) == 0);
@@ -123,18 +134,10 @@ TEST(reliability_resume_keeps_tokens_and_summary) {
  * (no closing brace and newline: a crash or a full disk mid-write) is dropped. */
 TEST(reliability_resume_truncation_keeps_whole_records) {
     const char *dir = "/tmp/archlab_rel_trunc", *metrics = "/tmp/archlab_rel_trunc.jsonl";
-    EXPECT(system("rm -rf /tmp/archlab_rel_trunc*") == 0);
-    ModelConfig c = tiny(64);
     DataSource d;
-    data_copy_init(&d, 8);
-    TrainOptions o = opts(8);
-    snprintf(o.checkpoint_dir, sizeof o.checkpoint_dir, "%s", dir);
-    snprintf(o.metrics_path, sizeof o.metrics_path, "%s", metrics);
-    o.stop_at = 4;
-    Model *m = model_create(&c, 0);
+    TrainOptions o;
+    Model *m = first_half(dir, metrics, &d, &o);
     TrainResult r;
-    EXPECT(train_run(m, &d, &o, &r) == 0);
-    train_result_free(&r);
     /* rewrite the file: step 2's record made 20 KB long, and a half-written record of step 4 at the end */
     FILE *f = fopen(metrics, "w");
     fputs("{\"step\": 2, \"loss\": 3.5, \"long\": \"", f);

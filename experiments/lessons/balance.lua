@@ -4,6 +4,7 @@
 -- load) / mean load over the experts of a layer: 0 is perfectly even.
 -- Usage: bin/archlab experiments/lessons/balance.lua [steps] [quick] [out=DIR]
 local L = require("archlab.lesson")
+local E = require("archlab.experiment")
 local opt = L.args("balance")
 local steps = tonumber(opt.pos[1]) or (opt.quick and 3 or 150)
 local data = archlab.data.text()
@@ -13,8 +14,7 @@ local variants = { { name = "no balancing", balance = "none" }, { name = "aux lo
                    { name = "aux-free bias", balance = "aux_free" } }
 local series, rows, vio, loss, aux = {}, {}, {}, {}, {}
 for i, v in ipairs(variants) do
-  local cfg = { balance = v.balance, aux_alpha = v.aux_alpha }
-  for k, x in pairs(base) do cfg[k] = x end
+  local cfg = E.merge(base, { balance = v.balance, aux_alpha = v.aux_alpha })
   local m = archlab.model(cfg)
   local run = archlab.train{ model = m, data = data, steps = steps, batch_size = 16, lr = 3e-3, warmup = 10, seed = 1,
                              eval_batches = opt.quick and 1 or 8, log_every = opt.quick and 1 or 5, quiet = true }

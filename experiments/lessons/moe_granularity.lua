@@ -3,6 +3,7 @@
 -- (DeepSeekMoE). Counted on paper, then trained briefly on English text, one seed each.
 -- Usage: bin/archlab experiments/lessons/moe_granularity.lua [steps] [quick] [out=DIR]
 local L = require("archlab.lesson")
+local E = require("archlab.experiment")
 local opt = L.args("moe_granularity")
 local steps = tonumber(opt.pos[1]) or (opt.quick and 3 or 150)
 local data = archlab.data.text()
@@ -15,9 +16,7 @@ local variants = { -- 1024 routed SwiGLU columns in all, 256 active per token, i
 }
 local series, rows, val = {}, {}, {}
 for i, v in ipairs(variants) do
-  local cfg = {}
-  for k, x in pairs(base) do cfg[k] = x end
-  for k, x in pairs(v.cfg) do cfg[k] = x end
+  local cfg = E.merge(base, v.cfg)
   local m = archlab.model(cfg)
   local p = m:params()
   local run = archlab.train{ model = m, data = data, steps = steps, batch_size = 16, lr = 3e-3, warmup = 10, seed = 1,

@@ -143,7 +143,14 @@ function E.finish(opt, results)
   return results
 end
 
--- ---- small helpers on run series ----
+-- ---- small helpers ----
+-- a new table holding the fields of each table in turn, later ones overriding (a base config and a variant's)
+function E.merge(...)
+  local out = {}
+  for _, t in ipairs{ ... } do for k, v in pairs(t) do out[k] = v end end
+  return out
+end
+
 function E.max(list)
   local m = -math.huge
   for _, v in ipairs(list) do if v == v and v > m then m = v end end
