@@ -21,7 +21,11 @@ static ComponentCount *component(ParamBreakdown *b, const char *name) {
 void param_breakdown(const Model *m, ParamBreakdown *b) {
     memset(b, 0, sizeof *b);
     for (int i = 0; i < COST_COMPONENTS; i++) component(b, cost_component_names[i]);
-    for (int i = 0; i < m->ps.n; i++) component(b, m->ps.info[i].component)->total += m->ps.info[i].numel;
+    for (int i = 0; i < m->ps.n; i++)
+        if (strcmp(m->ps.info[i].component, "mtp")) component(b, m->ps.info[i].component)->total += m->ps.info[i].numel;
+    b->mtp_params = m->mtp_params;
+    b->mtp_active_params = model_mtp_active_params(m);
+    b->mtp_checkpoint_params = m->mtp_params + (size_t)m->n_mtp * (ps_count(&m->ps, "embedding") + ps_count(&m->ps, "head"));
     /* activated (model_active_params' convention): all but the input embedding (a lookup) and the routed
      * experts a token is not sent to */
     size_t inactive = model_unrouted_params(m);
@@ -32,7 +36,7 @@ void param_breakdown(const Model *m, ParamBreakdown *b) {
         b->total_params += c->total;
         b->active_params += c->active;
     }
-    AL_ASSERT(b->total_params == m->ps.total); /* every parameter counted once */
+    AL_ASSERT(b->total_params + b->mtp_params == m->ps.total); /* every parameter counted once */
     AL_ASSERT(b->active_params == model_active_params(m)); /* one convention */
 }
 
@@ -53,6 +57,23 @@ int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out) {
     out->train_state_bytes = 16.0 * (double)m->ps.total;
     if (model_plan(m, batch, context)) { model_free(m); return -1; }
     out->activation_bytes = 4.0 * (double)model_activation_elems(m);
+    out->param_elems = (double)m->ps.total;
+    out->activation_elems = (double)model_activation_elems(m);
     model_free(m);
     return 0;
+}
+
+const MemoryRecipe memory_recipes[MEMORY_RECIPES] = {
+    {"fp32", 4, 0, 4, 8, 4},
+    {"bf16", 2, 4, 4, 8, 2},
+    {"fp8", 1, 4, 4, 4, 1},
+};
+
+void memory_bytes(const ModelCost *c, const MemoryRecipe *r, double out[6]) {
+    out[0] = r->weights * c->param_elems;
+    out[1] = r->master * c->param_elems;
+    out[2] = r->grads * c->param_elems;
+    out[3] = r->moments * c->param_elems;
+    out[4] = r->activations * c->activation_elems;
+    out[5] = out[0] + out[1] + out[2] + out[3] + out[4];
 }

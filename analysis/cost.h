@@ -24,6 +24,9 @@ typedef struct ParamBreakdown {
     int n;                                /* the COST_COMPONENTS standard ones (zero or not), then any others */
     ComponentCount c[COST_MAX_COMPONENTS];
     size_t total_params, active_params;
+    /* the multi-token prediction modules (component "mtp"), apart from the rows and totals above; and the
+     * count as DeepSeek-V3's checkpoint stores them: each module with its own copy of the embedding and head */
+    size_t mtp_params, mtp_active_params, mtp_checkpoint_params;
 } ParamBreakdown;
 
 /* The breakdown of a built model (real or meta). The router's bias (component "router_bias") counts under
@@ -40,8 +43,26 @@ typedef struct ModelCost {
     double kv_mha_elems_per_token; /* an MHA model of the same shape: 2 n_h d_h l */
     double train_state_bytes;    /* fp32 weights + gradients + AdamW m, v: 16 bytes per parameter */
     double activation_bytes;     /* for a batch B x T, fp32 */
+    double param_elems, activation_elems; /* what the memory recipes below price: every trained parameter (MTP
+                                           * modules included) and the activations kept for the backward */
     int context, batch;
 } ModelCost;
+
+/* Training memory under a number format recipe, bytes per element of each kind of state:
+ *   fp32: weights, gradients, AdamW m and v in fp32, fp32 activations (what archlab trains with);
+ *   bf16: bf16 weights for the products with fp32 master weights and gradients, fp32 moments, bf16 activations;
+ *   fp8 (DeepSeek-V3 sec. 3.3): fp8 copies of the weights for the GEMMs, fp32 master weights and gradients,
+ *     bf16 AdamW moments, activations cached in fp8 (V3 caches the Linear operators' inputs in FP8; some, such
+ *     as attention's, in BF16 or E5M6: the fp8 row is the lower bound of that mix). */
+typedef struct MemoryRecipe {
+    const char *name;
+    double weights, master, grads, moments, activations;
+} MemoryRecipe;
+#define MEMORY_RECIPES 3
+extern const MemoryRecipe memory_recipes[MEMORY_RECIPES];
+/* Bytes of each state under recipe r: weights, master weights, gradients, optimizer moments, activations, and
+ * their total (out[5]). */
+void memory_bytes(const ModelCost *c, const MemoryRecipe *r, double out[6]);
 
 /* Builds cfg in meta mode and plans activations for batch x context. -1 + message on a bad config. */
 int model_cost(const ModelConfig *cfg, int context, int batch, ModelCost *out);

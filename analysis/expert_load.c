@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch/moe.h"
+#include "arch/mtp.h"
 
 void expert_load_collect(const Model *m, int accumulated, ExpertLoad *out) {
     memset(out, 0, sizeof *out);
@@ -56,5 +57,14 @@ size_t model_unrouted_params(const Model *m) {
 }
 
 size_t model_active_params(const Model *m) {
-    return m->ps.total - ps_count(&m->ps, "embedding") - model_unrouted_params(m);
+    return m->ps.total - m->mtp_params - ps_count(&m->ps, "embedding") - model_unrouted_params(m);
+}
+
+size_t model_mtp_active_params(const Model *m) {
+    size_t n = m->mtp_params;
+    for (int k = 0; k < m->n_mtp; k++) {
+        const Moe *moe = moe_of(m->mtp[k].sub[1]);
+        if (moe) n -= 3 * (size_t)moe->C * moe->F * (size_t)(moe->E - moe->K);
+    }
+    return n;
 }

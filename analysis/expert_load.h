@@ -30,4 +30,8 @@ size_t model_unrouted_params(const Model *m);
  * m:active_params(), the README): all but the input embedding (a table lookup, no multiply) and the routed
  * experts it is not sent to. The output head counts: every token multiplies by it. */
 size_t model_active_params(const Model *m);
+/* The multi-token prediction modules are counted apart, as DeepSeek-V3 counts them (671B + the MTP module):
+ * model_active_params excludes them; this is what their blocks activate per token, in the same convention
+ * (m->mtp_params is their total; the embedding and head they share are the model's). */
+size_t model_mtp_active_params(const Model *m);
 #endif

@@ -59,6 +59,9 @@ const ConfigField model_config_fields[] = {
     {"qk_nope_head_dim", FIELD_INT, F(qk_nope_head_dim), 0, 65536, NULL, "MLA: q/k head width without RoPE; 0 = head_dim"},
     {"qk_rope_head_dim", FIELD_INT, F(qk_rope_head_dim), 0, 65536, NULL, "MLA: decoupled RoPE width; 0 = head_dim/2"},
     {"v_head_dim", FIELD_INT, F(v_head_dim), 0, 65536, NULL, "MLA: value head width; 0 = head_dim"},
+    {"mtp_depth", FIELD_INT, F(mtp_depth), 0, 16, NULL, "multi-token prediction modules D (V3: 1); 0 = none"},
+    {"num_nextn_predict_layers", FIELD_INT, F(mtp_depth), 0, 16, NULL, "Hugging Face name of mtp_depth"},
+    {"mtp_lambda", FIELD_NUMBER, F(mtp_lambda), 0, 100, NULL, "MTP: loss weight lambda (V3: 0.3, later 0.1)"},
 };
 #undef F
 const int model_config_n_fields = sizeof model_config_fields / sizeof model_config_fields[0];
@@ -97,6 +100,7 @@ void config_defaults(ModelConfig *c) {
     c->sinkhorn_iters = 20;
     c->hc_dynamic = 1;
     c->gate_init = 0.01;
+    c->mtp_lambda = 0.3;
     c->h_pre = c->h_post = c->h_res = 1;
     snprintf(c->ffn, sizeof c->ffn, "dense");
     /* kinds own the defaults of their fields (e.g. the MoE keys), whichever kind is chosen later */
@@ -278,5 +282,8 @@ int config_finalize(ModelConfig *c) {
     if (c->d_ff == 0) c->d_ff = ((c->d_model * 8 / 3) + 31) / 32 * 32;
     const FfnKind *f = ffn_kind(c);
     if (f->finalize && f->finalize(c)) return -1;
+    int lambda = (int)(config_field("mtp_lambda") - model_config_fields);
+    if ((c->given >> lambda & 1) && c->mtp_depth == 0)
+        return al_errorf("field 'mtp_lambda' has no effect with mtp_depth = 0 (no multi-token prediction modules)");
     return check_no_effect(c);
 }

@@ -47,6 +47,9 @@ typedef struct ModelConfig {
     int qk_nope_head_dim; /* d_h: per-head query/key width without RoPE; 0 = head_dim */
     int qk_rope_head_dim; /* d_hR: decoupled RoPE width (per-head query part, one shared key); 0 = head_dim/2 */
     int v_head_dim;       /* per-head value width; 0 = head_dim */
+    /* Multi-token prediction (DeepSeek-V3 sec. 2.2; arch/mtp.h): D sequential modules, objective weight lambda */
+    int mtp_depth;        /* D; 0 = none (HF: num_nextn_predict_layers) */
+    double mtp_lambda;    /* lambda in L_main + lambda / D sum_k L_MTP_k */
     /* Bit i: field i of model_config_fields was set through config_set_* since config_defaults (the "no effect"
      * rule and the alias check read it); a preset's fields move to preset_fields when it is applied
      * (bridge_apply_preset), so `given` marks what the script itself gave. */

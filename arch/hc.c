@@ -89,8 +89,8 @@ static Mixing hc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
     return (Mixing){&hc_ops, h};
 }
 
-static Residual *hc_residual_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers) {
-    return mixing_residual_create(ps, cfg, n_sublayers, "hc", hc_create);
+static Residual *hc_residual_create(ParamStore *ps, const ModelConfig *cfg, int first, int n_sublayers) {
+    return mixing_residual_create(ps, cfg, first, n_sublayers, "hc", hc_create);
 }
 
 const ResidualKind residual_kind_hc = {

@@ -20,11 +20,11 @@ static const struct { const char *hf, *field; } direct[] = {
     {"num_experts_per_tok", "num_experts_per_tok"}, {"moe_intermediate_size", "moe_intermediate_size"},
     {"first_k_dense_replace", "first_k_dense_replace"}, {"n_group", "n_group"}, {"topk_group", "topk_group"},
     {"scoring_func", "scoring_func"}, {"routed_scaling_factor", "routed_scaling_factor"}, {"topk_method", "topk_method"},
+    {"num_nextn_predict_layers", "mtp_depth"},
 };
 /* read and checked elsewhere in this file */
 static const char *handled[] = {"num_key_value_heads", "norm_topk_prob", "aux_loss_alpha", "seq_aux", "hidden_act",
-                                "tie_word_embeddings", "attention_bias", "moe_layer_freq", "rope_scaling",
-                                "num_nextn_predict_layers"};
+                                "tie_word_embeddings", "attention_bias", "moe_layer_freq", "rope_scaling"};
 /* known, and without effect on what archlab builds or counts */
 static const char *no_effect[] = {"architectures", "auto_map", "model_type", "torch_dtype", "transformers_version",
                                   "bos_token_id", "eos_token_id", "pad_token_id", "attention_dropout", "use_cache",
@@ -171,8 +171,6 @@ int hf_config_load(const char *path, ModelConfig *c, HfImport *info) {
                        v->valuedouble);
     if (!rc && (v = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling")) && !cJSON_IsNull(v))
         append(info->notes, sizeof info->notes, "rope_scaling (YaRN) is not modeled: it changes no counts");
-    if (!rc && (v = cJSON_GetObjectItemCaseSensitive(root, "num_nextn_predict_layers")) && cJSON_IsNumber(v) && v->valuedouble > 0)
-        append(info->notes, sizeof info->notes, "num_nextn_predict_layers: the MTP module is not built, so not counted");
     if (!rc && moe && (v = cJSON_GetObjectItemCaseSensitive(root, "aux_loss_alpha")) && cJSON_IsNumber(v) && v->valuedouble > 0) {
         config_set_string(c, config_field("balance"), "aux");
         c->aux_alpha = v->valuedouble;

@@ -52,8 +52,10 @@ typedef struct ResidualKind {
     KindInfo info;
     int default_streams; /* streams = 0 takes this */
     int max_streams;     /* 1: a single-stream family */
-    /* the family's object for n_sublayers sub-layers, its parameters declared in ps */
-    Residual *(*create)(ParamStore *ps, const ModelConfig *c, int n_sublayers);
+    /* the family's object wiring n_sublayers sub-layers, its parameters declared in ps and named after the
+     * model's sub-layers first_sublayer .. first_sublayer + n_sublayers - 1 (0 for the main stack; the
+     * multi-token prediction modules (arch/mtp.c) wire one block each, numbered after the main stack's) */
+    Residual *(*create)(ParamStore *ps, const ModelConfig *c, int first_sublayer, int n_sublayers);
 } ResidualKind;
 
 /* The registry, family by family (KindFamily in arch/config.h). Entries in registration order: the built-in

@@ -107,8 +107,8 @@ static Mixing mhc_create(ParamStore *ps, const ModelConfig *cfg, int sublayer) {
     return (Mixing){&mhc_ops, h};
 }
 
-static Residual *mhc_residual_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers) {
-    return mixing_residual_create(ps, cfg, n_sublayers, "mhc", mhc_create);
+static Residual *mhc_residual_create(ParamStore *ps, const ModelConfig *cfg, int first, int n_sublayers) {
+    return mixing_residual_create(ps, cfg, first, n_sublayers, "mhc", mhc_create);
 }
 
 const ResidualKind residual_kind_mhc = {

@@ -181,13 +181,13 @@ static const ResidualOps streams_ops = {
     .mapping = streams_mapping, .record = streams_record, .destroy = streams_destroy,
 };
 
-Residual *mixing_residual_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers, const char *kind,
+Residual *mixing_residual_create(ParamStore *ps, const ModelConfig *cfg, int first, int n_sublayers, const char *kind,
                                  MixingCreate make) {
     Streams *r = calloc(1, sizeof *r);
     AL_ASSERT(r);
     r->base = (Residual){.ops = &streams_ops, .kind = kind, .S = n_sublayers, .C = cfg->d_model, .n = cfg->streams};
     r->mix = calloc(n_sublayers, sizeof *r->mix);
     AL_ASSERT(r->mix);
-    for (int l = 0; l < n_sublayers; l++) r->mix[l] = make(ps, cfg, l);
+    for (int l = 0; l < n_sublayers; l++) r->mix[l] = make(ps, cfg, first + l);
     return &r->base;
 }

@@ -35,8 +35,9 @@ typedef struct Mixing {
  * init use it. */
 typedef Mixing (*MixingCreate)(ParamStore *ps, const ModelConfig *cfg, int sublayer);
 
-/* The n-stream driver with one generator per sub-layer (cfg->streams streams); kind is the registry name. */
-Residual *mixing_residual_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers, const char *kind,
+/* The n-stream driver with one generator per sub-layer (cfg->streams streams), for the model's sub-layers
+ * first .. first + n_sublayers - 1; kind is the registry name. */
+Residual *mixing_residual_create(ParamStore *ps, const ModelConfig *cfg, int first, int n_sublayers, const char *kind,
                                  MixingCreate make);
 /* "model.layers.<block>.<attn|mlp>_<what>" for the parameters of a sub-layer's mixing */
 void mixing_param_name(char *buf, size_t n, int sublayer, const char *what);

@@ -6,6 +6,7 @@
 
 #include "arch/kinds.h"
 #include "arch/kv_cache.h"
+#include "arch/mtp.h"
 #include "arch/rope.h"
 
 Model *model_create(const ModelConfig *cfg, int meta) {
@@ -13,7 +14,7 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     if (config_finalize(&c)) return NULL;
     /* refuse absurd expert x layer counts before any per-expert bookkeeping is built */
     const FfnKind *ffn = ffn_kind(&c);
-    double tensors = (double)c.n_layers * (32.0 + (ffn->extra_tensors ? ffn->extra_tensors(&c) : 0));
+    double tensors = (double)(c.n_layers + c.mtp_depth) * (32.0 + (ffn->extra_tensors ? ffn->extra_tensors(&c) : 0));
     if (tensors > PS_MAX_TENSORS) {
         al_errorf("this config is too large to count: about %.3g parameter tensors (%d layers x %d experts), over %d",
                   tensors, c.n_layers, c.n_routed_experts, PS_MAX_TENSORS);
@@ -36,7 +37,19 @@ Model *model_create(const ModelConfig *cfg, int meta) {
     }
     rmsnorm_declare(&m->final_norm, &m->ps, "model.norm.weight", C, c.norm_eps);
     m->head = ps_add(&m->ps, "lm_head.weight", 2, (int64_t[]){V, C}, INIT_NORMAL, c.init_std, 1, "head");
-    m->res = residual_kind(&c)->create(&m->ps, &c, m->n_sub);
+    m->res = residual_kind(&c)->create(&m->ps, &c, 0, m->n_sub);
+    if (c.mtp_depth > 0) { /* after every main-model parameter, so the main model's layout is unchanged */
+        size_t main_total = m->ps.total;
+        int first = m->ps.n;
+        m->n_mtp = c.mtp_depth;
+        m->mtp = calloc(c.mtp_depth, sizeof *m->mtp);
+        AL_ASSERT(m->mtp);
+        for (int k = 0; k < c.mtp_depth; k++) mtp_create(&m->mtp[k], &m->ps, &c, k + 1);
+        /* one component for summaries: the modules are counted apart from the model (V3: 671B + MTP) */
+        for (int i = first; i < m->ps.n; i++)
+            snprintf(m->ps.info[i].component, sizeof m->ps.info[i].component, "mtp");
+        m->mtp_params = m->ps.total - main_total;
+    }
     if (m->ps.overflow) {
         model_free(m);
         al_errorf("this config is too large to count: its parameter count overflows 64 bits or it has over %d "
@@ -75,6 +88,8 @@ void model_free(Model *m) {
         if (m->sub[i].self) m->sub[i].ops->destroy(m->sub[i].self);
     free(m->sub);
     residual_destroy(m->res);
+    for (int k = 0; k < m->n_mtp; k++) mtp_destroy(&m->mtp[k]);
+    free(m->mtp);
     ps_free(&m->ps);
     K->free(m->act.base);
     K->free(m->scratch);
@@ -100,6 +115,7 @@ int model_plan(Model *m, int B, int T) {
     m->logits = arena_take(&a, (size_t)N * V);
     m->losses = arena_take(&a, (size_t)N);
     m->dlnf = arena_take(&a, (size_t)N * m->cfg.d_model);
+    for (int k = 0; k < m->n_mtp; k++) mtp_plan(&m->mtp[k], &a, &scratch, B, T, V);
     if (a.overflow || (size_t)scratch > ((size_t)1 << 58))
         return al_errorf("batch %d x %d needs more activation memory than 64-bit byte counts hold", B, T);
     K->free(m->act.base);
@@ -144,8 +160,29 @@ double model_forward(Model *m, const int *tokens, const int *targets, int B, int
     }
     if (!targets) return NAN;
     double total = K->cross_entropy_forward(ACT(c, m->losses), ACT(c, m->logits), targets, N, V, &m->n_valid);
+    /* module k reads h^{k-1}: the main stack's output for k = 1, the previous module's otherwise */
+    const real *h = residual_output(m->res, c);
+    for (int k = 0; k < m->n_mtp; k++) {
+        mtp_forward(&m->mtp[k], c, h, tokens, targets, B, T, m->wte, m->head, V);
+        h = mtp_hidden(&m->mtp[k], c);
+    }
     return m->n_valid ? total / m->n_valid : NAN;
 }
+
+double model_mtp_loss(const Model *m) {
+    double s = 0;
+    for (int k = 0; k < m->n_mtp; k++) s += m->mtp[k].loss;
+    return m->n_mtp ? m->cfg.mtp_lambda / m->n_mtp * s : 0;
+}
+
+void model_mtp_depth_stats(const Model *m, int k, double *loss, double *accuracy) {
+    AL_ASSERT(k >= 1 && k <= m->n_mtp);
+    const MtpModule *t = &m->mtp[k - 1];
+    *loss = t->loss;
+    *accuracy = t->n_valid ? (double)t->n_correct / t->n_valid : 0;
+}
+
+real *model_hidden(Model *m) { return residual_output(m->res, &m->ctx); }
 
 void model_backward(Model *m, const int *tokens, const int *targets, int B, int T) {
     Ctx *c = &m->ctx;
@@ -158,6 +195,14 @@ void model_backward(Model *m, const int *tokens, const int *targets, int B, int 
     K->linear_backward(dlnf, PG(c, m->head), NULL, dlogits, ACT(c, m->final_norm.out), PW(c, m->head), N, C, V);
     real *dtop = residual_grad_top(m->res, c);
     K->zero(dtop, (size_t)N * C);
+    /* the MTP modules last to first: module k's gradient w.r.t. h^{k-1} accumulates into module k-1's top
+     * gradient (into the main stack's for k = 1), before that one's own backward runs */
+    for (int k = 0; k < m->n_mtp; k++) K->zero(mtp_grad_hidden(&m->mtp[k], c), (size_t)N * C);
+    for (int k = m->n_mtp - 1; k >= 0; k--) {
+        real *dprev = k ? mtp_grad_hidden(&m->mtp[k - 1], c) : dtop;
+        const real *hprev = k ? mtp_hidden(&m->mtp[k - 1], c) : residual_output(m->res, c);
+        mtp_backward(&m->mtp[k], c, dprev, hprev, B, T, m->wte, m->head, V, m->cfg.mtp_lambda / m->n_mtp);
+    }
     rmsnorm_bwd(&m->final_norm, c, dtop, dlnf, residual_output(m->res, c), N);
     real *dx0 = residual_backward(m->res, c, m->sub, B, T);
     K->embedding_backward(PG(c, m->wte), dx0, tokens, N, C);
@@ -182,21 +227,33 @@ double model_flops_per_token(const Model *m, int T) {
     return f;
 }
 
+/* every sub-layer: the main stack's, then the MTP modules' blocks (numbered after it) */
+static int n_sublayers_all(const Model *m) { return m->n_sub + 2 * m->n_mtp; }
+static const Sublayer *sublayer_at(const Model *m, int i) {
+    return i < m->n_sub ? &m->sub[i] : &m->mtp[(i - m->n_sub) / 2].sub[(i - m->n_sub) % 2];
+}
+
 double model_aux_loss(const Model *m) {
     double s = 0;
-    for (int i = 0; i < m->n_sub; i++)
-        if (m->sub[i].ops->aux_loss) s += m->sub[i].ops->aux_loss(m->sub[i].self);
+    for (int i = 0; i < n_sublayers_all(m); i++) {
+        const Sublayer *l = sublayer_at(m, i);
+        if (l->ops->aux_loss) s += l->ops->aux_loss(l->self);
+    }
     return s;
 }
 
 void model_after_step(Model *m) {
-    for (int i = 0; i < m->n_sub; i++)
-        if (m->sub[i].ops->after_step) m->sub[i].ops->after_step(m->sub[i].self);
+    for (int i = 0; i < n_sublayers_all(m); i++) {
+        const Sublayer *l = sublayer_at(m, i);
+        if (l->ops->after_step) l->ops->after_step(l->self);
+    }
 }
 
 void model_record(const Model *m, MetricLog *log, double step) {
-    for (int i = 0; i < m->n_sub; i++)
-        if (m->sub[i].ops->record) m->sub[i].ops->record(m->sub[i].self, log, model_block_of(i), step);
+    for (int i = 0; i < n_sublayers_all(m); i++) {
+        const Sublayer *l = sublayer_at(m, i);
+        if (l->ops->record) l->ops->record(l->self, log, model_block_of(i), step);
+    }
     residual_record(m->res, (Ctx *)&m->ctx, log, step);
 }
 
@@ -216,7 +273,8 @@ KVCache *model_kv_cache(const Model *m, int B, int max_len) {
                   al_format_bytes((double)avail, b));
         return NULL;
     }
-    return kv_cache_alloc(cfg->n_layers, B, max_len);
+    /* the MTP modules' blocks are layers n_layers .. n_layers + D - 1 (their buffers appear only when used) */
+    return kv_cache_alloc(cfg->n_layers + cfg->mtp_depth, B, max_len);
 }
 
 /* Decoding runs the training forward itself with the cache in the context: embedding -> the residual

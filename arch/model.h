@@ -16,6 +16,11 @@ typedef struct Model {
     int n_sub;
     Sublayer *sub; /* 2 per block: attention, FFN (their kinds: arch/kinds.h) */
     Residual *res; /* the residual family wiring them */
+    /* multi-token prediction (arch/mtp.h): cfg.mtp_depth modules after the main stack, their parameters
+     * (mtp_params elements, component "mtp") declared after every main-model parameter */
+    int n_mtp;
+    struct MtpModule *mtp;
+    size_t mtp_params;
     /* activations, planned for planB x planT tokens */
     Arena act;
     size_t scratch_n;
@@ -38,9 +43,17 @@ void model_free(Model *m);
 /* Makes room for a B x T batch (T <= seq_len); reallocates activations only when the batch grows.
  * In meta mode only the sizes are computed. */
 int model_plan(Model *m, int B, int T);
-/* Mean cross-entropy over targets >= 0 (NaN when targets is NULL: logits stay in model_logits). */
+/* Mean cross-entropy of the main model over targets >= 0 (NaN when targets is NULL: logits stay in
+ * model_logits). With targets and MTP modules, they run too (model_mtp_loss). */
 double model_forward(Model *m, const int *tokens, const int *targets, int B, int T);
-/* Accumulates all parameter gradients of the last forward's loss (forward must have had targets). */
+/* The MTP term of the objective of the last forward with targets, lambda / D sum_k L_MTP_k (0 without MTP);
+ * module k's own mean loss and argmax accuracy (over its valid targets) by model_mtp_depth_stats. */
+double model_mtp_loss(const Model *m);
+void model_mtp_depth_stats(const Model *m, int k, double *loss, double *accuracy);
+/* The main stack's last hidden state (B*T, C), before the final norm, of the last forward */
+real *model_hidden(Model *m);
+/* Accumulates all parameter gradients of the last forward's objective: the main loss, the MTP term and the
+ * sub-layers' auxiliary losses (forward must have had targets). */
 void model_backward(Model *m, const int *tokens, const int *targets, int B, int T);
 /* Sum of the sub-layers' auxiliary losses of the last forward (0 without any). */
 double model_aux_loss(const Model *m);

@@ -70,7 +70,7 @@ static const ResidualOps single_ops = {
     .grad_top = single_grad_top, .backward = single_backward, .flops = single_flops, .destroy = single_destroy,
 };
 
-static Residual *single_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers) {
+static Residual *single_create(ParamStore *ps, const ModelConfig *cfg, int first, int n_sublayers) {
     Single *r = calloc(1, sizeof *r);
     AL_ASSERT(r);
     r->base = (Residual){.ops = &single_ops, .kind = "residual", .S = n_sublayers, .C = cfg->d_model, .n = 1};

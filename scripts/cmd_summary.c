@@ -91,6 +91,9 @@ int al_cmd_summary(int argc, char **argv) {
         }
         cJSON_AddNumberToObject(o, "total_params", (double)c.params.total_params);
         cJSON_AddNumberToObject(o, "activated_params", (double)c.params.active_params);
+        cJSON_AddNumberToObject(o, "mtp_params", (double)c.params.mtp_params);
+        cJSON_AddNumberToObject(o, "mtp_activated_params", (double)c.params.mtp_active_params);
+        cJSON_AddNumberToObject(o, "mtp_checkpoint_params", (double)c.params.mtp_checkpoint_params);
         cJSON_AddNumberToObject(o, "context", context);
         cJSON_AddNumberToObject(o, "batch", batch);
         cJSON_AddNumberToObject(o, "forward_flops_per_token", c.fwd_flops_per_token);
@@ -105,6 +108,14 @@ int al_cmd_summary(int argc, char **argv) {
         }
         cJSON_AddNumberToObject(o, "train_state_bytes", c.train_state_bytes);
         cJSON_AddNumberToObject(o, "activation_bytes", c.activation_bytes);
+        cJSON *mem = cJSON_AddObjectToObject(o, "training_memory");
+        for (int r = 0; r < MEMORY_RECIPES; r++) {
+            double by[6];
+            memory_bytes(&c, &memory_recipes[r], by);
+            cJSON *e = cJSON_AddObjectToObject(mem, memory_recipes[r].name);
+            const char *keys[6] = {"weights", "master_weights", "gradients", "optimizer", "activations", "total"};
+            for (int k = 0; k < 6; k++) cJSON_AddNumberToObject(e, keys[k], by[k]);
+        }
         cJSON_AddStringToObject(o, "ignored_fields", info.ignored);
         cJSON_AddStringToObject(o, "unknown_fields", info.unknown);
         cJSON_AddStringToObject(o, "notes", info.notes);
@@ -129,7 +140,18 @@ int al_cmd_summary(int argc, char **argv) {
     }
     human((double)c.params.total_params, a, "");
     human((double)c.params.active_params, b, "");
-    printf("  %-16s %18s %18s   (%zu / %zu exactly)\n\n", "total", a, b, c.params.total_params, c.params.active_params);
+    printf("  %-16s %18s %18s   (%zu / %zu exactly)\n", "total", a, b, c.params.total_params, c.params.active_params);
+    if (c.params.mtp_params) {
+        human((double)c.params.mtp_params, a, "");
+        human((double)c.params.mtp_active_params, b, "");
+        printf("  %-16s %18s %18s   (%d module%s, sharing the embedding and head)\n", "+ mtp", a, b, fin.mtp_depth,
+               fin.mtp_depth > 1 ? "s" : "");
+        human((double)(c.params.total_params + c.params.mtp_params), a, "");
+        human((double)(c.params.total_params + c.params.mtp_checkpoint_params), b, "");
+        printf("  %-16s %18s   (%s as a checkpoint stores it, each module with its own embedding and head)\n",
+               "total with mtp", a, b);
+    }
+    printf("\n");
     human(c.fwd_flops_per_token, a, "FLOP");
     human(3 * c.fwd_flops_per_token, b, "FLOP");
     printf("  FLOPs per token at context %d: forward %s, training (forward + backward) %s\n", context, a, b);
@@ -145,6 +167,19 @@ int al_cmd_summary(int argc, char **argv) {
     al_format_bytes(c.train_state_bytes + c.activation_bytes, x);
     printf("  training memory (fp32): weights + gradients + AdamW %s, activations for %d x %d %s, total %s\n", a, batch,
            context, b, x);
+    printf("    %-5s %12s %12s %12s %12s %12s %12s\n", "", "weights", "master", "gradients", "optimizer", "activations", "total");
+    for (int r = 0; r < MEMORY_RECIPES; r++) {
+        double by[6];
+        char cell[6][32];
+        memory_bytes(&c, &memory_recipes[r], by);
+        for (int k = 0; k < 6; k++) {
+            if (by[k] > 0) al_format_bytes(by[k], cell[k]);
+            else snprintf(cell[k], sizeof cell[k], "-");
+        }
+        printf("    %-5s %12s %12s %12s %12s %12s %12s\n", memory_recipes[r].name, cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]);
+    }
+    printf("    (fp8: DeepSeek-V3's recipe: fp8 GEMM weights and cached activations, fp32 master weights and gradients,\n"
+           "     bf16 AdamW moments)\n");
     if (info.unknown[0]) printf("  config.json fields not understood: %s\n", info.unknown);
     if (info.ignored[0]) printf("  config.json fields without effect here: %s\n", info.ignored);
     if (info.notes[0]) printf("  notes: %s\n", info.notes);

@@ -2,10 +2,12 @@
 #include "scripts/lua_attention.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "analysis/niah.h"
 #include "arch/kinds.h"
 #include "arch/kv_cache.h"
+#include "arch/speculative.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 
@@ -25,10 +27,14 @@ static const OptSpec GENERATE_OPTS[] = {
     {"seed", OPT_INT, 0, 2147483647.0, "1", "sampling seed"},
     {"mla", OPT_STRING, 0, 0, "\"absorbed\"", "MLA decoding: \"absorbed\" or \"naive\""},
     {"chunk", OPT_INT, 1, 1 << 20, "256", "prompt tokens per prefill step"},
+    {"speculative", OPT_STRING, 0, 0, "none", "\"mtp\": the multi-token prediction modules draft, the model verifies "
+                                              "(greedy, one sequence; the output equals plain greedy decoding)"},
     {NULL},
 };
-static const FnSpec GENERATE = {"model:generate", "model:generate{ prompt =, n =, temperature =, seed = } -> text or tokens",
-                                "decodes from a KV cache: the same logits as the training forward, greedy or sampled",
+static const FnSpec GENERATE = {"model:generate", "model:generate{ prompt =, n =, temperature =, seed =, speculative = } -> text or tokens, stats",
+                                "decodes from a KV cache: the same logits as the training forward, greedy or sampled; "
+                                "stats = { tokens_per_s =, seconds = } and, speculative, { rounds =, drafted =, "
+                                "accepted =, acceptance =, acceptance_by_depth = {...} }",
                                 GENERATE_OPTS};
 static const OptSpec KV_OPTS[] = {
     {"context", OPT_INT, 1, 1 << 30, "the model's seq_len", "tokens per sequence"},
@@ -98,6 +104,15 @@ static int l_generate(lua_State *L) {
     char mla[16] = "absorbed";
     spec_str(L, 2, &GENERATE, "mla", mla, sizeof mla);
     if (strcmp(mla, "absorbed") && strcmp(mla, "naive")) luaL_error(L, "%s: field 'mla' must be \"absorbed\" or \"naive\"", fn);
+    char spec[16] = "none";
+    spec_str(L, 2, &GENERATE, "speculative", spec, sizeof spec);
+    int speculative = !strcmp(spec, "mtp");
+    if (!speculative && strcmp(spec, "none")) luaL_error(L, "%s: field 'speculative' must be \"mtp\" or \"none\"", fn);
+    if (speculative && m->n_mtp < 1)
+        luaL_error(L, "%s: field 'speculative' = \"mtp\" needs multi-token prediction modules (model field 'mtp_depth' > 0)", fn);
+    if (speculative && temp > 0)
+        luaL_error(L, "%s: field 'speculative' = \"mtp\" decodes greedily (temperature = 0, not %s)", fn,
+                   lua_tostring(L, (lua_getfield(L, 2, "temperature"), -1)));
     int kind = lua_getfield(L, 2, "prompt"); /* 0 string, 1 list, 2 list of lists */
     int P = lua_gettop(L);
     int B = 1, T0 = 0, shape;
@@ -140,15 +155,27 @@ static int l_generate(lua_State *L) {
     }
     if (T0 + n - 1 > S)
         luaL_error(L, "%s: prompt (%d tokens) + n (%d) exceed the model's maximum context (field 'seq_len' = %d)", fn, T0, n, S);
-    KVCache *kv = model_kv_cache(m, B, T0 + n - 1 > 0 ? T0 + n - 1 : 1);
-    if (!kv) opts_raise_engine_error(L, fn);
-    kv->mla_naive = !strcmp(mla, "naive");
+    if (speculative && B != 1) luaL_error(L, "%s: field 'speculative' = \"mtp\" decodes one sequence (the prompt has %d)", fn, B);
+    if (speculative && !strcmp(mla, "naive")) luaL_error(L, "%s: field 'speculative' decodes with mla = \"absorbed\"", fn);
     int *out = malloc(sizeof(int) * (size_t)B * n);
-    Rng rng;
-    rng_init(&rng, (uint64_t)seed);
-    int rc = model_generate(m, kv, prompt, T0, n, temp, &rng, chunk, out);
-    rng_free(&rng);
-    kv_cache_free(kv);
+    AL_ASSERT(out);
+    SpecStats st;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc;
+    if (speculative) rc = model_generate_speculative(m, prompt, T0, n, chunk, out, &st);
+    else {
+        KVCache *kv = model_kv_cache(m, B, T0 + n - 1 > 0 ? T0 + n - 1 : 1);
+        if (!kv) { free(out); opts_raise_engine_error(L, fn); }
+        kv->mla_naive = !strcmp(mla, "naive");
+        Rng rng;
+        rng_init(&rng, (uint64_t)seed);
+        rc = model_generate(m, kv, prompt, T0, n, temp, &rng, chunk, out);
+        rng_free(&rng);
+        kv_cache_free(kv);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
     lua_settop(L, P - 1); /* the prompt's field and copy */
     if (rc) { free(out); opts_raise_engine_error(L, fn); }
     if (shape == 0) {
@@ -168,7 +195,29 @@ static int l_generate(lua_State *L) {
         }
     }
     free(out);
-    return 1;
+    /* stats: wall time of prefill + decoding (tokens_per_s counts the generated tokens of all sequences) */
+    lua_newtable(L);
+    lua_pushnumber(L, secs);
+    lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, secs > 0 ? (double)B * n / secs : 0);
+    lua_setfield(L, -2, "tokens_per_s");
+    if (speculative) {
+        struct { const char *k; int v; } f[] = {{"rounds", st.rounds}, {"drafted", st.drafted}, {"accepted", st.accepted}};
+        for (int i = 0; i < 3; i++) {
+            lua_pushinteger(L, f[i].v);
+            lua_setfield(L, -2, f[i].k);
+        }
+        lua_pushnumber(L, st.drafted ? (double)st.accepted / st.drafted : 0);
+        lua_setfield(L, -2, "acceptance");
+        /* depth j: accepted among the d_j verified, i.e. given d_1 .. d_{j-1} accepted (V3's "second token" is j = 1) */
+        lua_createtable(L, m->n_mtp, 0);
+        for (int j = 0; j < m->n_mtp && j < SPEC_MAX_DEPTH; j++) {
+            lua_pushnumber(L, st.drafted_at[j] ? (double)st.accepted_at[j] / st.drafted_at[j] : 0);
+            lua_seti(L, -2, j + 1);
+        }
+        lua_setfield(L, -2, "acceptance_by_depth");
+    }
+    return 2;
 }
 
 static int l_kv_cache(lua_State *L) {

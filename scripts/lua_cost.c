@@ -78,6 +78,8 @@ static int l_cost(lua_State *L) {
         {"forward_flops_per_token", mc.fwd_flops_per_token}, {"training_flops_per_token", 3 * mc.fwd_flops_per_token},
         {"kv_elements_per_token", mc.kv_elems_per_token}, {"kv_mha_equivalent_elements_per_token", mc.kv_mha_elems_per_token},
         {"train_state_bytes", mc.train_state_bytes}, {"activation_bytes", mc.activation_bytes},
+        {"mtp_params", (double)mc.params.mtp_params}, {"mtp_activated_params", (double)mc.params.mtp_active_params},
+        {"mtp_checkpoint_params", (double)mc.params.mtp_checkpoint_params},
         {"context", context}, {"batch", batch}};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
         lua_pushnumber(L, f[i].v);
@@ -85,6 +87,19 @@ static int l_cost(lua_State *L) {
     }
     lua_pushstring(L, fin.attention);
     lua_setfield(L, -2, "attention");
+    lua_newtable(L); /* training_memory = { fp32 = { weights =, master_weights =, ... }, bf16 =, fp8 = } */
+    for (int r = 0; r < MEMORY_RECIPES; r++) {
+        double by[6];
+        memory_bytes(&mc, &memory_recipes[r], by);
+        const char *keys[6] = {"weights", "master_weights", "gradients", "optimizer", "activations", "total"};
+        lua_createtable(L, 0, 6);
+        for (int k = 0; k < 6; k++) {
+            lua_pushnumber(L, by[k]);
+            lua_setfield(L, -2, keys[k]);
+        }
+        lua_setfield(L, -2, memory_recipes[r].name);
+    }
+    lua_setfield(L, -2, "training_memory");
     return 1;
 }
 

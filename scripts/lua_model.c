@@ -37,6 +37,8 @@ static int l_params(lua_State *L) {
     lua_setfield(L, -2, "total");
     lua_pushinteger(L, (lua_Integer)b.active_params);
     lua_setfield(L, -2, "activated");
+    lua_pushinteger(L, (lua_Integer)b.mtp_params);
+    lua_setfield(L, -2, "mtp");
     return 1;
 }
 
@@ -77,6 +79,13 @@ static int l_summary(lua_State *L) {
     thousands(b.active_params, act);
     snprintf(line, sizeof line, "  %-16s %14s %14s %7.1f%%", "total", num, act, 100.0);
     luaL_addstring(&buf, line);
+    if (b.mtp_params) {
+        thousands(b.mtp_params, num);
+        thousands(b.mtp_active_params, act);
+        snprintf(line, sizeof line, "\n  %-16s %14s %14s   (%d multi-token prediction module%s, apart from the total)",
+                 "+ mtp", num, act, m->n_mtp, m->n_mtp > 1 ? "s" : "");
+        luaL_addstring(&buf, line);
+    }
     luaL_pushresult(&buf);
     return 1;
 }

@@ -58,7 +58,7 @@ double gc_dot(const real *a, const real *b, size_t n) {
 typedef struct { Model *m; const int *tok, *tg; int B, T; } ModelLossCtx;
 static double model_loss(void *p) {
     ModelLossCtx *c = p;
-    return model_forward(c->m, c->tok, c->tg, c->B, c->T);
+    return model_forward(c->m, c->tok, c->tg, c->B, c->T) + model_mtp_loss(c->m);
 }
 
 double gc_check_model(Model *m, const int *tokens, const int *targets, int B, int T, int samples, const char *label) {

@@ -19,8 +19,8 @@ void gc_fill(real *x, size_t n, Rng *rng, double std);
 /* Zeroed test buffers, released together by gc_free_bufs() at the end of a test. */
 real *gc_buf(size_t n);
 void gc_free_bufs(void);
-/* Checks every parameter tensor of a model (sampled entries) against differences of model_forward's loss
- * on the given batch; returns the worst relative error. */
+/* Checks every parameter tensor of a model (sampled entries) against differences of its objective on the given
+ * batch (model_forward's loss + the MTP term); returns the worst relative error. */
 struct Model;
 double gc_check_model(struct Model *m, const int *tokens, const int *targets, int B, int T, int samples,
                       const char *label);

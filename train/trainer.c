@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/mtp.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 
@@ -120,6 +121,12 @@ static double now_s(void) {
 }
 
 double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int split) {
+    return evaluate_mtp(m, data, B, T, n_batches, split, NULL, NULL);
+}
+
+double evaluate_mtp(Model *m, DataSource *data, int B, int T, int n_batches, int split, double *mtp_loss,
+                    double *mtp_accuracy) {
+    double mtp_sum[16] = {0}, mtp_hits[16] = {0}, mtp_n[16] = {0};
     if (data_check_vocab(data, m->cfg.vocab_size)) return NAN;
     int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
     AL_ASSERT(in && tg);
@@ -131,6 +138,15 @@ double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int spl
         if (al_interrupted() || data_batch(data, &rng, split, i, B, T, in, tg)) { total = NAN; valid = 0; break; }
         double loss = model_forward(m, in, tg, B, T);
         if (m->n_valid) { total += loss * m->n_valid; valid += m->n_valid; }
+        for (int k = 0; k < m->n_mtp && k < 16; k++) { /* weighted by each module's own valid targets */
+            mtp_sum[k] += m->mtp[k].loss * m->mtp[k].n_valid;
+            mtp_hits[k] += m->mtp[k].n_correct;
+            mtp_n[k] += m->mtp[k].n_valid;
+        }
+    }
+    for (int k = 0; k < m->n_mtp && k < 16; k++) {
+        if (mtp_loss) mtp_loss[k] = mtp_n[k] ? mtp_sum[k] / mtp_n[k] : NAN;
+        if (mtp_accuracy) mtp_accuracy[k] = mtp_n[k] ? mtp_hits[k] / mtp_n[k] : NAN;
     }
     rng_free(&rng);
     free(in);
@@ -282,6 +298,15 @@ static void record(Loop *L, int done, const StepResult *s) {
     metrics_add(log, "grad_norm", done, s->grad_norm);
     double aux = model_aux_loss(L->m);
     if (aux != 0) metrics_add(log, "aux_loss", done, aux);
+    for (int k = 1; k <= L->m->n_mtp; k++) { /* multi-token prediction: each depth's loss and accuracy */
+        double loss, acc;
+        char name[40];
+        model_mtp_depth_stats(L->m, k, &loss, &acc);
+        snprintf(name, sizeof name, "mtp%d.loss", k);
+        metrics_add(log, name, done, loss);
+        snprintf(name, sizeof name, "mtp%d.accuracy", k);
+        metrics_add(log, name, done, acc);
+    }
     int every = L->o->record_every > 0 ? L->o->record_every : L->o->log_every;
     if (done % every == 0 || done == L->o->steps) model_record(L->m, log, done);
 }
@@ -292,9 +317,17 @@ static int evaluate_at(Loop *L, int done, double *val) {
     *val = NAN;
     if (!(done == L->end || (o->eval_every > 0 && done % o->eval_every == 0))) return 0;
     double te = now_s();
-    *val = evaluate(L->m, L->data, L->B, L->T, o->eval_batches, SPLIT_VAL);
+    double mloss[16], macc[16];
+    *val = evaluate_mtp(L->m, L->data, L->B, L->T, o->eval_batches, SPLIT_VAL, mloss, macc);
     L->t0 += now_s() - te; /* evaluation time is not training throughput */
     metrics_add(&L->r->log, "val_loss", done, *val);
+    for (int k = 1; k <= L->m->n_mtp; k++) {
+        char name[40];
+        snprintf(name, sizeof name, "val_mtp%d.loss", k);
+        metrics_add(&L->r->log, name, done, mloss[k - 1]);
+        snprintf(name, sizeof name, "val_mtp%d.accuracy", k);
+        metrics_add(&L->r->log, name, done, macc[k - 1]);
+    }
     L->r->val_loss = *val;
     return 1;
 }

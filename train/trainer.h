@@ -51,6 +51,10 @@ void summary_path(const char *metrics_path, char *out, size_t n);
 
 /* Mean validation loss over n_batches fixed batches (target-weighted). */
 double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int split);
+/* The same, also averaging each multi-token prediction module's loss and argmax accuracy over its own valid
+ * targets into mtp_loss[k-1], mtp_accuracy[k-1] (either may be NULL; mtp_depth <= 16 entries). */
+double evaluate_mtp(Model *m, DataSource *data, int B, int T, int n_batches, int split, double *mtp_loss,
+                    double *mtp_accuracy);
 
 /* Sums the gradient contributions of all workers into ps->grad. One process today: nothing to do; an MPI
  * build replaces this with MPI_Allreduce over the flat gradient buffer. */

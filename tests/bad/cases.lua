@@ -306,6 +306,30 @@ field("no preset named 'nope'", "preset = 'nope'")
 field("field 'seed' = -1 is out of range", "seed = -1")
 field("field 'n_kv_heads' = 3 differs from n_heads = 4 with attention = \"mha\"", "n_kv_heads = 3")
 
+-- ---- multi-token prediction: the config fields, the Hugging Face name, speculative decoding ----
+local function mtp(want, code) lua("mtp", want, code) end
+mtp("field 'mtp_depth' = -1 is out of range", "archlab.model{ preset = 'tiny', mtp_depth = -1 }")
+mtp("field 'mtp_depth' = 17 is out of range", "archlab.model{ preset = 'tiny', mtp_depth = 17 }")
+mtp("field 'mtp_depth' must be an integer, got 1.5", "archlab.model{ preset = 'tiny', mtp_depth = 1.5 }")
+mtp("field 'mtp_depth' must be a number, got a string", "archlab.model{ preset = 'tiny', mtp_depth = 'two' }")
+mtp("field 'mtp_lambda' must be a finite number", "archlab.model{ preset = 'tiny', mtp_depth = 1, mtp_lambda = 0/0 }")
+mtp("field 'mtp_lambda' = -0.1 is out of range", "archlab.model{ preset = 'tiny', mtp_depth = 1, mtp_lambda = -0.1 }")
+mtp("field 'mtp_lambda' = 101 is out of range", "archlab.model{ preset = 'tiny', mtp_depth = 1, mtp_lambda = 101 }")
+mtp("field 'mtp_lambda' must be a number, got a string", "archlab.model{ preset = 'tiny', mtp_depth = 1, mtp_lambda = '0.3' }")
+mtp("field 'mtp_lambda' has no effect with mtp_depth = 0", "archlab.model{ preset = 'tiny', mtp_lambda = 0.3 }")
+mtp("name the same setting and were given different values", "archlab.model{ preset = 'tiny', mtp_depth = 2, num_nextn_predict_layers = 1 }")
+mtp("unknown field 'mtp_dept' (did you mean 'mtp_depth'?)", "archlab.model{ preset = 'tiny', mtp_dept = 1 }")
+local G = "local m = archlab.model{ preset = 'tiny', mtp_depth = 1 } "
+mtp("field 'speculative' must be \"mtp\" or \"none\"", G .. "m:generate{ prompt = 'ab', speculative = 'yes' }")
+mtp("field 'speculative' must be a string, got boolean", G .. "m:generate{ prompt = 'ab', speculative = true }")
+mtp("needs multi-token prediction modules (model field 'mtp_depth' > 0)", "archlab.model{ preset = 'tiny' }:generate{ prompt = 'ab', speculative = 'mtp' }")
+mtp("decodes greedily (temperature = 0, not 0.7)", G .. "m:generate{ prompt = 'ab', speculative = 'mtp', temperature = 0.7 }")
+mtp("decodes one sequence (the prompt has 2)", G .. "m:generate{ prompt = { { 1, 2 }, { 3, 4 } }, speculative = 'mtp' }")
+mtp("exceed the model's maximum context (field 'seq_len' = 64)", G .. "m:generate{ prompt = 'ab', n = 64, speculative = 'mtp' }")
+json("mtp", "field 'mtp_depth' = -1 is out of range", '{' .. ok .. ', "num_nextn_predict_layers": -1}')
+json("mtp", "field 'mtp_depth' = 99 is out of range", '{' .. ok .. ', "num_nextn_predict_layers": 99}')
+json("mtp", "field 'num_nextn_predict_layers': must be a number, got a string", '{' .. ok .. ', "num_nextn_predict_layers": "one"}')
+
 -- ---- sweeps ----
 local S = 'archlab.sweep{ dir = B.dir .. "/sw", data = archlab.data.copy{}, base = { preset = "tiny" }, train = { steps = 2, quiet = true }, '
 local function sweep(want, rest) lua("sweeps", want, S .. rest .. " }") end
@@ -394,6 +418,7 @@ local busy = {
   "while true do end",
   "local m = archlab.model{ preset = 'tiny' } m:evaluate{ data = archlab.data.copy{}, batches = 1000000 }",
   "local m = archlab.model{ preset = 'tiny', seq_len = 4096 } for i = 1, 100 do m:generate{ prompt = 'x', n = 4095 } end",
+  "local m = archlab.model{ preset = 'tiny', seq_len = 4096, mtp_depth = 2 } for i = 1, 100 do m:generate{ prompt = 'x', n = 4095, speculative = 'mtp' } end",
   "local m = archlab.model{ preset = 'tiny' } local l = {} for i = 1, 64 do l[i] = 64 end m:niah{ data = archlab.data.niah{}, lengths = l, depths = { 0, 0.5, 1 }, trials = 256 }",
   "archlab.train{ model = archlab.model{ preset = 'tiny' }, data = archlab.data.copy{}, steps = 1000000, quiet = true, checkpoint = B.dir .. '/sigck' }",
   "archlab.sweep{ dir = B.dir .. '/sigsw', data = archlab.data.copy{}, base = { preset = 'tiny' }, train = { steps = 1000000, quiet = true }, vary = { lr = { 1e-3 } }, quiet = true }",

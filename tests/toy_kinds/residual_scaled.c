@@ -73,7 +73,7 @@ static const ResidualOps scaled_ops = {
     .grad_top = scaled_grad_top, .backward = scaled_backward, .flops = scaled_flops, .destroy = scaled_destroy,
 };
 
-static Residual *scaled_create(ParamStore *ps, const ModelConfig *cfg, int n_sublayers) {
+static Residual *scaled_create(ParamStore *ps, const ModelConfig *cfg, int first, int n_sublayers) {
     Scaled *r = calloc(1, sizeof *r);
     AL_ASSERT(r);
     r->base = (Residual){.ops = &scaled_ops, .kind = "scaled", .S = n_sublayers, .C = cfg->d_model, .n = 1};
