@@ -8,6 +8,7 @@
 #include "scripts/lua_attention.h"
 #include "scripts/lua_help.h"
 #include "scripts/lua_opts.h"
+#include "scripts/lua_lowp.h"
 #include "scripts/lua_moe.h"
 #include "scripts/lua_plot.h"
 #include "scripts/lua_tensor.h"
@@ -128,6 +129,7 @@ int luaopen_archlab(lua_State *L) {
     lua_setfield(L, -2, "threads");
     bridge_open_help(L); /* archlab.help, help_text, options */
     bridge_open_tensor(L); /* archlab.tensor */
+    bridge_open_lowp(L);   /* archlab.lowp: FP8 numerics simulated (core/lowp.h) */
     bridge_open_params(L); /* model:param(), grad(), set_param() as tensors */
     bridge_open_probe(L);  /* model:inspect(), model:probes() */
     bridge_open_compare(L); /* archlab.compare */
