@@ -1,4 +1,5 @@
 #include "arch/attention.h"
+#include "arch/linear.h"
 #include "arch/kinds.h"
 #include "arch/kv_cache.h"
 #include "arch/probe.h"
@@ -41,7 +42,7 @@ static void attn_decode(Attention *a, Ctx *c, real *out, const real *q, const re
     s->k_stride = s->v_stride = Wc;
     real *scores = kv_cache_work(kv, (size_t)B * a->H * T * (c->pos + T));
     K->attention_decode(ACT(c, a->y), scores, q, cache, cache + kw, s, c->pos, bs, bs);
-    K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, B * T, a->H * a->hd, a->C);
+    linear_fwd(c, out, ACT(c, a->y), PW(c, a->w_o), B * T, a->H * a->hd, a->C);
 }
 
 static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, int T) {
@@ -49,7 +50,7 @@ static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, 
     int N = B * T, W = qkv_width(a);
     rmsnorm_fwd(&a->norm, c, inp, N);
     real *qkv = ACT(c, a->qkv), *q = qkv, *k = qkv + a->H * a->hd, *v = k + a->Hkv * a->hd;
-    K->linear_forward(qkv, ACT(c, a->norm.out), PW(c, a->w_qkv), NULL, N, a->C, W);
+    linear_fwd(c, qkv, ACT(c, a->norm.out), PW(c, a->w_qkv), N, a->C, W);
     /* positions start at c->pos (0 in training; the cache length when decoding) */
     const real *cs = c->rope_cos + (size_t)c->pos * (a->hd / 2), *sn = c->rope_sin + (size_t)c->pos * (a->hd / 2);
     K->rope(q, B, T, a->H, a->hd, a->hd, W, cs, sn, 0);
@@ -57,7 +58,7 @@ static void attn_forward(void *self, Ctx *c, real *out, const real *inp, int B, 
     AttnShape s = shape_of(a, B, T);
     if (c->kv) { attn_decode(a, c, out, q, k, v, &s); return; }
     K->attention_forward(ACT(c, a->y), ACT(c, a->lse), c->scratch, a->work_n, q, k, v, &s);
-    K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, a->H * a->hd, a->C);
+    linear_fwd(c, out, ACT(c, a->y), PW(c, a->w_o), N, a->H * a->hd, a->C);
     if (c->probes) probe_attention(c->probes, 2 * a->layer, q, k, v, ACT(c, a->lse), &s);
 }
 
@@ -67,7 +68,7 @@ static void attn_backward(void *self, Ctx *c, real *dinp, const real *dout, cons
     int W = qkv_width(a), Y = a->H * a->hd;
     real *dqkv = c->scratch, *dy = dqkv + N * W, *dln = dy + N * Y, *work = dln + N * a->C;
     K->zero(dy, N * Y);
-    K->linear_backward(dy, PG(c, a->w_o), NULL, dout, ACT(c, a->y), PW(c, a->w_o), (int)N, Y, a->C);
+    linear_bwd(c, dy, PG(c, a->w_o), dout, ACT(c, a->y), PW(c, a->w_o), (int)N, Y, a->C);
     K->zero(dqkv, N * W);
     real *qkv = ACT(c, a->qkv);
     int ko = a->H * a->hd, vo = ko + a->Hkv * a->hd;
@@ -77,7 +78,7 @@ static void attn_backward(void *self, Ctx *c, real *dinp, const real *dout, cons
     K->rope(dqkv, B, T, a->H, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 1);
     K->rope(dqkv + ko, B, T, a->Hkv, a->hd, a->hd, W, c->rope_cos, c->rope_sin, 1);
     K->zero(dln, N * a->C);
-    K->linear_backward(dln, PG(c, a->w_qkv), NULL, dqkv, ACT(c, a->norm.out), PW(c, a->w_qkv), (int)N, a->C, W);
+    linear_bwd(c, dln, PG(c, a->w_qkv), dqkv, ACT(c, a->norm.out), PW(c, a->w_qkv), (int)N, a->C, W);
     rmsnorm_bwd(&a->norm, c, dinp, dln, inp, (int)N);
 }
 

@@ -1,4 +1,5 @@
 #include "arch/ffn.h"
+#include "arch/linear.h"
 
 #include "arch/kinds.h"
 #include "arch/probe.h"
@@ -19,9 +20,9 @@ static void ffn_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     Ffn *f = self;
     int N = B * T;
     rmsnorm_fwd(&f->norm, c, inp, N);
-    K->linear_forward(ACT(c, f->gu), ACT(c, f->norm.out), PW(c, f->w_gu), NULL, N, f->C, 2 * f->F);
+    linear_fwd(c, ACT(c, f->gu), ACT(c, f->norm.out), PW(c, f->w_gu), N, f->C, 2 * f->F);
     K->swiglu_forward(ACT(c, f->h), ACT(c, f->gu), N, f->F);
-    K->linear_forward(out, ACT(c, f->h), PW(c, f->w_down), NULL, N, f->F, f->C);
+    linear_fwd(c, out, ACT(c, f->h), PW(c, f->w_down), N, f->F, f->C);
     if (c->probes) probe_rows(c->probes, 2 * f->layer + 1, "act", ACT(c, f->h), B, T, f->F); /* silu(gate) * up */
 }
 
@@ -30,10 +31,10 @@ static void ffn_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     size_t N = (size_t)B * T;
     real *dh = c->scratch, *dgu = dh + N * f->F, *dln = dgu + N * 2 * f->F;
     K->zero(dh, N * f->F);
-    K->linear_backward(dh, PG(c, f->w_down), NULL, dout, ACT(c, f->h), PW(c, f->w_down), (int)N, f->F, f->C);
+    linear_bwd(c, dh, PG(c, f->w_down), dout, ACT(c, f->h), PW(c, f->w_down), (int)N, f->F, f->C);
     K->swiglu_backward(dgu, dh, ACT(c, f->gu), (int)N, f->F);
     K->zero(dln, N * f->C);
-    K->linear_backward(dln, PG(c, f->w_gu), NULL, dgu, ACT(c, f->norm.out), PW(c, f->w_gu), (int)N, f->C, 2 * f->F);
+    linear_bwd(c, dln, PG(c, f->w_gu), dgu, ACT(c, f->norm.out), PW(c, f->w_gu), (int)N, f->C, 2 * f->F);
     rmsnorm_bwd(&f->norm, c, dinp, dln, inp, (int)N);
 }
 

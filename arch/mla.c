@@ -1,4 +1,5 @@
 #include "arch/mla.h"
+#include "arch/linear.h"
 
 #include <math.h>
 
@@ -50,15 +51,15 @@ static void mla_front(Mla *a, Ctx *c, const real *inp, int B, int T) {
     const real *ln = ACT(c, a->norm.out);
     real *q = ACT(c, a->q), *kr = ACT(c, a->kr);
     if (a->dq) {
-        K->linear_forward(ACT(c, a->cq), ln, PW(c, a->w_q), NULL, N, a->C, a->dq);
+        linear_fwd(c, ACT(c, a->cq), ln, PW(c, a->w_q), N, a->C, a->dq);
         rmsnorm_fwd(&a->q_norm, c, ACT(c, a->cq), N);
-        K->linear_forward(q, ACT(c, a->q_norm.out), PW(c, a->w_qb), NULL, N, a->dq, Q);
+        linear_fwd(c, q, ACT(c, a->q_norm.out), PW(c, a->w_qb), N, a->dq, Q);
     } else {
-        K->linear_forward(q, ln, PW(c, a->w_q), NULL, N, a->C, Q);
+        linear_fwd(c, q, ln, PW(c, a->w_q), N, a->C, Q);
     }
     /* kv_a_proj_with_mqa rows [W_DKV ; W_KR]: two GEMMs so c_KV and k_R land in separate contiguous rows */
-    K->linear_forward(ACT(c, a->ckv), ln, PW(c, a->w_kva), NULL, N, a->C, a->dc);
-    K->linear_forward(kr, ln, PW(c, a->w_kva) + (size_t)a->dc * a->C, NULL, N, a->C, a->dr);
+    linear_fwd(c, ACT(c, a->ckv), ln, PW(c, a->w_kva), N, a->C, a->dc);
+    linear_fwd(c, kr, ln, PW(c, a->w_kva) + (size_t)a->dc * a->C, N, a->C, a->dr);
     rmsnorm_fwd(&a->kv_norm, c, ACT(c, a->ckv), N);
     size_t off = (size_t)c->pos * (a->dr / 2);
     K->rope(q + a->dn, B, T, H, dqk(a), a->dr, Q, c->rope_cos + off, c->rope_sin + off, 0);
@@ -116,7 +117,7 @@ static void mla_decode(Mla *a, Ctx *c, real *out, int B, int T) {
     K->copy_strided(vf, kvf + a->dn, B * Tk, H, a->dv, (size_t)H * a->dv, a->dv, KV, a->dn + a->dv, 0);
     AttnShape s = train_shape(a, B, T);
     K->attention_decode(ACT(c, a->y), scores, q, kf, vf, &s, pos, (size_t)Tk * H * D, (size_t)Tk * H * a->dv);
-    K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, H * a->dv, a->C);
+    linear_fwd(c, out, ACT(c, a->y), PW(c, a->w_o), N, H * a->dv, a->C);
 }
 
 static void mla_forward(void *self, Ctx *c, real *out, const real *inp, int B, int T) {
@@ -126,14 +127,14 @@ static void mla_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     mla_front(a, c, inp, B, T);
     if (c->kv) { mla_decode(a, c, out, B, T); return; }
     real *kv = ACT(c, a->kv), *kf = ACT(c, a->kf), *vf = ACT(c, a->vf);
-    K->linear_forward(kv, ACT(c, a->kv_norm.out), PW(c, a->w_kvb), NULL, N, a->dc, (int)KV);
+    linear_fwd(c, kv, ACT(c, a->kv_norm.out), PW(c, a->w_kvb), N, a->dc, (int)KV);
     /* k_i = [k_C,i ; k_R] (k_R broadcast to every head), v_i contiguous per head */
     K->copy_strided(kf, kv, N, H, a->dn, (size_t)H * D, D, KV, a->dn + a->dv, 0);
     K->copy_strided(kf + a->dn, ACT(c, a->kr), N, H, a->dr, (size_t)H * D, D, a->dr, 0, 0);
     K->copy_strided(vf, kv + a->dn, N, H, a->dv, (size_t)H * a->dv, a->dv, KV, a->dn + a->dv, 0);
     AttnShape s = train_shape(a, B, T);
     K->attention_forward(ACT(c, a->y), ACT(c, a->lse), c->scratch, a->work_n, ACT(c, a->q), kf, vf, &s);
-    K->linear_forward(out, ACT(c, a->y), PW(c, a->w_o), NULL, N, H * a->dv, a->C);
+    linear_fwd(c, out, ACT(c, a->y), PW(c, a->w_o), N, H * a->dv, a->C);
     if (c->probes) { /* the per-head q, k, v attention used, and the latents the cache keeps */
         probe_attention(c->probes, 2 * a->layer, ACT(c, a->q), kf, vf, ACT(c, a->lse), &s);
         probe_rows(c->probes, 2 * a->layer, "c_kv", ACT(c, a->kv_norm.out), B, T, a->dc);
@@ -151,7 +152,7 @@ static void mla_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     real *dcraw = dcn + N * a->dc, *dln = dcraw + N * a->dc, *dqn = dln + N * a->C, *dqraw = dqn + N * a->dq;
     const real *ln = ACT(c, a->norm.out);
     K->zero(dy, N * H * a->dv);
-    K->linear_backward(dy, PG(c, a->w_o), NULL, dout, ACT(c, a->y), PW(c, a->w_o), n, (int)H * a->dv, a->C);
+    linear_bwd(c, dy, PG(c, a->w_o), dout, ACT(c, a->y), PW(c, a->w_o), n, (int)H * a->dv, a->C);
     K->zero(dq, N * H * D * 2 + N * H * a->dv); /* dq, dK, dV */
     AttnShape s = train_shape(a, B, T);
     K->attention_backward(dq, dK, dV, work, a->work_n, dy, ACT(c, a->lse), ACT(c, a->q), ACT(c, a->kf), ACT(c, a->vf),
@@ -164,18 +165,18 @@ static void mla_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     K->rope(dq + a->dn, B, T, (int)H, (int)D, a->dr, Q, c->rope_cos, c->rope_sin, 1);
     K->rope(dkr, B, T, 1, a->dr, a->dr, a->dr, c->rope_cos, c->rope_sin, 1);
     K->zero(dcn, 2 * N * a->dc + N * a->C);
-    K->linear_backward(dcn, PG(c, a->w_kvb), NULL, dkv, ACT(c, a->kv_norm.out), PW(c, a->w_kvb), n, a->dc, (int)KV);
+    linear_bwd(c, dcn, PG(c, a->w_kvb), dkv, ACT(c, a->kv_norm.out), PW(c, a->w_kvb), n, a->dc, (int)KV);
     rmsnorm_bwd(&a->kv_norm, c, dcraw, dcn, ACT(c, a->ckv), n);
-    K->linear_backward(dln, PG(c, a->w_kva), NULL, dcraw, ln, PW(c, a->w_kva), n, a->C, a->dc);
-    K->linear_backward(dln, PG(c, a->w_kva) + (size_t)a->dc * a->C, NULL, dkr, ln, PW(c, a->w_kva) + (size_t)a->dc * a->C,
+    linear_bwd(c, dln, PG(c, a->w_kva), dcraw, ln, PW(c, a->w_kva), n, a->C, a->dc);
+    linear_bwd(c, dln, PG(c, a->w_kva) + (size_t)a->dc * a->C, dkr, ln, PW(c, a->w_kva) + (size_t)a->dc * a->C,
                        n, a->C, a->dr);
     if (a->dq) {
         K->zero(dqn, 2 * N * a->dq);
-        K->linear_backward(dqn, PG(c, a->w_qb), NULL, dq, ACT(c, a->q_norm.out), PW(c, a->w_qb), n, a->dq, Q);
+        linear_bwd(c, dqn, PG(c, a->w_qb), dq, ACT(c, a->q_norm.out), PW(c, a->w_qb), n, a->dq, Q);
         rmsnorm_bwd(&a->q_norm, c, dqraw, dqn, ACT(c, a->cq), n);
-        K->linear_backward(dln, PG(c, a->w_q), NULL, dqraw, ln, PW(c, a->w_q), n, a->C, a->dq);
+        linear_bwd(c, dln, PG(c, a->w_q), dqraw, ln, PW(c, a->w_q), n, a->C, a->dq);
     } else {
-        K->linear_backward(dln, PG(c, a->w_q), NULL, dq, ln, PW(c, a->w_q), n, a->C, Q);
+        linear_bwd(c, dln, PG(c, a->w_q), dq, ln, PW(c, a->w_q), n, a->C, Q);
     }
     rmsnorm_bwd(&a->norm, c, dinp, dln, inp, n);
 }

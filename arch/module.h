@@ -25,6 +25,9 @@ typedef struct Ctx {
     int pos;
     /* Analysis (arch/probe.h): with a sink set, the forward offers its intermediates to it; NULL otherwise. */
     struct ProbeSink *probes;
+    /* Simulated low precision (core/lowp_linear.h): with it set, the linear layers V3 runs in FP8 (or BF16) go
+     * through it (arch/linear.h); NULL: float32 through the kernel table. */
+    struct LowpLinear *lowp;
 } Ctx;
 
 #define PW(c, off) ((c)->ps->data + (off)) /* parameter */

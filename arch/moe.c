@@ -1,4 +1,5 @@
 #include "arch/moe.h"
+#include "arch/linear.h"
 
 #include <math.h>
 #include <string.h>
@@ -102,14 +103,14 @@ static void moe_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
         int n = m->counts[e];
         size_t o = (size_t)m->offsets[e];
         if (!n) continue;
-        K->linear_forward(ACT(c, m->gu) + o * 2 * F, ACT(c, m->xg) + o * C, PW(c, m->w_gu[e]), NULL, n, C, 2 * F);
+        linear_fwd(c, ACT(c, m->gu) + o * 2 * F, ACT(c, m->xg) + o * C, PW(c, m->w_gu[e]), n, C, 2 * F);
         K->swiglu_forward(ACT(c, m->h) + o * F, ACT(c, m->gu) + o * 2 * F, n, F);
-        K->linear_forward(ACT(c, m->y) + o * C, ACT(c, m->h) + o * F, PW(c, m->w_down[e]), NULL, n, F, C);
+        linear_fwd(c, ACT(c, m->y) + o * C, ACT(c, m->h) + o * F, PW(c, m->w_down[e]), n, F, C);
     }
     if (m->Fs) {
-        K->linear_forward(ACT(c, m->sgu), xn, PW(c, m->ws_gu), NULL, N, C, 2 * m->Fs);
+        linear_fwd(c, ACT(c, m->sgu), xn, PW(c, m->ws_gu), N, C, 2 * m->Fs);
         K->swiglu_forward(ACT(c, m->sh), ACT(c, m->sgu), N, m->Fs);
-        K->linear_forward(out, ACT(c, m->sh), PW(c, m->ws_down), NULL, N, m->Fs, C);
+        linear_fwd(c, out, ACT(c, m->sh), PW(c, m->ws_down), N, m->Fs, C);
     } else {
         K->zero(out, (size_t)N * C);
     }
@@ -137,9 +138,9 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
     K->zero(dxn, N * C);
     if (Fs) {
         K->zero(dsh, N * Fs);
-        K->linear_backward(dsh, PG(c, m->ws_down), NULL, dout, ACT(c, m->sh), PW(c, m->ws_down), (int)N, Fs, C);
+        linear_bwd(c, dsh, PG(c, m->ws_down), dout, ACT(c, m->sh), PW(c, m->ws_down), (int)N, Fs, C);
         K->swiglu_backward(dsgu, dsh, ACT(c, m->sgu), (int)N, Fs);
-        K->linear_backward(dxn, PG(c, m->ws_gu), NULL, dsgu, xn, PW(c, m->ws_gu), (int)N, C, 2 * Fs);
+        linear_bwd(c, dxn, PG(c, m->ws_gu), dsgu, xn, PW(c, m->ws_gu), (int)N, C, 2 * Fs);
     }
     K->zero(dgate, N * m->K);
     KM->moe_combine_backward(dy, dgate, dout, ACT(c, m->y), m->pos, ACT(c, m->r.gate), (int)N, m->K, C);
@@ -149,10 +150,10 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
         int n = m->counts[e];
         size_t o = (size_t)m->offsets[e];
         if (!n) continue;
-        K->linear_backward(dh + o * F, PG(c, m->w_down[e]), NULL, dy + o * C, ACT(c, m->h) + o * F, PW(c, m->w_down[e]),
+        linear_bwd(c, dh + o * F, PG(c, m->w_down[e]), dy + o * C, ACT(c, m->h) + o * F, PW(c, m->w_down[e]),
                            n, F, C);
         K->swiglu_backward(dgu + o * 2 * F, dh + o * F, ACT(c, m->gu) + o * 2 * F, n, F);
-        K->linear_backward(dxg + o * C, PG(c, m->w_gu[e]), NULL, dgu + o * 2 * F, ACT(c, m->xg) + o * C,
+        linear_bwd(c, dxg + o * C, PG(c, m->w_gu[e]), dgu + o * 2 * F, ACT(c, m->xg) + o * C,
                            PW(c, m->w_gu[e]), n, C, 2 * F);
     }
     KM->moe_combine(dxn, dxg, m->pos, NULL, (int)N, m->K, C);

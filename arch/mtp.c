@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arch/kinds.h"
+#include "arch/linear.h"
 
 void mtp_create(MtpModule *m, ParamStore *ps, const ModelConfig *cfg, int k) {
     memset(m, 0, sizeof *m);
@@ -78,7 +79,7 @@ static void run(MtpModule *m, Ctx *c, const real *h_prev, const int *next_tokens
     real *cat = ACT(c, m->cat);
     K->copy_strided(cat, ACT(c, m->enorm.out), N, 1, C, 2 * (size_t)C, 0, C, 0, 0);
     K->copy_strided(cat + C, ACT(c, m->hnorm.out), N, 1, C, 2 * (size_t)C, 0, C, 0, 0);
-    K->linear_forward(residual_input(m->res, c), cat, PW(c, m->eh_proj), NULL, N, 2 * C, C);
+    linear_fwd(c, residual_input(m->res, c), cat, PW(c, m->eh_proj), N, 2 * C, C);
     residual_forward(m->res, c, m->sub, B, T);
     rmsnorm_fwd(&m->head_norm, c, residual_output(m->res, c), N);
     K->linear_forward(ACT(c, m->logits), ACT(c, m->head_norm.out), PW(c, head), NULL, N, C, V);
@@ -119,7 +120,7 @@ void mtp_backward(MtpModule *m, Ctx *c, real *dh_prev, const real *h_prev, int B
     real *dx0 = residual_backward(m->res, c, m->sub, B, T);
     real *dcat = c->scratch, *half = dcat + (size_t)N * 2 * C, *demb = half + (size_t)N * C;
     K->zero(dcat, (size_t)N * 2 * C);
-    K->linear_backward(dcat, PG(c, m->eh_proj), NULL, dx0, ACT(c, m->cat), PW(c, m->eh_proj), N, 2 * C, C);
+    linear_bwd(c, dcat, PG(c, m->eh_proj), dx0, ACT(c, m->cat), PW(c, m->eh_proj), N, 2 * C, C);
     K->copy_strided(half, dcat, N, 1, C, C, 0, 2 * (size_t)C, 0, 0);
     K->zero(demb, (size_t)N * C);
     rmsnorm_bwd(&m->enorm, c, demb, half, ACT(c, m->emb), N);

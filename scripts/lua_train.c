@@ -39,6 +39,12 @@ static const OptSpec TRAIN_OPTS[] = {
     {"metrics", OPT_STRING, 0, 0, NULL, "a JSON Lines file (one record per logged step), and PATH.summary.json"},
     {"label", OPT_STRING, 0, 0, NULL, "shown in the progress lines"},
     {"quiet", OPT_BOOL, 0, 0, "false (--quiet sets it)", "no progress output"},
+    {"precision", OPT_STRING, 0, 0, "\"fp32\"", "the linear layers' GEMMs, simulated: \"fp32\", \"bf16\" or \"fp8\" "
+                                               "(DeepSeek-V3's E4M3 recipe; head, gate, norms, attention stay fp32)"},
+    {"fp8_scaling", OPT_STRING, 0, 0, "\"tile\"", "fp8 scales: \"tile\" (1 x 128 activations, 128 x 128 weights) or \"tensor\""},
+    {"accum_bits", OPT_INT, -1, 23, "14 (fp8), 0 (bf16)", "the GEMM accumulator's mantissa bits (0: full float32)"},
+    {"promote_every", OPT_INT, 0, 1 << 20, "128", "products between promotions of the accumulator to float32 (0: never)"},
+    {"accum_round", OPT_STRING, 0, 0, "\"zero\"", "the accumulator's rounding: \"zero\" (truncation) or \"nearest\""},
     {NULL},
 };
 static const FnSpec TRAIN = {"archlab.train", "archlab.train{ model =, data =, steps =, ... } -> run",
@@ -81,6 +87,11 @@ static int l_train(lua_State *L) {
     spec_str(L, 1, &TRAIN, "checkpoint", o.checkpoint_dir, sizeof o.checkpoint_dir);
     o.checkpoint_every = spec_int(L, 1, &TRAIN, "checkpoint_every", 0);
     o.stop_at = spec_int(L, 1, &TRAIN, "stop_at", 0);
+    spec_str(L, 1, &TRAIN, "precision", o.precision, sizeof o.precision);
+    spec_str(L, 1, &TRAIN, "fp8_scaling", o.fp8_scaling, sizeof o.fp8_scaling);
+    spec_str(L, 1, &TRAIN, "accum_round", o.accum_round, sizeof o.accum_round);
+    o.accum_bits = spec_int(L, 1, &TRAIN, "accum_bits", o.accum_bits);
+    o.promote_every = spec_int(L, 1, &TRAIN, "promote_every", o.promote_every);
     /* resume = DIR, or true: the `checkpoint` directory if it holds one (a fresh start otherwise) */
     if (lua_getfield(L, 1, "resume") == LUA_TBOOLEAN) {
         if (lua_toboolean(L, -1)) {

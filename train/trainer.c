@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "arch/mtp.h"
+#include "core/lowp_linear.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 
@@ -20,6 +21,11 @@ void train_defaults(TrainOptions *o) {
     o->min_lr = -1; /* -1: lr / 10 */
     o->warmup = -1; /* -1: steps / 20 */
     snprintf(o->schedule, sizeof o->schedule, "cosine");
+    snprintf(o->precision, sizeof o->precision, "fp32");
+    snprintf(o->fp8_scaling, sizeof o->fp8_scaling, "tile");
+    snprintf(o->accum_round, sizeof o->accum_round, "zero");
+    o->accum_bits = -1;
+    o->promote_every = 128;
     o->weight_decay = a.weight_decay;
     o->beta1 = a.beta1;
     o->beta2 = a.beta2;
@@ -415,10 +421,25 @@ static int loop_end(Loop *L, int start, int rc) {
     return rc;
 }
 
+static int train_loop(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r);
+
 int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r) {
     memset(r, 0, sizeof *r);
     metrics_init(&r->log);
     r->train_loss = r->val_loss = NAN; /* none until a log window or an evaluation completes */
+    /* simulated low precision for the linear layers, for this run's forward and backward passes (and its
+     * evaluations: the model as it is trained) */
+    LowpLinear lowp;
+    int bits = o->accum_bits >= 0 ? o->accum_bits : !strcmp(o->precision, "fp8") ? 14 : 0;
+    if (lowp_linear_init(&lowp, o->precision, o->fp8_scaling, bits, o->promote_every, o->accum_round)) return -1;
+    if (strcmp(o->precision, "fp32")) m->ctx.lowp = &lowp;
+    int rc = train_loop(m, data, o, r);
+    m->ctx.lowp = NULL;
+    lowp_linear_free(&lowp);
+    return rc;
+}
+
+static int train_loop(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r) {
     Loop L = {.m = m, .data = data, .o = o, .r = r};
     int start = loop_begin(&L), rc = 0;
     if (start < 0) {

@@ -26,6 +26,12 @@ typedef struct TrainOptions {
     int stop_at;                    /* > 0: stop after this step (checkpointing), keeping the schedule of
                                        `steps`: a long run in slices, or 100 + resume + 100 */
     int quiet;
+    /* Simulated low precision of the linear layers (core/lowp_linear.h, docs/LOWP.md): "fp32" (none), "bf16"
+     * or "fp8" (DeepSeek-V3's recipe); scaling "tile" (1 x 128 / 128 x 128) or "tensor"; the accumulator's
+     * mantissa bits (-1: the precision's default, 14 for fp8, 0 = full float32 for bf16), promotion interval
+     * N_C and its rounding ("zero": truncation, "nearest") */
+    char precision[8], fp8_scaling[8], accum_round[8];
+    int accum_bits, promote_every;
 } TrainOptions;
 
 typedef struct TrainResult {

@@ -330,6 +330,30 @@ json("mtp", "field 'mtp_depth' = -1 is out of range", '{' .. ok .. ', "num_nextn
 json("mtp", "field 'mtp_depth' = 99 is out of range", '{' .. ok .. ', "num_nextn_predict_layers": 99}')
 json("mtp", "field 'num_nextn_predict_layers': must be a number, got a string", '{' .. ok .. ', "num_nextn_predict_layers": "one"}')
 
+-- ---- simulated low precision: the training options and archlab.lowp ----
+local function prec(want, opts) lua("precision", want, T .. "steps = 2, " .. opts .. " }") end
+prec("field 'precision' = \"fp16\" is not one of fp32|bf16|fp8", "precision = 'fp16'")
+prec("field 'precision' must be a string, got number", "precision = 8")
+prec("field 'precision' is too long", "precision = 'float32-please'")
+prec("field 'fp8_scaling' = \"block\" is not one of tile|tensor", "precision = 'fp8', fp8_scaling = 'block'")
+prec("field 'accum_bits' = 24 is out of range", "precision = 'fp8', accum_bits = 24")
+prec("field 'accum_bits' = -2 is out of range", "precision = 'fp8', accum_bits = -2")
+prec("field 'accum_bits' must be an integer", "precision = 'fp8', accum_bits = 13.5")
+prec("field 'promote_every' = -1 is out of range", "precision = 'fp8', promote_every = -1")
+prec("field 'promote_every' = 0 (never promote) needs fp8_scaling = \"tensor\"", "precision = 'fp8', promote_every = 0")
+prec("field 'accum_round' = \"up\" is not one of nearest|zero", "precision = 'fp8', accum_round = 'up'")
+prec("unknown field 'precison' (did you mean 'precision'?)", "precison = 'fp8'")
+prec("field 'accum_bits' must be a number, got string", "precision = 'fp8', accum_bits = 'many'")
+local Z = "local z = archlab.tensor.zeros; "
+lua("precision", "'e3m4' is not a format (did you mean 'e4m3'?)", Z .. "archlab.lowp.round(z(2, 2), 'e3m4')")
+lua("precision", "argument 2 (format) must be a string", Z .. "archlab.lowp.round(z(2, 2))")
+lua("precision", "field 'tile' must be {rows, cols} or \"tensor\"", Z .. "archlab.lowp.quantize(z(2, 2), { format = 'e4m3', tile = { 0 } })")
+lua("precision", "b is (2, 4) where a is (2, 3)", Z .. "archlab.lowp.matmul(z(2, 3), z(2, 4))")
+lua("precision", "field 'accum_bits' = 30 is out of range", Z .. "archlab.lowp.matmul(z(2, 3), z(2, 3), { accum_bits = 30 })")
+lua("precision", "needs one scale along K in both operands", Z .. "archlab.lowp.matmul(z(2, 300), z(2, 300), { promote_every = 0 })")
+lua("precision", "a must have 2 dimensions, not 3", Z .. "archlab.lowp.matmul(z(2, 2, 2), z(2, 2))")
+lua("precision", "must be a finite number", Z .. "archlab.lowp.matmul(z(2, 3), z(2, 3), { accum_bits = 0/0 })")
+
 -- ---- sweeps ----
 local S = 'archlab.sweep{ dir = B.dir .. "/sw", data = archlab.data.copy{}, base = { preset = "tiny" }, train = { steps = 2, quiet = true }, '
 local function sweep(want, rest) lua("sweeps", want, S .. rest .. " }") end
