@@ -14,6 +14,13 @@ OPT ?= -O3 -march=native
 # OpenBLAS first, then GSL without its reference CBLAS: every cblas_* call must land in OpenBLAS.
 LDLIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lgsl -llua5.4 -lcairo -lpng16 -lcjson -lm -ldl -fopenmp
 
+# MPI (optional; core/dist.h): Open MPI's compiler wrapper gives the flags. Without it, archlab is one rank of one.
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+BASE_CFLAGS += -DAL_MPI $(shell mpicc --showme:compile 2>/dev/null)
+LDLIBS += $(MPI_LIBS)
+endif
+
 ENGINE_SRC := $(wildcard core/*.c data/*.c arch/*.c train/*.c analysis/*.c)
 PLOTS_SRC := $(wildcard plots/*.c)
 SCRIPTS_SRC := $(filter-out scripts/main.c, $(wildcard scripts/*.c))
@@ -28,7 +35,7 @@ B32 := build/f32
 B64 := build/f64
 LIB32 := $(ENGINE_SRC:%.c=$(B32)/%.o) $(PLOTS_SRC:%.c=$(B32)/%.o) $(SCRIPTS_SRC:%.c=$(B32)/%.o)
 
-.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck layers lessons
+.PHONY: all deps run test sanitize bench clean gallery fuzz figures crosscheck layers lessons cuda
 all: $(BIN)/archlab
 
 deps:
@@ -80,8 +87,9 @@ sanitize: deps
 	@AL_SANITIZE=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 tools/run_tests.sh build/san/bin build/san/f32
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN)/bench
+	@$(MAKE) --no-print-directory $(BIN)/bench $(BIN)/archlab
 	$(BIN)/bench
+	@tools/bench_mpi.sh $(BIN)/archlab
 
 # Every paper ablation at its default scale (QUICK=1: the tiny scale make test runs), figures and the report
 # in out/figures/ (tools/figures.sh).
@@ -109,6 +117,43 @@ layers:
 
 clean:
 	rm -rf build bin
+
+# ---- make cuda: bin/archlab-cuda and bin/gpu_check, the CUDA backend (core/*.cu; README "GPU: the CUDA backend") ----
+# nvcc for the .cu files (sm_90: H100/H200), the same C sources with -DAL_CUDA in their own tree (build/cuda), both
+# with warnings as errors. The C code is built for x86-64-v3 (AVX2, FMA), not -march=native: the binaries run on
+# the GPU machine, whose processor may lack what this one has (-Wno-psabi: core/simd.h's 64-byte vectors are only
+# passed between static inline functions, so the ABI note for targets without AVX-512 does not apply). cuBLAS is linked as a shared library (the GPU machine
+# has its own), the CUDA runtime statically. Without nvcc it says so loudly and succeeds: make run and make test
+# never need it.
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+CUDA_GENCODE ?= -gencode=arch=compute_90,code=sm_90
+CUDA_OPT ?= -O3 -march=x86-64-v3
+BCU := build/cuda
+CUDA_SRC := $(wildcard core/*.cu)
+NVCC_FLAGS = -std=c++20 -O3 $(CUDA_GENCODE) -Werror all-warnings -Xcompiler -Wall,-Wextra,-Wno-unused-parameter \
+  -I. -D_GNU_SOURCE -DAL_CUDA
+LIBCU := $(ENGINE_SRC:%.c=$(BCU)/%.o) $(PLOTS_SRC:%.c=$(BCU)/%.o) $(SCRIPTS_SRC:%.c=$(BCU)/%.o) \
+  $(CUDA_SRC:%.cu=$(BCU)/%.cu.o)
+CUDA_LDLIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -lstdc++ -lrt -lpthread -ldl
+
+$(BCU)/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CUDA_OPT) -Werror -Wno-psabi -DAL_CUDA -I$(CUDA_HOME)/include -c $< -o $@
+$(BCU)/%.cu.o: %.cu Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+$(BIN)/archlab-cuda: $(LIBCU) $(BCU)/scripts/main.o
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(CUDA_LDLIBS)
+$(BIN)/gpu_check: $(LIBCU) $(BCU)/tools/gpu_check.o
+	@mkdir -p $(BIN)
+	$(CC) $^ -o $@ $(LDLIBS) $(CUDA_LDLIBS)
+
+cuda:
+	@if [ -x "$(NVCC)" ]; then $(MAKE) --no-print-directory $(BIN)/archlab-cuda $(BIN)/gpu_check && \
+	  echo "make cuda: built $(BIN)/archlab-cuda and $(BIN)/gpu_check ($(CUDA_GENCODE))"; \
+	else echo "make cuda: SKIPPED (no nvcc at $(NVCC); set CUDA_HOME or NVCC to build the CUDA backend)"; fi
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

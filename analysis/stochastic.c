@@ -17,8 +17,10 @@ int hres_stochastic(HresStochastic *s, const Model *m, int max_tokens) {
     AL_ASSERT(buf);
     s->col_err = buf; s->row_err = buf + S; s->min_entry = buf + 2 * S;
     Ctx *c = (Ctx *)&m->ctx;
+    real *h0 = malloc(sizeof(real) * (size_t)tokens * n * n); /* a layer's mappings, copied from the device */
+    AL_ASSERT(h0);
     for (int l = 0; l < S; l++) {
-        const real *h0 = residual_hres(r, c, l);
+        K->to_host(h0, residual_hres(r, c, l), (size_t)tokens * n * n);
         for (int t = 0; t < tokens; t++) {
             const real *h = h0 + (size_t)t * n * n;
             double ce = 0, re = 0, mn = INFINITY;
@@ -39,6 +41,7 @@ int hres_stochastic(HresStochastic *s, const Model *m, int max_tokens) {
             s->row_err_max = fmax(s->row_err_max, re);
         }
     }
+    free(h0);
     return 0;
 }
 

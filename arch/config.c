@@ -48,6 +48,7 @@ const ConfigField model_config_fields[] = {
      "MoE: group score (auto: V2 max for softmax, V3 top-2 sum for sigmoid)"},
     {"first_k_dense_replace", FIELD_INT, F(first_k_dense_replace), 0, 4096, NULL, "MoE: leading blocks with a dense FFN"},
     {"balance", FIELD_STRING, F(balance), 0, 0, "none|aux|aux_free", "MoE: load balancing"},
+    {"expert_parallel", FIELD_INT, F(expert_parallel), 1, 4096, NULL, "MoE: ranks the routed experts are spread over (mpirun -np R)"},
     {"aux_alpha", FIELD_NUMBER, F(aux_alpha), -1, 1e3, NULL, "MoE: expert-level aux loss a1 (-1: 0.003 with aux)"},
     {"device_alpha", FIELD_NUMBER, F(device_alpha), -1, 1e3, NULL, "MoE: device-level aux loss a2 over n_group (-1: 0)"},
     {"seq_alpha", FIELD_NUMBER, F(seq_alpha), -1, 1e3, NULL, "MoE: V3 sequence-wise loss (-1: 1e-4 with aux_free)"},

@@ -40,6 +40,7 @@ typedef struct ModelConfig {
     char topk_method[24];      /* "auto" | "greedy" | "group_limited_greedy" (V2) | "noaux_tc" (V3) */
     int first_k_dense_replace; /* the first k blocks keep the dense FFN */
     char balance[16];          /* "none" | "aux" | "aux_free" */
+    int expert_parallel;       /* R: ranks sharing the routed experts under mpirun (arch/moe_ep.c); 1 = none */
     double aux_alpha, device_alpha, seq_alpha, bias_gamma; /* -1 = the balance mode's default */
     /* MLA (attention = "mla"), Hugging Face DeepSeek names; see arch/mla.h */
     int kv_lora_rank;     /* d_c: width of the cached KV latent; required (> 0) for MLA */

@@ -45,11 +45,16 @@ int gain_profile_of(GainProfile *g, const Residual *r, Ctx *c, int max_tokens) {
     AL_ASSERT(buf);
     g->comp_fwd = buf; g->comp_bwd = buf + S; g->comp_spec = buf + 2 * S;
     g->single_fwd = buf + 3 * S; g->single_bwd = buf + 4 * S;
+    /* the mappings are device memory: the first `tokens` of each layer, copied to the host once */
+    size_t per = (size_t)tokens * n * n;
+    real *hres = malloc(sizeof(real) * per * S);
+    AL_ASSERT(hres);
+    for (int l = 0; l < S; l++) K->to_host(hres + l * per, residual_hres(r, c, l), per);
     for (int t = 0; t < tokens; t++) {
         double P[64], H[64], Q[64];
         for (int i = 0; i < n * n; i++) P[i] = i / n == i % n;
         for (int l = S - 1; l >= 0; l--) {
-            const real *h = residual_hres(r, c, l) + (size_t)t * n * n;
+            const real *h = hres + l * per + (size_t)t * n * n;
             for (int i = 0; i < n * n; i++) H[i] = h[i];
             /* P_l = P_{l+1} H_l */
             for (int i = 0; i < n; i++)
@@ -66,6 +71,7 @@ int gain_profile_of(GainProfile *g, const Residual *r, Ctx *c, int max_tokens) {
             g->single_bwd[l] += gain_backward(H, n);
         }
     }
+    free(hres);
     for (int i = 0; i < 5 * S; i++) buf[i] /= tokens;
     return 0;
 }

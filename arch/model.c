@@ -76,7 +76,14 @@ Model *model_create(const ModelConfig *cfg, int meta) {
         m->rope_cos = K->alloc((size_t)c.seq_len * half, "RoPE tables");
         m->rope_sin = K->alloc((size_t)c.seq_len * half, "RoPE tables");
         if (rc || !m->rope_cos || !m->rope_sin) { model_free(m); return NULL; }
-        rope_tables(m->rope_cos, m->rope_sin, c.seq_len, 2 * half, c.rope_theta);
+        /* computed on the host, copied to the backend's buffers */
+        size_t nt = (size_t)c.seq_len * half;
+        real *cs = malloc(sizeof(real) * (nt ? 2 * nt : 1));
+        AL_ASSERT(cs);
+        rope_tables(cs, cs + nt, c.seq_len, 2 * half, c.rope_theta);
+        K->to_device(m->rope_cos, cs, nt);
+        K->to_device(m->rope_sin, cs + nt, nt);
+        free(cs);
     }
     m->ctx = (Ctx){.ps = &m->ps, .act = &m->act, .rope_cos = m->rope_cos, .rope_sin = m->rope_sin};
     return m;
@@ -118,6 +125,18 @@ int model_plan(Model *m, int B, int T) {
     for (int k = 0; k < m->n_mtp; k++) mtp_plan(&m->mtp[k], &a, &scratch, B, T, V);
     if (a.overflow || (size_t)scratch > ((size_t)1 << 58))
         return al_errorf("batch %d x %d needs more activation memory than 64-bit byte counts hold", B, T);
+    /* a plan that fits the buffers keeps them: decoding alternates token counts (a prompt's chunks, speculative
+     * decoding's drafts and verifications), and a fresh allocation per call costs more than a small model's pass.
+     * Activations are written before they are read, as they are between two training steps. */
+    if (!m->ps.meta && m->act.base && a.used <= m->act_cap && scratch <= m->scratch_cap) {
+        real *base = m->act.base;
+        m->act = a;
+        m->act.base = base;
+        m->scratch_n = scratch;
+        m->planB = B;
+        m->planT = T;
+        return 0;
+    }
     K->free(m->act.base);
     K->free(m->scratch);
     m->act = a;
@@ -141,6 +160,8 @@ int model_plan(Model *m, int B, int T) {
         m->planB = m->planT = 0;
         return -1;
     }
+    m->act_cap = a.used;
+    m->scratch_cap = scratch;
     m->ctx.scratch = m->scratch;
     return 0;
 }

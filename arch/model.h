@@ -25,6 +25,7 @@ typedef struct Model {
     Arena act;
     size_t scratch_n;
     real *scratch;
+    size_t act_cap, scratch_cap; /* what the buffers hold (a smaller plan reuses them) */
     int planB, planT;
     size_t logits, losses, dlnf;
     real *rope_cos, *rope_sin;

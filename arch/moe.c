@@ -22,6 +22,7 @@ static void moe_config_defaults(ModelConfig *c) {
     snprintf(c->topk_method, sizeof c->topk_method, "auto");
     c->first_k_dense_replace = 0;
     snprintf(c->balance, sizeof c->balance, "none");
+    c->expert_parallel = 1;
     c->aux_alpha = c->device_alpha = c->seq_alpha = c->bias_gamma = -1;
 }
 
@@ -62,6 +63,13 @@ static int moe_config_finalize(ModelConfig *c) {
     if (resolve(&c->device_alpha, "device_alpha", 0, aux || free_, b)) return -1;
     if (resolve(&c->seq_alpha, "seq_alpha", free_ ? 1e-4 : 0, aux || free_, b)) return -1;
     if (resolve(&c->bias_gamma, "bias_gamma", 0.001, free_, b)) return -1;
+    if (E % c->expert_parallel)
+        return al_errorf("field 'expert_parallel' = %d does not divide n_routed_experts = %d (each rank holds an equal "
+                         "share)", c->expert_parallel, E);
+    if (c->expert_parallel > 1 && c->n_group > 1 && c->n_group != c->expert_parallel)
+        return al_errorf("field 'n_group' = %d must be 1 or expert_parallel = %d: with experts spread over ranks the "
+                         "groups stand for the ranks (device-limited routing keeps topk_group of them)", c->n_group,
+                         c->expert_parallel);
     if (c->device_alpha > 0 && c->n_group == 1)
         return al_errorf("field 'device_alpha' = %g needs n_group > 1 (the groups stand for devices)", c->device_alpha);
     return 0;
@@ -86,8 +94,9 @@ static void moe_plan(void *self, Arena *act, size_t *scratch, int B, int T) {
         AL_ASSERT(m->tok && m->pos);
         m->cap = M;
     }
-    /* backward: dxn (N,C), shared dh, dgu (N, 3Fs), routed dy, dxg (M, 2C), dh, dgu (M, 3F), dgate (N,K), router work */
-    size_t need = N * m->C + N * 3 * m->Fs + M * (2 * m->C + 3 * m->F) + N * m->K + rwork;
+    /* backward: dxn (N,C), shared dh, dgu (N, 3Fs), routed dy, dxg (M, 2C), dh, dgu (M, 3F), dgate (N,K), router
+     * work, then expert parallelism's */
+    size_t need = N * m->C + N * 3 * m->Fs + M * (2 * m->C + 3 * m->F) + N * m->K + rwork + moe_ep_plan(m, act, M);
     if (need > *scratch) *scratch = need;
 }
 
@@ -98,8 +107,10 @@ static void moe_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     const real *xn = ACT(c, m->norm.out);
     router_forward(&m->r, c, xn, B, T);
     KM->moe_dispatch(m->counts, m->offsets, m->tok, m->pos, m->r.idx, N, m->K, m->E);
-    KM->gather_rows(ACT(c, m->xg), xn, m->tok, M, C);
-    for (int e = 0; e < m->E; e++) {
+    /* the routed experts here, or on their ranks (expert parallelism, arch/moe_ep.c: after the shared experts) */
+    int remote = moe_ep_active(m) && !c->kv;
+    if (!remote) KM->gather_rows(ACT(c, m->xg), xn, m->tok, M, C);
+    for (int e = 0; e < m->E && !remote; e++) {
         int n = m->counts[e];
         size_t o = (size_t)m->offsets[e];
         if (!n) continue;
@@ -114,7 +125,8 @@ static void moe_forward(void *self, Ctx *c, real *out, const real *inp, int B, i
     } else {
         K->zero(out, (size_t)N * C);
     }
-    KM->moe_combine(out, ACT(c, m->y), m->pos, ACT(c, m->r.gate), N, m->K, C);
+    if (!remote) KM->moe_combine(out, ACT(c, m->y), m->pos, ACT(c, m->r.gate), N, m->K, C);
+    else moe_ep_forward(m, c, N, out);
     for (int e = 0; e < m->E; e++) m->acc[e] += m->counts[e];
     m->acc_forwards++;
     if (c->probes) { /* the router: its logits, normalized scores, and per token the chosen experts and gates */
@@ -143,10 +155,14 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
         linear_bwd(c, dxn, PG(c, m->ws_gu), dsgu, xn, PW(c, m->ws_gu), (int)N, C, 2 * Fs);
     }
     K->zero(dgate, N * m->K);
-    KM->moe_combine_backward(dy, dgate, dout, ACT(c, m->y), m->pos, ACT(c, m->r.gate), (int)N, m->K, C);
-    K->zero(dxg, M * C);
-    K->zero(dh, M * F);
-    for (int e = 0; e < m->E; e++) {
+    /* router_backward's work is 2 N E (arch/router.h); expert parallelism's follows it */
+    int remote = moe_ep_backward(m, c, dout, dxn, dgate, rwork + 2 * N * m->E, (int)N);
+    if (!remote) {
+        KM->moe_combine_backward(dy, dgate, dout, ACT(c, m->y), m->pos, ACT(c, m->r.gate), (int)N, m->K, C);
+        K->zero(dxg, M * C);
+        K->zero(dh, M * F);
+    }
+    for (int e = 0; e < m->E && !remote; e++) {
         int n = m->counts[e];
         size_t o = (size_t)m->offsets[e];
         if (!n) continue;
@@ -156,7 +172,7 @@ static void moe_backward(void *self, Ctx *c, real *dinp, const real *dout, const
         linear_bwd(c, dxg + o * C, PG(c, m->w_gu[e]), dgu + o * 2 * F, ACT(c, m->xg) + o * C,
                            PW(c, m->w_gu[e]), n, C, 2 * F);
     }
-    KM->moe_combine(dxn, dxg, m->pos, NULL, (int)N, m->K, C);
+    if (!remote) KM->moe_combine(dxn, dxg, m->pos, NULL, (int)N, m->K, C);
     router_backward(&m->r, c, dxn, dgate, xn, B, T, rwork);
     rmsnorm_bwd(&m->norm, c, dinp, dxn, inp, (int)N);
 }
@@ -171,6 +187,8 @@ static void moe_destroy(void *self) {
     Moe *m = self;
     router_free(&m->r);
     free(m->w_gu); free(m->w_down); free(m->counts); free(m->offsets); free(m->tok); free(m->pos); free(m->acc);
+    free(m->ep_send); free(m->ep_recv); free(m->ep_send_tok); free(m->ep_pos_s); free(m->ep_meta_h); free(m->ep_gate_h);
+    free(m->ep_idx); free(m->ep_tok); free(m->ep_pos); free(m->ep_cnt); free(m->ep_off);
     free(m);
 }
 
@@ -194,8 +212,13 @@ static void moe_record(const void *self, struct MetricLog *log, int layer, doubl
     REC("load_entropy", st.load_entropy);
     REC("score_entropy", m->r.score_entropy);
     if (m->r.a_exp != 0 || m->r.a_dev != 0) REC("aux_loss", m->r.aux);
+    if (moe_ep_active(m)) { /* this rank's dispatch traffic (rank 0's is what the run records) */
+        REC("ep_bytes_per_token", m->ep_bytes_per_token);
+        REC("ep_ranks_per_token", m->ep_ranks_per_token);
+    }
     if (m->r.has_bias && m->r.ps->data) {
-        const real *b = m->r.ps->data + m->r.bias;
+        real b[m->E]; /* the bias is device memory: read through the backend's copy */
+        K->to_host(b, m->r.ps->data + m->r.bias, m->E);
         double lo = b[0], hi = b[0];
         for (int e = 1; e < m->E; e++) { lo = fmin(lo, b[e]); hi = fmax(hi, b[e]); }
         REC("bias_spread", hi - lo);
@@ -232,6 +255,7 @@ Sublayer moe_create(ParamStore *ps, const ModelConfig *cfg, int layer) {
     m->counts = calloc(m->E, sizeof(int));
     m->offsets = calloc(m->E + 1, sizeof(int));
     m->acc = calloc(m->E, sizeof(double));
+    m->ep = cfg->expert_parallel;
     AL_ASSERT(m->w_gu && m->w_down && m->counts && m->offsets && m->acc);
     char name[96];
     snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", layer);
@@ -270,7 +294,7 @@ const FfnKind ffn_kind_moe = {
     .info = {"moe", "DeepSeekMoE: shared experts plus top-K routed experts, with load balancing",
              "d_ff|n_routed_experts|n_shared_experts|num_experts_per_tok|moe_intermediate_size|scoring_func|"
              "norm_topk_prob|routed_scaling_factor|n_group|topk_group|topk_method|first_k_dense_replace|balance|"
-             "aux_alpha|device_alpha|seq_alpha|bias_gamma"},
+             "aux_alpha|device_alpha|seq_alpha|bias_gamma|expert_parallel"},
     .defaults = moe_config_defaults, .finalize = moe_config_finalize, .create = moe_or_dense_create,
     .extra_tensors = moe_extra_tensors,
 };

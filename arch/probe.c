@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/backend.h"
 
 struct ProbeSink {
     char **patterns;
@@ -92,21 +92,34 @@ static real *buffer(ProbeSink *s, const char *name, int ndim, const int64_t *sha
     return tensor_data(&e->t);
 }
 
+/* n elements of a device buffer copied to a new host buffer (the activations may be device memory: read only
+ * through the backend's copy); NULL + failed on out of memory */
+static real *host_copy(ProbeSink *s, const real *dev, size_t n) {
+    real *h = malloc(sizeof(real) * (n ? n : 1));
+    if (!h) { s->failed = 1; al_errorf("out of memory for probes"); return NULL; }
+    K->to_host(h, dev, n);
+    return h;
+}
+
 void probe_emit(ProbeSink *s, const char *name, int ndim, const int64_t *shape, const int64_t *stride, const real *data) {
     real *out = buffer(s, name, ndim, shape);
     if (!out) return;
-    int64_t n = 1, idx[TENSOR_MAX_DIMS] = {0}, st[TENSOR_MAX_DIMS];
+    int64_t n = 1, idx[TENSOR_MAX_DIMS] = {0}, st[TENSOR_MAX_DIMS], extent = 1;
     for (int d = ndim - 1; d >= 0; d--) {
         st[d] = stride ? stride[d] : n;
         n *= shape[d];
+        extent += shape[d] ? (shape[d] - 1) * st[d] : 0;
     }
-    if (!stride) { memcpy(out, data, (size_t)n * sizeof(real)); return; }
+    if (!stride) { K->to_host(out, data, (size_t)n); return; }
+    real *h = n ? host_copy(s, data, (size_t)extent) : NULL; /* the strided view's whole span, then gathered */
+    if (n && !h) return;
     for (int64_t i = 0; i < n; i++) {
         int64_t o = 0;
         for (int d = 0; d < ndim; d++) o += idx[d] * st[d];
-        out[i] = data[o];
+        out[i] = h[o];
         for (int d = ndim - 1; d >= 0 && ++idx[d] == shape[d]; d--) idx[d] = 0;
     }
+    free(h);
 }
 
 void probe_emit_ints(ProbeSink *s, const char *name, int ndim, const int64_t *shape, const int *data) {
@@ -140,6 +153,13 @@ void probe_attention(ProbeSink *s, int sub, const real *q, const real *k, const 
     probe_name(name, sizeof name, sub, "probs");
     real *p = buffer(s, name, 4, (int64_t[]){B, H, T, T});
     if (!p) return;
+    const real *qd = q, *kd = k, *ld = lse;
+    size_t rows = (size_t)B * T - 1;
+    real *qh = host_copy(s, qd, rows * a->q_stride + (size_t)H * a->dk);
+    real *kh = host_copy(s, kd, rows * a->k_stride + (size_t)a->Hkv * a->dk);
+    real *lh = host_copy(s, ld, (size_t)B * H * T);
+    if (!qh || !kh || !lh) { free(qh); free(kh); free(lh); return; }
+    q = qh; k = kh; lse = lh;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++) {
@@ -153,4 +173,5 @@ void probe_attention(ProbeSink *s, int sub, const real *q, const real *k, const 
                     row[j] = (real)exp(a->scale * dot - L);
                 }
             }
+    free(qh); free(kh); free(lh);
 }

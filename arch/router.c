@@ -72,7 +72,8 @@ void router_backward(Router *r, Ctx *c, real *dxn, const real *dgate, const real
 /* E values, once per step: bookkeeping of the layer's state, not a loop over activations */
 void router_update_bias(Router *r, const int *counts) {
     if (!r->has_bias || r->gamma == 0 || !r->ps->data) return;
-    real *b = r->ps->data + r->bias;
+    real b[r->E]; /* the bias is device memory: updated through a host copy (E <= 65536: at most 256 KiB) */
+    K->to_host(b, r->ps->data + r->bias, r->E);
     double mean = 0;
     for (int e = 0; e < r->E; e++) mean += counts[e];
     mean /= r->E;
@@ -80,6 +81,7 @@ void router_update_bias(Router *r, const int *counts) {
         double d = mean - counts[e];
         b[e] += (real)(d > 0 ? r->gamma : d < 0 ? -r->gamma : 0);
     }
+    K->to_device(r->ps->data + r->bias, b, r->E);
 }
 
 void router_free(Router *r) { free(r->idx); r->idx = NULL; }

@@ -25,6 +25,12 @@ typedef struct Backend {
     /* memory: device buffers (host memory on the CPU backend), zero-filled */
     real *(*alloc)(size_t n, const char *what);
     void (*free)(real *p);
+    /* The only way the host reads or writes device memory: n reals from a device buffer into host memory, and
+     * from host memory into a device buffer (the CPU backend: memcpy). Everything the host reports (a gain, a
+     * bias, a checkpoint) or sets up (initial weights, RoPE tables) goes through these; int arrays in the
+     * tables (tokens, targets, expert choices, dispatch) are host memory, which a device backend stages. */
+    void (*to_host)(real *dst_host, const real *src_device, size_t n);
+    void (*to_device)(real *dst_device, const real *src_host, size_t n);
 
     /* C(M,N) = alpha * op(A) op(B) + beta * C, row-major with leading dimensions. */
     void (*gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
@@ -100,6 +106,29 @@ typedef struct Backend {
     /* tokens(N) from logits(N,V): argmax when temperature <= 0, else a draw from softmax(logits / temperature)
      * by inverse CDF at u[n] in [0,1) (the caller's RNG, so sampling is reproducible). */
     void (*sample_tokens)(int *tokens, const real *logits, const double *u, int N, int V, real temperature);
+
+    /* ---- reinforcement learning and distillation (core/rl_cpu.c; docs/EQUATIONS.md sec. 8) ----
+     * Per-row results and weights (logp, kl, ce, w) are host arrays of doubles, like u above. */
+    /* tokens(N) from logits rows n at logits + n*ld (V wide): a draw from softmax(logits / temperature) restricted
+     * to its nucleus (the fewest most probable tokens, ties by lower id, whose probabilities reach top_p, then
+     * renormalized) by inverse CDF at u[n] in [0,1); top_p >= 1: the full distribution in token order (the same
+     * draw as sample_tokens); temperature <= 0: argmax. logp[n] (NULL: not written): the chosen token's
+     * log-probability under the full softmax(logits / temperature) (temperature 1 for argmax). */
+    void (*sample_nucleus)(int *tokens, double *logp, const real *logits, size_t ld, const double *u, int N, int V,
+                           real temperature, real top_p);
+    /* logits(N,V) are replaced by p = softmax(logits / temperature); logp[n] = log p[n][tokens[n]] (0 where
+     * tokens[n] < 0) */
+    void (*token_logprobs)(double *logp, real *logits_to_probs, const int *tokens, int N, int V, real temperature);
+    /* p(N,V) from token_logprobs are replaced by the gradient of sum_n w[n] logp[n] w.r.t. the logits:
+     * w[n] / temperature * (onehot(tokens[n]) - p[n]); rows with tokens[n] < 0 or w[n] = 0 become zero */
+    void (*logprob_backward)(real *probs_to_dlogits, const int *tokens, const double *w, int N, int V, real temperature);
+    /* Distillation, per row n: p_s = softmax(student / tau), p_t = softmax(teacher / tau); kl[n] = KL(p_t || p_s)
+     * (reverse = 0) or KL(p_s || p_t) (reverse = 1), ce[n] = -log softmax(student)[tokens[n]] (at temperature 1;
+     * tokens may be NULL, ce may be NULL). The student's logits are replaced by the gradient of
+     * w_kl[n] kl[n] + w_ce[n] ce[n] w.r.t. them (w_ce may be NULL); rows whose weights are both zero (or with no
+     * token for the ce term alone) get kl = ce = 0 and a zero gradient. */
+    void (*distill_kl)(double *kl, double *ce, real *student_to_dlogits, const real *teacher, const int *tokens,
+                       const double *w_kl, const double *w_ce, int N, int V, real tau, int reverse);
 } Backend;
 
 struct MoeKernels;
@@ -113,20 +142,33 @@ extern const Backend *K;
 extern const struct MoeKernels *KM;
 extern const struct StreamKernels *KS;
 
-/* One row of the backend registry (core/backend.c): a name and its three tables. */
+/* One row of the backend registry (core/backend.c): a name and its three tables. init (may be NULL) runs when
+ * the backend is selected: -1 + a one-line message when it cannot run here (no GPU, no driver).
+ * gemm_precision (NULL: float32 only, lower precisions simulated on the host by core/lowp_linear.c) sets the
+ * arithmetic of the backend's own GEMMs for a training run ("fp32", "tf32", "bf16"; -1 + message otherwise). */
 typedef struct BackendEntry {
     const char *name, *help;
     const Backend *ops;
     const struct MoeKernels *moe;
     const struct StreamKernels *streams;
+    int (*init)(void);
+    int (*gemm_precision)(const char *precision);
 } BackendEntry;
 
-/* Makes the named backend active; -1 + a message listing the known ones for an unknown name. */
+/* Makes the named backend active; -1 + a message listing the known ones for an unknown name, naming what is
+ * missing when it cannot run on this machine or in this build, or when buffers of the active backend are still
+ * allocated (a model's memory belongs to the backend that allocated it: choose the device before building). */
 int backend_select(const char *name);
 int backend_count(void);
 const BackendEntry *backend_at(int i);
-/* The known names, '|'-separated ("cpu"), for help text and error messages. */
+/* The known names, '|'-separated ("cpu|cpu-checked"), for help text and error messages. */
 const char *backend_names(void);
+/* The active backend's registry name ("cpu" until backend_select picks another), and its row. */
+const char *backend_active(void);
+const BackendEntry *backend_current(void);
+/* Buffers the backends' alloc returned and free has not taken back: every backend counts its own here, so
+ * backend_select can refuse to switch under live buffers. */
+extern long al_device_buffers;
 
 /* Call first in main: re-executes the program once with a short OpenMP spin before idle threads sleep, unless
  * the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (core/backend_cpu.c has the measurements). */

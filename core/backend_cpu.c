@@ -8,16 +8,29 @@
 #include <unistd.h>
 
 #include "core/backend.h"
-#include "core/fast_exp.h"
+#include "core/elementwise.h"
 #include "core/backend_cpu_attn.h"
 #include "core/gemm_cpu.h"
+#include "core/rl_cpu.h"
 
 /* Below this much work a loop runs on one thread: a parallel region costs microseconds, more when an idle
  * thread has gone to sleep (decoding one token runs hundreds of tiny kernels). */
 #define PAR_MIN 32768
 
-static real *cpu_alloc(size_t n, const char *what) { return al_calloc(n, sizeof(real), what); }
-static void cpu_free(real *p) { al_free(p); }
+static real *cpu_alloc(size_t n, const char *what) {
+    real *p = al_calloc(n, sizeof(real), what);
+    if (p) al_device_buffers++;
+    return p;
+}
+static void cpu_free(real *p) {
+    if (!p) return;
+    al_device_buffers--;
+    al_free(p);
+}
+/* host and device memory are one here: the copies are the contract's, so code written against them runs on a
+ * device backend unchanged */
+static void cpu_to_host(real *dst, const real *src, size_t n) { if (n) memcpy(dst, src, n * sizeof(real)); }
+static void cpu_to_device(real *dst, const real *src, size_t n) { if (n) memcpy(dst, src, n * sizeof(real)); }
 
 /* Skinny projections (few outputs: the hyper-connection coefficient maps, small routers) are memory-bound;
  * sgemm blocks them badly, so they run as one pass of dot products / axpys over the input instead. */
@@ -126,7 +139,7 @@ static void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *
         real ss = 0;
 #pragma omp simd reduction(+ : ss)
         for (int i = 0; i < C; i++) ss += x[i] * x[i];
-        real r = (real)(1.0 / sqrt((double)ss / C + eps));
+        real r = al_rms_rstd(ss, C, eps);
         rstd[n] = r;
         if (w) for (int i = 0; i < C; i++) o[i] = x[i] * r * w[i];
         else for (int i = 0; i < C; i++) o[i] = x[i] * r;
@@ -182,11 +195,7 @@ static void rope(real *x, int B, int T, int n_heads, int head_stride, int rot, i
         const real *c = cs + (size_t)t * half, *s = sn + (size_t)t * half;
         for (int h = 0; h < n_heads; h++) {
             real *v = x + (size_t)bt * stride + (size_t)h * head_stride;
-            for (int i = 0; i < half; i++) {
-                real x1 = v[i], x2 = v[i + half], si = inverse ? -s[i] : s[i];
-                v[i] = x1 * c[i] - x2 * si;
-                v[i + half] = x1 * si + x2 * c[i];
-            }
+            for (int i = 0; i < half; i++) al_rope_pair(&v[i], &v[i + half], c[i], inverse ? -s[i] : s[i]);
         }
     }
 }
@@ -197,7 +206,7 @@ static void swiglu_forward(real *h, const real *gu, int N, int F) {
         const real *a = gu + (size_t)n * 2 * F, *b = a + F;
         real *o = h + (size_t)n * F;
 #pragma omp simd
-        for (int i = 0; i < F; i++) o[i] = a[i] * al_sigmoid(a[i]) * b[i];
+        for (int i = 0; i < F; i++) o[i] = al_swiglu(a[i], b[i]);
     }
 }
 
@@ -208,11 +217,7 @@ static void swiglu_backward(real *dgu, const real *dh, const real *gu, int N, in
         const real *a = gu + (size_t)n * 2 * F, *b = a + F, *g = dh + (size_t)n * F;
         real *da = dgu + (size_t)n * 2 * F, *db = da + F;
 #pragma omp simd
-        for (int i = 0; i < F; i++) {
-            real sg = al_sigmoid(a[i]);
-            da[i] = g[i] * b[i] * sg * (1 + a[i] * (1 - sg));
-            db[i] = g[i] * a[i] * sg;
-        }
+        for (int i = 0; i < F; i++) al_swiglu_grad(g[i], a[i], b[i], &da[i], &db[i]);
     }
 }
 
@@ -338,17 +343,12 @@ static void adamw(real *w, const real *g, real *m, real *v, size_t n, real lr, r
                   real wd, int t) {
     real c1 = (real)(1.0 / (1.0 - pow(b1, t))), c2 = (real)(1.0 / (1.0 - pow(b2, t)));
 #pragma omp parallel for schedule(static) if ((n) > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1 - b1) * g[i];
-        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        real mh = m[i] * c1, vh = v[i] * c2;
-        w[i] -= lr * (mh / ((real)sqrt(vh) + eps) + wd * w[i]);
-    }
+    for (size_t i = 0; i < n; i++) al_adamw(&w[i], g[i], &m[i], &v[i], lr, b1, b2, eps, wd, c1, c2);
 }
 
 const Backend al_backend_cpu = {
     .name = "cpu-openblas",
-    .alloc = cpu_alloc, .free = cpu_free, .gemm = cpu_gemm,
+    .alloc = cpu_alloc, .free = cpu_free, .to_host = cpu_to_host, .to_device = cpu_to_device, .gemm = cpu_gemm,
     .linear_forward = linear_forward, .linear_backward = linear_backward,
     .rmsnorm_forward = rmsnorm_forward, .rmsnorm_backward = rmsnorm_backward, .rope = rope,
     .attention_forward = cpu_attention_forward, .attention_backward = cpu_attention_backward,
@@ -360,6 +360,8 @@ const Backend al_backend_cpu = {
     .sum_squares = sum_squares, .all_finite = all_finite, .adamw = adamw,
     .copy_strided = cpu_copy_strided, .attention_decode = cpu_attention_decode,
     .sample_tokens = cpu_sample_tokens,
+    .sample_nucleus = cpu_sample_nucleus, .token_logprobs = cpu_token_logprobs, .logprob_backward = cpu_logprob_backward,
+    .distill_kl = cpu_distill_kl,
 };
 
 /* OpenMP threads that wait for work spin (libgomp's default: 300,000 spins, or forever with

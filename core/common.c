@@ -41,6 +41,10 @@ void *al_calloc(size_t count, size_t size, const char *what) {
 
 void al_free(void *p) { free(p); }
 
+/* declared in core/backend.h: every backend's alloc and free keep it (here, below them all, so that the registry
+ * reading it and the backends writing it do not call one another in a circle) */
+long al_device_buffers;
+
 const char *al_format_bytes(double bytes, char *buf) {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     int u = 0;

@@ -19,6 +19,14 @@ typedef float real;
 int make_parent_dirs(const char *path);
 #endif
 
+/* Arithmetic shared by the CPU and the CUDA kernels (core/fast_exp.h, core/elementwise.h): __host__ __device__
+ * when nvcc compiles it, a plain static inline function for a C compiler. */
+#ifdef __CUDACC__
+#define AL_HD static inline __host__ __device__
+#else
+#define AL_HD static inline
+#endif
+
 /* Recoverable errors (bad config, missing file, out of memory): set a message and return -1 (or NULL).
  * The message is kept until the next error; it names the field/file at fault. */
 int al_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -4,7 +4,7 @@
  * relative error 2 ulp against expf over [-87, 88.3] (tests/test_kernels.c), 0 below -87.3 (exp(-inf) = 0 as
  * masked logits need), +inf above 88.3 (expf itself overflows at 88.72; the callers only take exp of
  * non-positive numbers or of -x inside a sigmoid, where either is 1 / (1 + huge) = 0). The double build
- * (gradient checks) uses libm's exp. */
+ * (gradient checks) uses libm's exp. The CUDA kernels compute the same polynomial (AL_HD: core/common.h). */
 #ifndef AL_FAST_EXP_H
 #define AL_FAST_EXP_H
 #include <math.h>
@@ -15,7 +15,7 @@
 /* The core: finite for every input, exp(clamp(x, -87.3, 88.3)); NaN gives exp(-87.3). For callers that need no
  * special values (a sigmoid: 1 / (1 + e) is 0 or 1 at either end anyway) and whose selects would otherwise be
  * if-converted around a division (SwiGLU's loops computed 1 / (1 + e) three times under masks). */
-static inline float al_expf_finite(float x) {
+AL_HD float al_expf_finite(float x) {
     float xc = x > -87.3f ? x : -87.3f; /* NaN -> -87.3 here (so the integer conversion below stays defined) */
     xc = xc < 88.3f ? xc : 88.3f;
     /* k = round(x / ln2) by the 1.5 * 2^23 trick: floorf does not vectorize under -fopenmp's trapping math */
@@ -33,12 +33,12 @@ static inline float al_expf_finite(float x) {
     return p * scale.f;
 }
 
-static inline float al_expf(float x) {
+AL_HD float al_expf(float x) {
     float y = al_expf_finite(x);
     return x < -87.3f ? 0.0f : x > 88.3f ? INFINITY : x != x ? x : y; /* NaN stays NaN */
 }
 
-static inline real al_exp(real x) {
+AL_HD real al_exp(real x) {
 #ifdef AL_DOUBLE
     return exp(x);
 #else
@@ -47,7 +47,7 @@ static inline real al_exp(real x) {
 }
 
 /* 1 / (1 + exp(-x)); NaN stays NaN (one select after the division) */
-static inline real al_sigmoid(real x) {
+AL_HD real al_sigmoid(real x) {
 #ifdef AL_DOUBLE
     real s = 1 / (1 + exp(-x));
 #else

@@ -20,8 +20,8 @@ int lowp_linear_init(LowpLinear *p, const char *precision, const char *scaling, 
     p->acc.bits = accum_bits;
     p->acc.promote_every = promote_every;
     if (!strcmp(accum_round, "nearest")) p->acc.rounding = LOWP_NEAREST_EVEN;
-    else if (!strcmp(accum_round, "zero")) p->acc.rounding = LOWP_TOWARD_ZERO;
-    else return al_errorf("field 'accum_round' = \"%s\" is not one of nearest|zero", accum_round);
+    else if (!strcmp(accum_round, "toward_zero")) p->acc.rounding = LOWP_TOWARD_ZERO;
+    else return al_errorf("field 'accum_round' = \"%s\" is not one of nearest|toward_zero", accum_round);
     return 0;
 }
 

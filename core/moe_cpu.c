@@ -4,7 +4,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "core/fast_exp.h"
+#include "core/elementwise.h"
 #include "core/moe_kernels.h"
 
 /* Below this much work a loop runs on one thread (see core/backend_cpu.c) */
@@ -12,110 +12,33 @@
 
 static void moe_scores_forward(real *s, const real *logits, int N, int E, int sig) {
 #pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const real *l = logits + (size_t)n * E;
-        real *o = s + (size_t)n * E;
-        if (sig) {
-            for (int e = 0; e < E; e++) o[e] = al_sigmoid(l[e]);
-        } else {
-            real mx = l[0];
-            for (int e = 1; e < E; e++) if (l[e] > mx) mx = l[e];
-            double z = 0;
-            for (int e = 0; e < E; e++) { o[e] = al_exp(l[e] - mx); z += o[e]; }
-            for (int e = 0; e < E; e++) o[e] = (real)(o[e] / z);
-        }
-    }
+    for (int n = 0; n < N; n++) al_moe_scores_token(s + (size_t)n * E, logits + (size_t)n * E, E, sig);
 }
 
 /* softmax: dl_e = s_e (ds_e - sum_j ds_j s_j); sigmoid: dl_e = ds_e s_e (1 - s_e) */
 static void moe_scores_backward(real *dlogits, const real *ds, const real *s, int N, int E, int sig) {
 #pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const real *g = ds + (size_t)n * E, *p = s + (size_t)n * E;
-        real *d = dlogits + (size_t)n * E;
-        if (sig) {
-            for (int e = 0; e < E; e++) d[e] += g[e] * p[e] * (1 - p[e]);
-        } else {
-            double dot = 0;
-            for (int e = 0; e < E; e++) dot += (double)g[e] * p[e];
-            for (int e = 0; e < E; e++) d[e] += p[e] * (real)(g[e] - dot);
-        }
-    }
-}
-
-/* index of the largest v[i] with ok[i] (ties: lower index); -1 if none */
-static int argmax_masked(const real *v, const unsigned char *ok, int n) {
-    int best = -1;
-    for (int i = 0; i < n; i++)
-        if (ok[i] && (best < 0 || v[i] > v[best])) best = i;
-    return best;
+    for (int n = 0; n < N; n++) al_moe_scores_grad_token(dlogits + (size_t)n * E, ds + (size_t)n * E, s + (size_t)n * E, E, sig);
 }
 
 static void moe_route(int *idx, real *w, const real *s, const real *bias, int N, const MoeRouteSpec *r) {
-    int E = r->E, Kk = r->K, G = r->n_group, gs = E / G;
+    int E = r->E, Kk = r->K, G = r->n_group;
 #pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
     for (int n = 0; n < N; n++) {
-        const real *p = s + (size_t)n * E;
         real sel[E], gscore[G];
-        unsigned char ok[E], gok[G];
-        for (int e = 0; e < E; e++) { sel[e] = p[e] + (bias ? bias[e] : 0); ok[e] = 1; }
-        if (r->group_score && G > 1 && r->topk_group < G) {
-            for (int g = 0; g < G; g++) {
-                const real *v = sel + g * gs;
-                if (r->group_score == 1 || gs < 2) { /* V2: the group's best score */
-                    real m = v[0];
-                    for (int i = 1; i < gs; i++) if (v[i] > m) m = v[i];
-                    gscore[g] = m;
-                } else { /* V3: the sum of the group's two best scores */
-                    int a = 0;
-                    for (int i = 1; i < gs; i++) if (v[i] > v[a]) a = i;
-                    int b = a == 0 ? 1 : 0;
-                    for (int i = 0; i < gs; i++) if (i != a && v[i] > v[b]) b = i;
-                    gscore[g] = v[a] + v[b];
-                }
-                gok[g] = 1;
-            }
-            unsigned char keep[G];
-            memset(keep, 0, sizeof keep);
-            for (int j = 0; j < r->topk_group; j++) {
-                int g = argmax_masked(gscore, gok, G);
-                keep[g] = 1;
-                gok[g] = 0;
-            }
-            for (int e = 0; e < E; e++) ok[e] = keep[e / gs];
-        }
-        int *ix = idx + (size_t)n * Kk;
-        real *wv = w + (size_t)n * Kk;
-        double sum = 0;
-        for (int k = 0; k < Kk; k++) {
-            int e = argmax_masked(sel, ok, E);
-            ok[e] = 0;
-            ix[k] = e;
-            wv[k] = p[e];
-            sum += p[e];
-        }
-        double f = r->norm && Kk > 1 ? r->scale / sum : r->scale;
-        for (int k = 0; k < Kk; k++) wv[k] = (real)(wv[k] * f);
+        unsigned char ok[E], gok[G], keep[G];
+        al_moe_route_token(idx + (size_t)n * Kk, w + (size_t)n * Kk, s + (size_t)n * E, bias, E, Kk, G, r->topk_group,
+                           r->group_score, r->norm, r->scale, sel, ok, gscore, gok, keep, 1);
     }
 }
 
-/* g_k = c s_k / S (S = sum of the K chosen s) if normalized, else c s_k:
- * ds_{i_m} += c (dw_m / S - sum_k dw_k s_k / S^2), or c dw_m */
+/* the gate values' gradient (core/elementwise.h al_moe_gate_grad_token) */
 static void moe_gate_backward(real *ds, const real *dw, const real *s, const int *idx, int N, const MoeRouteSpec *r) {
     int E = r->E, Kk = r->K;
 #pragma omp parallel for schedule(static) if ((size_t)(N) * (E) > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const real *p = s + (size_t)n * E, *g = dw + (size_t)n * Kk;
-        const int *ix = idx + (size_t)n * Kk;
-        real *d = ds + (size_t)n * E;
-        if (r->norm && Kk > 1) {
-            double S = 0, dot = 0;
-            for (int k = 0; k < Kk; k++) { S += p[ix[k]]; dot += (double)g[k] * p[ix[k]]; }
-            for (int k = 0; k < Kk; k++) d[ix[k]] += (real)(r->scale * (g[k] / S - dot / (S * S)));
-        } else {
-            for (int k = 0; k < Kk; k++) d[ix[k]] += r->scale * g[k];
-        }
-    }
+    for (int n = 0; n < N; n++)
+        al_moe_gate_grad_token(ds + (size_t)n * E, dw + (size_t)n * Kk, s + (size_t)n * E, idx + (size_t)n * Kk, Kk,
+                               r->norm, r->scale);
 }
 
 /* a counting sort: serial, O(N K + E), integer work only */

@@ -77,11 +77,20 @@ int ps_allocate(ParamStore *ps, Rng *rng) {
     AL_ASSERT(!ps->meta);
     if (!(ps->data = K->alloc(ps->total, "parameters"))) return -1;
     if (!(ps->grad = K->alloc(ps->total, "gradients"))) return -1;
+    /* drawn on the host in declaration order and copied to the device a chunk at a time (the store may be
+     * device memory: written only through the backend's copy) */
+    enum { CHUNK = 16384 };
+    real *buf = malloc(sizeof(real) * CHUNK);
+    AL_ASSERT(buf);
     for (int i = 0; i < ps->n; i++) {
         ParamInfo *p = &ps->info[i];
-        real *w = ps->data + p->offset;
-        for (size_t j = 0; j < p->numel; j++) w[j] = init_value(p, j, rng);
+        for (size_t j0 = 0; j0 < p->numel; j0 += CHUNK) {
+            size_t n = p->numel - j0 < CHUNK ? p->numel - j0 : CHUNK;
+            for (size_t j = 0; j < n; j++) buf[j] = init_value(p, j0 + j, rng);
+            K->to_device(ps->data + p->offset + j0, buf, n);
+        }
     }
+    free(buf);
     return 0;
 }
 

@@ -5,7 +5,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "core/fast_exp.h"
+#include "core/elementwise.h"
 #include "core/simd.h"
 #include "core/gemm_cpu.h"
 #include "core/stream_kernels.h"
@@ -220,23 +220,8 @@ static void stream_post_backward(real *dX, real *dhres, real *dhpost, real *df, 
  * per token and layer (3 KB per token at n = 4, t_max = 20). */
 static size_t sinkhorn_trace_size(int n, int iters) { return (size_t)n * n; }
 
-/* Stages 1..2 iters into Y ((2 iters) x n x n) and the sums divided by into sm ((2 iters) x n), from M. */
-static void sinkhorn_stages(real *Y, real *sm, const real *M, int n, int iters) {
-    const real *prev = M;
-    for (int s = 0; s < 2 * iters; s++) {
-        real *y = Y + (size_t)s * n * n, *sum = sm + (size_t)s * n, inv[8];
-        int by_col = s % 2 == 0;
-        for (int a = 0; a < n; a++) {
-            real acc = 0;
-            for (int b = 0; b < n; b++) acc += by_col ? prev[b * n + a] : prev[a * n + b];
-            sum[a] = acc;
-            inv[a] = 1 / acc; /* one division per sum, not per entry */
-        }
-        for (int a = 0; a < n; a++)
-            for (int b = 0; b < n; b++) y[a * n + b] = prev[a * n + b] * inv[by_col ? b : a];
-        prev = y;
-    }
-}
+/* The scalar path (t_max too large for the lanes' stack storage) is the shared per-token code of
+ * core/elementwise.h, which the CUDA kernels run too: al_sinkhorn_m0, al_sinkhorn_stages, al_sinkhorn_backprop. */
 
 /* The same stages for VLEN tokens at once, one vector per matrix entry (lane l = token l): every operation of
  * the scalar code becomes one vector operation across tokens (n = 4 has too little work per token to
@@ -276,18 +261,11 @@ static void sinkhorn_stages_lanes(vreal *Y, vreal *sm, const vreal *M, int n, in
 
 static int sk_use_lanes(int n, int iters) { return (size_t)2 * iters * n * n * SK_LANES <= SK_LANE_MAX_REALS; }
 
-/* M0 of one token into trace (its n x n entries): exp(L - max of L's column), column by column. The first
+/* M0 (al_sinkhorn_m0, core/elementwise.h) is exp(L - max of L's column), column by column. The first
  * normalization divides each column by its sum, so a per-column shift changes nothing in exact arithmetic, and
  * every column keeps an entry of 1: with one max over the whole matrix, a column whose logits all sat ~87 below
  * it underflowed to a sum of ~1e-38, and its reciprocal overflowed in the backward (a NaN gradient, found
  * training mHC at lr 3e-2; tests/test_residual.c keeps that case). */
-static void sinkhorn_m0(real *M, const real *L, int n) {
-    for (int b = 0; b < n; b++) {
-        real mx = L[b];
-        for (int a = 1; a < n; a++) mx = L[a * n + b] > mx ? L[a * n + b] : mx;
-        for (int a = 0; a < n; a++) M[a * n + b] = al_exp(L[a * n + b] - mx);
-    }
-}
 
 /* M0 = exp(L - column max); then `iters` times: columns to sum 1, rows to sum 1 (mHC eq. 9). */
 static void sinkhorn_forward(real *H, real *trace, const real *logits, int N, int n, int iters) {
@@ -325,10 +303,8 @@ static void sinkhorn_forward(real *H, real *trace, const real *logits, int N, in
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++) {
         real *M = trace + (size_t)t * nn;
-        sinkhorn_m0(M, logits + (size_t)t * nn, n);
-        real Y[2 * iters * nn], sm[2 * iters * n];
-        sinkhorn_stages(Y, sm, M, n, iters);
-        memcpy(H + (size_t)t * nn, Y + (size_t)(2 * iters - 1) * nn, sizeof(real) * nn);
+        al_sinkhorn_m0(M, logits + (size_t)t * nn, n);
+        al_sinkhorn_stages(H + (size_t)t * nn, NULL, M, n, iters, 1);
     }
 }
 
@@ -383,31 +359,14 @@ static void sinkhorn_backward(real *dlogits, const real *dH, const real *trace, 
     for (int t = 0; t < N; t++) {
         const real *M = trace + (size_t)t * nn;
         real Ys[2 * iters * nn], sums[2 * iters * n];
-        sinkhorn_stages(Ys, sums, M, n, iters);
+        al_sinkhorn_stages(Ys, sums, M, n, iters, 1);
         real g[64]; /* n <= 8 */
         memcpy(g, dH + (size_t)t * nn, sizeof(real) * nn);
-        for (int s = 2 * iters - 1; s >= 0; s--) {
-            const real *Y = Ys + (size_t)s * nn, *sm = sums + (size_t)s * n;
-            int by_col = s % 2 == 0;
-            for (int a = 0; a < n; a++) {
-                real dot = 0;
-                for (int b = 0; b < n; b++) {
-                    int k = by_col ? b * n + a : a * n + b;
-                    dot += g[k] * Y[k];
-                }
-                real inv = 1 / sm[a];
-                for (int b = 0; b < n; b++) {
-                    int k = by_col ? b * n + a : a * n + b;
-                    g[k] = (g[k] - dot) * inv;
-                }
-            }
-        }
+        al_sinkhorn_backprop(g, Ys, sums, n, iters, 1);
         real *d = dlogits + (size_t)t * nn;
         for (size_t k = 0; k < nn; k++) d[k] += g[k] * M[k];
     }
 }
-
-static inline real sigm(real z) { return (real)(1.0 / (1.0 + exp(-z))); }
 
 /* mHC eqs. 7-8: raw (N, 2n + n^2) = RMSNorm(vec x) phi, columns [pre | post | res]; NULL raw = static.
  * hpre = sigmoid(a0 raw_pre + b_pre), hpost = 2 sigmoid(a1 raw_post + b_post), res_logits = a2 raw_res + b_res.
@@ -417,16 +376,9 @@ static void mhc_coeffs(real *hpre, real *hpost, real *res_logits, const real *ra
                 const real *b_post, const real *b_res, int N, int n, int flags) {
     int W = 2 * n + n * n;
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
-    for (int t = 0; t < N; t++) {
-        const real *r = raw ? raw + (size_t)t * W : NULL;
-        for (int i = 0; i < n; i++) {
-            hpre[(size_t)t * n + i] = (flags & MIX_PRE) ? sigm((r ? a[0] * r[i] : 0) + b_pre[i]) : (real)(1.0 / n);
-            hpost[(size_t)t * n + i] = (flags & MIX_POST) ? 2 * sigm((r ? a[1] * r[n + i] : 0) + b_post[i]) : 1;
-        }
-        for (int k = 0; k < n * n; k++)
-            res_logits[(size_t)t * n * n + k] = (flags & MIX_RES) ? (r ? a[2] * r[2 * n + k] : 0) + b_res[k]
-                                                : (k / n == k % n ? 0 : -INFINITY); /* Sinkhorn of this is I */
-    }
+    for (int t = 0; t < N; t++)
+        al_mhc_coeffs_token(hpre + (size_t)t * n, hpost + (size_t)t * n, res_logits + (size_t)t * n * n,
+                            raw ? raw + (size_t)t * W : NULL, a, b_pre, b_post, b_res, n, flags);
 }
 
 static void mhc_coeffs_backward(real *draw, real *da, real *db_pre, real *db_post, real *db_res, const real *dhpre,
@@ -435,28 +387,11 @@ static void mhc_coeffs_backward(real *draw, real *da, real *db_pre, real *db_pos
     int W = 2 * n + n * n;
     /* token loop serial for the parameter sums (fixed order); the work is O(N n^2), tiny */
     double sa[3] = {0, 0, 0};
-    for (int t = 0; t < N; t++) {
-        const real *r = raw ? raw + (size_t)t * W : NULL;
-        real *dr = draw ? draw + (size_t)t * W : NULL;
-        for (int i = 0; i < n; i++) {
-            if (flags & MIX_PRE) {
-                real h = hpre[(size_t)t * n + i], dz = dhpre[(size_t)t * n + i] * h * (1 - h);
-                db_pre[i] += dz;
-                if (r) { sa[0] += (double)dz * r[i]; dr[i] += a[0] * dz; }
-            }
-            if (flags & MIX_POST) {
-                real h = hpost[(size_t)t * n + i], dz = dhpost[(size_t)t * n + i] * h * (1 - h / 2);
-                db_post[i] += dz;
-                if (r) { sa[1] += (double)dz * r[n + i]; dr[n + i] += a[1] * dz; }
-            }
-        }
-        if (flags & MIX_RES)
-            for (int k = 0; k < n * n; k++) {
-                real dz = dres_logits[(size_t)t * n * n + k];
-                db_res[k] += dz;
-                if (r) { sa[2] += (double)dz * r[2 * n + k]; dr[2 * n + k] += a[2] * dz; }
-            }
-    }
+    for (int t = 0; t < N; t++)
+        al_mhc_coeffs_grad_token(draw ? draw + (size_t)t * W : NULL, sa, db_pre, db_post, db_res, dhpre + (size_t)t * n,
+                                 dhpost + (size_t)t * n, dres_logits + (size_t)t * n * n,
+                                 raw ? raw + (size_t)t * W : NULL, hpre + (size_t)t * n, hpost + (size_t)t * n, a, n,
+                                 flags);
     if (raw) for (int k = 0; k < 3; k++) da[k] += (real)sa[k];
 }
 
@@ -513,14 +448,9 @@ static void hc_coeffs(real *hpre, real *hpost, real *hres, const real *raw, cons
     int W = 2 + n;
 #pragma omp parallel for schedule(static) if ((size_t)N * n * n * 16 > PAR_MIN)
     for (int t = 0; t < N; t++)
-        for (int j = 0; j < n; j++) {
-            const real *r = raw ? raw + ((size_t)t * n + j) * W : NULL;
-            hpre[(size_t)t * n + j] = (flags & MIX_PRE) ? (r ? s[0] * (real)tanh(r[0]) : 0) + Am[j] : (real)(1.0 / n);
-            hpost[(size_t)t * n + j] = (flags & MIX_POST) ? (r ? s[1] * (real)tanh(r[1]) : 0) + Bv[j] : 1;
-            for (int i = 0; i < n; i++)
-                hres[((size_t)t * n + i) * n + j] =
-                    (flags & MIX_RES) ? (r ? s[0] * (real)tanh(r[2 + i]) : 0) + Ar[j * n + i] : (real)(i == j);
-        }
+        for (int j = 0; j < n; j++)
+            al_hc_coeffs_stream(&hpre[(size_t)t * n + j], &hpost[(size_t)t * n + j], hres + (size_t)t * n * n, j,
+                                raw ? raw + ((size_t)t * n + j) * W : NULL, s, Am, Bv, Ar, n, flags);
 }
 
 static void hc_coeffs_backward(real *draw, real *ds, real *dAm, real *dBv, real *dAr, const real *dhpre, const real *dhpost,
@@ -528,26 +458,10 @@ static void hc_coeffs_backward(real *draw, real *ds, real *dAm, real *dBv, real 
     int W = 2 + n;
     double ss[2] = {0, 0};
     for (int t = 0; t < N; t++)
-        for (int j = 0; j < n; j++) {
-            const real *r = raw ? raw + ((size_t)t * n + j) * W : NULL;
-            real *dr = draw ? draw + ((size_t)t * n + j) * W : NULL;
-            if (flags & MIX_PRE) {
-                real g = dhpre[(size_t)t * n + j];
-                dAm[j] += g;
-                if (r) { real th = (real)tanh(r[0]); ss[0] += (double)g * th; dr[0] += g * s[0] * (1 - th * th); }
-            }
-            if (flags & MIX_POST) {
-                real g = dhpost[(size_t)t * n + j];
-                dBv[j] += g;
-                if (r) { real th = (real)tanh(r[1]); ss[1] += (double)g * th; dr[1] += g * s[1] * (1 - th * th); }
-            }
-            if (flags & MIX_RES)
-                for (int i = 0; i < n; i++) {
-                    real g = dhres[((size_t)t * n + i) * n + j];
-                    dAr[j * n + i] += g;
-                    if (r) { real th = (real)tanh(r[2 + i]); ss[0] += (double)g * th; dr[2 + i] += g * s[0] * (1 - th * th); }
-                }
-        }
+        for (int j = 0; j < n; j++)
+            al_hc_coeffs_grad_stream(draw ? draw + ((size_t)t * n + j) * W : NULL, ss, dAm, dBv, dAr, j,
+                                     dhpre[(size_t)t * n + j], dhpost[(size_t)t * n + j], dhres + (size_t)t * n * n,
+                                     raw ? raw + ((size_t)t * n + j) * W : NULL, s, n, flags);
     if (raw) { ds[0] += (real)ss[0]; ds[1] += (real)ss[1]; }
 }
 

@@ -23,6 +23,14 @@ local PAPER = {
              src = "mHC paper table 1: loss gap to the baseline when enabling HC's mappings (27B)" },
   mhc_overhead = { value = 6.7, src = "mHC paper: 6.7% training overhead at n = 4 with fused GPU kernels" },
   v2_kv_reduction = { value = 93.3, src = "DeepSeek-V2: 93.3% KV-cache reduction against DeepSeek 67B (dense MHA)" },
+  v3_mtp_ablation = { src = "DeepSeek-V3 sec. 4.5.1, Table 4: at equal training tokens, with the MTP module discarded at inference (equal inference cost), the MTP objective improves the main model on most benchmarks, for a small and a large MoE model" },
+  v3_mtp_accept = { lo = 0.85, hi = 0.90, src = "DeepSeek-V3 sec. 5.4.3: with the MTP module drafting, the acceptance rate of the second token is 85% to 90% across generation topics" },
+  v3_mtp_tps = { value = 1.8, src = "DeepSeek-V3 sec. 5.4.3: that acceptance gives 1.8x the decoding tokens per second (TPS)" },
+  v3_fp8_loss = { value = 0.0025, src = "DeepSeek-V3 sec. 3.3: FP8 training with fine-grained quantization stays within 0.25% relative loss error of the BF16 baseline (validated on about 1 trillion tokens)" },
+  v3_fp8_accum = { value = 0.02, k = 4096, n_c = 128, src = "DeepSeek-V3 sec. 3.3.2: Hopper's FP8 GEMM keeps about 14 bits in its accumulator; for K = 4096 the maximum relative error without promotion is nearly 2%, and promoting partial sums to FP32 every N_C = 128 elements fixes it" },
+  v3_fp8_outliers = { src = "DeepSeek-V3 sec. 3.3.2: per-tensor scaling makes FP8 sensitive to activation outliers; scaling per 1 x 128 activation tile and 128 x 128 weight block isolates them" },
+  r1_zero = { src = "DeepSeek-R1 sec. 2.2.4: RL alone (GRPO, rule-based accuracy and format rewards) on DeepSeek-V3-Base raises R1-Zero's AIME 2024 pass@1 from 15.6% to 71.0%, and its average response length grows steadily over training (Figure 3), with reflection emerging" },
+  r1_distill = { src = "DeepSeek-R1 sec. 4.1, Table 6: Qwen-32B-Base fine-tuned on samples of DeepSeek-R1 scores 72.6 AIME 2024 pass@1, the same base trained by large-scale RL alone (over 10K steps) 47.0: distillation beats RL on the smaller model" },
   v3_aux = { { size = "1B", aux = 2.258, free = 2.253 }, { size = "3B", aux = 2.085, free = 2.080 },
              src = "DeepSeek-V3 ablation: validation loss with the sequence-wise aux loss / aux-loss-free" },
   stated = {
@@ -103,7 +111,7 @@ local function claim(area, paper, measured, verdict)
 end
 
 local R = {}
-local names = { "mhc_stability", "mhc_ablations", "kv_tradeoff", "moe_balance", "moe_granularity", "config_table" }
+local names = { "mhc_stability", "mhc_ablations", "kv_tradeoff", "moe_balance", "moe_granularity", "mtp", "fp8", "r1_zero", "r1_distill", "config_table" }
 for _, n in ipairs(names) do R[n] = archlab.read_json(dir .. n .. "/results.json") end
 local function missing(n)
   text("**Not available:** " .. dir .. n .. "/results.json is missing (the experiment failed or was not run; see " ..
@@ -464,6 +472,253 @@ if not G then missing("moe_granularity") else
 end
 
 -- =====================================================================================================
+section("4b. Multi-token prediction")
+local M = R.mtp
+if not M then missing("mtp") else
+  local sc = M.scale
+  para("Multi-token prediction (V3 sec. 2.2) adds D sequential modules after the main model: module k joins the main model's ",
+       "representation (or module k-1's) with the embedding of token i+k and predicts token i+k+1 through one transformer block, sharing the ",
+       "embedding and output head, and its loss is added to the main loss with weight lambda / D. At inference the modules are dropped, or draft ",
+       "tokens for speculative decoding, which the main model verifies in one pass (the output stays the greedy output).")
+  local nseeds = #sc.seeds
+  para(string.format("Scale: %s preset (%s blocks, d_model %s), D = 0, 1, 2 modules, lambda %g; each run %d steps of %d x %d bytes (%s tokens, the same for every D, ",
+                     sc.preset, num(sc.n_layers), num(sc.d_model), sc.mtp_lambda, sc.steps, sc.batch_size, sc.seq_len, si(sc.tokens)),
+       string.format("with the same data order and main-model initialization per seed), %d seed%s; validation over %d batches. ", nseeds, nseeds > 1 and "s" or "", sc.val_batches),
+       string.format("Decoding (greedy, one sequence): %d fixed prompts of %d bytes, %d new tokens each, timed (fastest of %d) as plain greedy and as speculative decoding; ",
+                     sc.prompts, sc.prompt_bytes, sc.n_new, sc.timing_reps),
+       string.format("acceptance also over %d real-text contexts of %d bytes (%s), %d new tokens each, before greedy text can drift into repetition.",
+                     sc.contexts, sc.context_bytes, sc.contexts_source, sc.context_new))
+  local by = {}
+  for _, g in ipairs(M.per_depth) do by[math.floor(g.D)] = g end
+  local function seeds_of(list, d) local t = {} for _, v in ipairs(list or {}) do t[#t + 1] = (d and signed or fixed)(v) end return table.concat(t, ", ") end
+  local function per_k(g, f) local t = {} for k, dk in ipairs(g.depth or {}) do t[#t + 1] = f(dk, k) end return #t > 0 and table.concat(t, " / ") or "-" end
+  local rows = {}
+  for _, g in ipairs(M.per_depth) do
+    rows[#rows + 1] = { tostring(math.floor(g.D)), fixed(g.val_loss.mean) .. " (" .. seeds_of(g.val_loss.seeds) .. ")",
+                        g.paired_diff and (signed(g.paired_diff.mean) .. " (" .. seeds_of(g.paired_diff.seeds, true) .. ")") or "-",
+                        per_k(g, function(dk) return fixed(dk.val_accuracy.mean, 3) end), per_k(g, function(dk) return fixed(dk.val_loss.mean, 3) end),
+                        string.format("%.0f (%s)", g.tokens_per_s, fixed(g.tokens_per_s_rel, 2)),
+                        g.D > 0 and string.format("%s (%s)", si(g.params_mtp), pct(g.mtp_params_rel)) or "-" }
+  end
+  text(tbl({ "D", "main val loss (seeds)", "vs D = 0, paired (seeds)", "module val accuracy (k = 1 / 2)", "module val loss", "train tokens/s (vs D = 0)", "module params (vs main)" }, rows))
+  rows = {}
+  local function acc_cell(w, D)
+    if not w then return "-" end
+    local t = {}
+    for j = 1, D do t[#t + 1] = pct(w.acceptance_by_depth[j]) end
+    return pct(w.acceptance) .. " (" .. table.concat(t, " / ") .. ")"
+  end
+  for _, g in ipairs(M.per_depth) do
+    if g.D > 0 then
+      local D = math.floor(g.D)
+      rows[#rows + 1] = { tostring(D), acc_cell(g.context, D), acc_cell(g.decode, D), fixed(g.decode.tokens_per_round, 2),
+                          string.format("%.0f / %.0f", g.decode.greedy_tokens_per_s or 0 / 0, g.decode.spec_tokens_per_s or 0 / 0),
+                          fixed(g.decode.speed_ratio, 2) .. "x", fixed(g.decode.round_cost_steps, 2),
+                          (g.decode.outputs_equal and g.context.outputs_equal) and "yes" or "NO" }
+    end
+  end
+  text(tbl({ "D", "acceptance, real text (by depth)", "acceptance, generation (by depth)", "tokens per round", "tokens/s greedy / speculative", "speed ratio", "round cost (greedy steps)", "output = greedy" }, rows))
+  local pc = by[0] and by[0].pass_cost_relative or {}
+  para("Acceptance at depth j is the share of the drafts d_j the main model verified (d_1 .. d_{j-1} accepted) that it accepted; depth 1 is V3's ",
+       "\"second token\". A round is one verification pass of the main model and the modules' drafts; it emits the accepted drafts plus one token, ",
+       "so the speed ratio is the tokens per round over the round's cost in greedy steps. ",
+       string.format("One pass of the main model over 2 and 3 tokens costs %s and %s passes over one token here.", fixed(pc[2], 2), fixed(pc[3], 2)))
+  figure("mtp", "mtp.png", "(a) Main-model validation loss per MTP depth D (each seed, and the mean with the seeds' range); (b) the modules' validation accuracy; (c) speculative-decoding acceptance by depth, on real-text contexts and in free greedy generation; (d) training tokens/s against D = 0 and decoding tokens/s of speculative against greedy decoding.")
+  -- (1) V3 Table 4: MTP improves the main model at equal training tokens. Resolved only when the paired difference
+  -- (same data and initialization) has the same sign for every seed and its mean exceeds the largest seed-to-seed
+  -- difference of the main loss at one D (M.noise_floor).
+  local d1, d2 = by[1], by[2]
+  if d1 and d1.paired_diff then
+    local nf = M.noise_floor or 0 / 0
+    local function consistent(pd)
+      local pos, neg = 0, 0
+      for _, v in ipairs(pd.seeds) do if v > 0 then pos = pos + 1 elseif v < 0 then neg = neg + 1 end end
+      return pos == #pd.seeds or neg == #pd.seeds
+    end
+    local pd = d1.paired_diff
+    local beyond = nseeds > 1 and math.abs(pd.mean) > nf and consistent(pd)
+    local dir = pd.mean < 0 and "lower (as in V3)" or "higher (opposite to V3)"
+    claim("MTP", PAPER.v3_mtp_ablation.src .. ".",
+          string.format("Main-model validation loss after %s tokens: D = 0 %s, D = 1 %s (paired difference %s; seeds %s)%s; seed-to-seed spread of the main loss %s (largest at one D, %d seed%s).",
+                        si(sc.tokens), fixed(by[0].val_loss.mean), fixed(d1.val_loss.mean), signed(pd.mean), seeds_of(pd.seeds, true),
+                        d2 and d2.paired_diff and string.format(", D = 2 %s (%s; seeds %s)", fixed(d2.val_loss.mean), signed(d2.paired_diff.mean), seeds_of(d2.paired_diff.seeds, true)) or "",
+                        fixed(nf), nseeds, nseeds > 1 and "s" or ""),
+          nseeds < 2 and "Not resolvable at this scale: one seed, no measured spread."
+            or (not beyond) and string.format("Not resolvable at this scale: with MTP the mean main loss is %s nats %s, within the seed-to-seed spread of %s%s (the paper trains for 10^11 to 10^12 tokens; the MTP loss here also takes gradient and capacity from a %s-parameter model).",
+                                              fixed(math.abs(pd.mean)), dir, fixed(nf), consistent(pd) and "" or ", and the seeds disagree on the sign", si(by[0].params_main))
+            or pd.mean < 0 and string.format("Reproduced in direction: MTP lowers the main loss by %s nats for every seed, beyond the seed-to-seed spread of %s.", fixed(-pd.mean), fixed(nf))
+            or string.format("Not reproduced at this scale: MTP raises the main loss by %s nats for every seed, beyond the seed-to-seed spread of %s (a %s-parameter model trained on %s tokens: the extra objective competes for its capacity).",
+                             fixed(pd.mean), fixed(nf), si(by[0].params_main), si(sc.tokens)))
+  end
+  -- (2) V3 sec. 5.4.3: 85-90% acceptance of the second token, 1.8x tokens/s, at D = 1
+  if d1 and d1.decode and d1.context then
+    local P = PAPER.v3_mtp_accept
+    local a_ctx, a_gen = d1.context.acceptance_by_depth[1], d1.decode.acceptance_by_depth[1]
+    local exact = d1.decode.outputs_equal and d1.context.outputs_equal and (not d2 or (d2.decode.outputs_equal and d2.context.outputs_equal))
+    local dist = math.max(P.lo - a_ctx, a_ctx - P.hi, 0)
+    local range = string.format("%.0f%%-%.0f%%", 100 * P.lo, 100 * P.hi)
+    local seed_lo, seed_hi = math.huge, -math.huge
+    for _, v in ipairs(d1.context.acceptance_seeds) do seed_lo, seed_hi = math.min(seed_lo, v), math.max(seed_hi, v) end
+    local seed_list = (function() local t = {} for _, v in ipairs(d1.context.acceptance_seeds) do t[#t + 1] = pct(v) end return table.concat(t, " and ") end)()
+    -- free generation: the greedy text of a small model falls into repetition, which inflates the acceptance
+    local rep_note = a_gen > P.hi and string.format("; free generation reaches %s because this small model's greedy text falls into repetition, which the module predicts easily", pct(a_gen)) or ""
+    claim("MTP", string.format("%s.", P.src),
+          string.format("Second-token acceptance (D = 1): %s on real-text contexts (seeds %s), %s in free greedy generation of %d tokens (seeds %s)%s. Speculative output identical to greedy output for every prompt and context: %s.",
+                        pct(a_ctx), (function() local t = {} for _, v in ipairs(d1.context.acceptance_seeds) do t[#t + 1] = pct(v) end return table.concat(t, ", ") end)(),
+                        pct(a_gen), math.floor(sc.n_new), (function() local t = {} for _, v in ipairs(d1.decode.acceptance_seeds) do t[#t + 1] = pct(v) end return table.concat(t, ", ") end)(),
+                        d2 and string.format("; D = 2: %s and %s at depths 1 and 2 on real text", pct(d2.context.acceptance_by_depth[1]), pct(d2.context.acceptance_by_depth[2])) or "",
+                        exact and "yes" or "NO"),
+          (not exact) and "Not reproduced: the speculative output differs from greedy decoding for some prompt, which the method excludes (a fault of the implementation)."
+            or (dist == 0) and string.format("Reproduced: the real-text acceptance %s lies in V3's range %s%s.", pct(a_ctx), range, rep_note)
+            or (seed_lo <= P.hi and seed_hi >= P.lo) and string.format("Reproduced approximately: the pooled real-text acceptance %s is %.1f points %s V3's range %s; the seeds give %s, a range that overlaps V3's%s.",
+                                                                      pct(a_ctx), 100 * dist, a_ctx < P.lo and "below" or "above", range, seed_list, rep_note)
+            or (dist <= 0.05) and string.format("Reproduced approximately: the real-text acceptance %s is %.1f points %s V3's range %s (the two seeds give %s)%s.", pct(a_ctx), 100 * dist,
+                                                a_ctx < P.lo and "below" or "above", range, seed_list, rep_note)
+            or string.format("Not reproduced at this scale: the real-text acceptance %s is %.1f points %s V3's range %s%s.", pct(a_ctx), 100 * dist, a_ctx < P.lo and "below" or "above", range, rep_note))
+    local r1 = d1.decode.speed_ratio
+    local module_rel = d1.mtp_params_rel
+    claim("MTP", PAPER.v3_mtp_tps.src .. ".",
+          string.format("Decoding tokens/s, speculative over greedy: %sx at D = 1 (seeds %s)%s; a D = 1 round emits %s tokens and costs %s greedy steps: its verification pass over 2 tokens costs %s single-token passes, the module's draft the rest; the module has %s of the main model's parameters.",
+                        fixed(r1, 2), (function() local t = {} for _, v in ipairs(d1.decode.speed_ratio_seeds) do t[#t + 1] = fixed(v, 2) end return table.concat(t, ", ") end)(),
+                        d2 and string.format(", %sx at D = 2 (%s tokens per round, a round %s greedy steps)", fixed(d2.decode.speed_ratio, 2), fixed(d2.decode.tokens_per_round, 2), fixed(d2.decode.round_cost_steps, 2)) or "",
+                        fixed(d1.decode.tokens_per_round, 2), fixed(d1.decode.round_cost_steps, 2), fixed(pc[2], 2), pct(module_rel)),
+          (r1 >= 0.9 * PAPER.v3_mtp_tps.value) and string.format("Reproduced: %sx.", fixed(r1, 2))
+            or (r1 > 1.05) and string.format("Reproduced in part: speculative decoding is faster (%sx) but short of V3's %sx: a round costs %s greedy steps here.", fixed(r1, 2), fixed(PAPER.v3_mtp_tps.value, 1), fixed(d1.decode.round_cost_steps, 2))
+            or string.format("Not reproduced on this machine: speculative decoding runs at %sx the greedy speed although a round emits %s tokens, because a round costs %s greedy steps. On this CPU a pass over 2 tokens costs %s passes over one (a %s-parameter model is bound by arithmetic and per-layer overheads, not by reading its weights; V3 decodes on accelerators bound by memory bandwidth, where verifying 2 tokens costs about as much as 1), and the draft module, one block with the shared head, is large against a main model of %s blocks (%s of its parameters; V3's module is 1 block against 61).",
+                             fixed(r1, 2), fixed(d1.decode.tokens_per_round, 2), fixed(d1.decode.round_cost_steps, 2), fixed(pc[2], 2), si(by[0].params_main),
+                             num(sc.n_layers), pct(module_rel)))
+  end
+end
+
+section("4c. FP8 training, simulated")
+local P8 = R.fp8
+if not P8 then missing("fp8") else
+  local sc = P8.scale
+  para("DeepSeek-V3 trains in FP8 (sec. 3.3): every linear layer's three GEMMs take E4M3 inputs, activations scaled per 1 x 128 tile, ",
+       "weights per 128 x 128 block (scale = amax / 448, online), and the tensor cores' partial sums, kept in about 14 bits, are promoted to ",
+       "FP32 every N_C = 128 products; the embedding, output head, MoE gate, norms and attention stay in higher precision. archlab simulates ",
+       "this arithmetic on the CPU (docs/LOWP.md): `archlab.train{ precision = \"fp8\" }` quantizes exactly those GEMMs' operands and ",
+       string.format("accumulates in a truncating 14-bit accumulator. It measures numerics, not speed (the simulated fp8 run trained at %s of float32's tokens/s here).",
+                     pct(P8.training["fp8 tile"].tokens_per_s / P8.training.fp32.tokens_per_s)))
+  para(string.format("Scale: d_model %d, %d blocks (d_ff %d: rows of several 128-wide tiles), %d steps of %d x %d bytes, seeds %s; fp32, bf16, ",
+                     sc.d_model, sc.n_layers, sc.d_ff, sc.steps, sc.batch_size, sc.seq_len,
+                     (function() local t = {} for _, s in ipairs(sc.seeds) do t[#t + 1] = string.format("%d", s) end return table.concat(t, ", ") end)()),
+       "fp8 with V3's tiles and fp8 with one scale per tensor, the same initialization and batches for each seed.")
+  local rows = {}
+  for _, name in ipairs{ "fp32", "bf16", "fp8 tile", "fp8 tensor" } do
+    local t = P8.training[name]
+    rows[#rows + 1] = { name, fixed(t.val_loss), pct(t.rel_train), pct(t.rel_val), string.format("%.4f%%", 100 * P8.fixed_weights_rel_to_bf16[name]),
+                        string.format("%.0f", t.tokens_per_s) }
+  end
+  text(tbl({ "linear layers", "val loss (seed 1)", "train loss vs bf16 (worst seed)", "val loss vs bf16 (worst seed)", "bf16-trained weights, this forward vs bf16's", "tokens/s (simulated)" }, rows))
+  figure("fp8", "fp8.png", "(a) Training loss in each precision (seed 1); (b) validation loss relative to bf16; (c) a GEMM whose activations hold two massive-activation tokens: the ordinary tokens' output error against the outliers' magnitude, tile-wise and per-tensor scaling; (d) the K = 4096 accumulation error against the promotion interval.")
+  local noise = P8.bf16_seed_noise or 0 / 0 -- NaN (null in the file) with one seed
+  local tile = P8.training["fp8 tile"]
+  local fx = P8.fixed_weights_rel_to_bf16["fp8 tile"]
+  local L = PAPER.v3_fp8_loss.value
+  claim("FP8", PAPER.v3_fp8_loss.src .. ".",
+        string.format("Training curves: fp8 (tiles) ends %s from bf16 in training loss and %s in validation loss (worst of the seeds); bf16 itself differs by %s between its two seeds, and fp32 by %s from bf16. The arithmetic alone (the bf16-trained weights, the same batches, each precision's forward): fp8 tiles %.4f%%, per tensor %.4f%% from bf16's validation loss.",
+                      pct(tile.rel_train), pct(tile.rel_val), pct(noise), pct(P8.training.fp32.rel_val), 100 * fx, 100 * P8.fixed_weights_rel_to_bf16["fp8 tensor"]),
+        (fx <= L and noise == noise) and string.format("Reproduced for the arithmetic: at equal weights fp8's loss is within %.4f%% of bf16's, under V3's %.2f%%. The training curves cannot test the claim at this scale: any change of arithmetic moves a %d-step trajectory of a small model by about the seed-to-seed difference (%s), which is %s V3's 0.25%% (V3's curves average over 10^12 tokens).",
+                                  100 * fx, 100 * L, sc.steps, pct(noise), noise > 10 * L and "many times" or "comparable to")
+          or (fx <= L) and string.format("Reproduced for the arithmetic: at equal weights fp8's loss is within %.4f%% of bf16's, under V3's %.2f%%; with one seed the training curves' difference cannot be told from a trajectory's noise.", 100 * fx, 100 * L)
+          or string.format("Not reproduced: at equal weights fp8's loss is %.4f%% from bf16's, above V3's %.2f%%.", 100 * fx, 100 * L))
+  local last = P8.outliers.by_factor[#P8.outliers.by_factor]
+  local first_fail
+  for _, o in ipairs(P8.outliers.by_factor) do if not first_fail and o.tensor.median > 2 * o.tile.median then first_fail = o end end
+  claim("FP8", PAPER.v3_fp8_outliers.src .. ".",
+        string.format("A %d x %d by %d x %d product with %d massive-activation tokens: the ordinary tokens' output error (median) with 1 x 128 tiles stays %s for every magnitude; per tensor it is %s at 10^3, %s at 10^4 and %s at 10^%.0f (%s of the ordinary activations flushed to zero).",
+                      P8.outliers.tokens, P8.outliers.k, P8.outliers.n, P8.outliers.k, P8.outliers.massive_tokens, pct(last.tile.median),
+                      pct(P8.outliers.by_factor[3].tensor.median), pct(P8.outliers.by_factor[4].tensor.median), pct(last.tensor.median), math.log(last.factor, 10), pct(last.tensor_flushed_fraction)),
+        first_fail and string.format("Reproduced: per-tensor scaling fails once the outliers are 10^%.0f times the rest (error %s against %s tile-wise), while tiles isolate them; up to 10^3 E4M3's range (448 down to 2^-9) absorbs the outliers and both scalings agree.",
+                                     math.log(first_fail.factor, 10), pct(first_fail.tensor.median), pct(first_fail.tile.median))
+          or "Not reproduced: per-tensor scaling did not fail at the magnitudes tried.")
+  local acc = P8.accumulation
+  local near = acc.by_mode.nearest14[#acc.by_mode.nearest14].max_rel_error
+  claim("FP8", PAPER.v3_fp8_accum.src .. ".",
+        string.format("K = %d, E4M3 operands, positive values: without promotion the maximum relative error is %s with a 14-bit truncating accumulator (%s with round-to-nearest); promoted every 128 it is %s.",
+                      acc.k, pct(acc.none_14_truncating), pct(near), string.format("%.4f%%", 100 * acc.promote128_14_truncating)),
+        (acc.none_14_truncating > 0.5 * PAPER.v3_fp8_accum.value and acc.none_14_truncating < 3 * PAPER.v3_fp8_accum.value and acc.promote128_14_truncating < 0.1 * acc.none_14_truncating)
+          and string.format("Reproduced with a truncating accumulator: %s without promotion (V3: nearly 2%%), %s with N_C = 128; a round-to-nearest accumulator would err only %s, so V3's figure is consistent with an accumulator that truncates.",
+                            pct(acc.none_14_truncating), string.format("%.4f%%", 100 * acc.promote128_14_truncating), pct(near))
+          or string.format("Not reproduced: %s without promotion against V3's ~2%%.", pct(acc.none_14_truncating)))
+end
+
+-- =====================================================================================================
+section("4d. Reasoning by reinforcement learning, and distillation (DeepSeek-R1 at toy scale)")
+local RZ, RD = R.r1_zero, R.r1_distill
+-- a mean over seeds with its 95% t half-width (none for one seed); sign: written with its sign (a change)
+local function mci(s, digits, sign) return (sign and signed or fixed)(s.mean, digits or 3) .. (s.ci95 == s.ci95 and (" +- " .. fixed(s.ci95, digits or 3)) or "") end
+para("DeepSeek-R1 (sec. 2) trains reasoning with GRPO (DeepSeekMath sec. 4.1): per question a group of G sampled answers, rule-based ",
+     "rewards (the final answer's accuracy and the format of a <think> scratchpad followed by an <answer>), advantages relative to the ",
+     "group (no value model), a clipped importance ratio and a KL penalty to a frozen reference (docs/EQUATIONS.md sec. 8). At toy scale ",
+     "the question is multi-digit addition, byte-level, whose answers a checker verifies; 10% of the problems are held out by a hash of ",
+     "their text and every accuracy below is measured on them, greedy.")
+if not RZ then missing("r1_zero") else
+  local sc, b = RZ.scale, RZ.base
+  para(string.format("R1-Zero: GRPO straight on a base model. Base: %s, pretrained %d steps on demonstrations of which half are worked ",
+                     sc.base, sc.base_steps),
+       "column by column inside <think> and half answer at once (<think></think>). ",
+       string.format("GRPO: %d steps of %d problems x %d completions (temperature 1), %d updates per batch, clip %g, KL beta %g, lr %g, ",
+                     sc.rl_steps, sc.prompts, sc.group, sc.updates, sc.clip, sc.kl_beta, sc.lr),
+       string.format("reward = accuracy + %g x format; %d seeds, held-out accuracy every %d steps on %d problems.",
+                     sc.format_weight, #sc.seeds, sc.eval_every, sc.eval_n))
+  local rows = { { "base", "-", fixed(b.accuracy, 3), string.format("%s-%s", fixed(b.lo, 3), fixed(b.hi, 3)), fixed(b.length, 1),
+                   fixed(b.think_length, 1) } }
+  for _, r in ipairs(RZ.runs) do
+    rows[#rows + 1] = { "GRPO", string.format("%d", math.floor(r.seed)), fixed(r.final.accuracy, 3),
+                        string.format("%s-%s", fixed(r.final.lo, 3), fixed(r.final.hi, 3)), fixed(r.final.length, 1),
+                        fixed(r.final.think_length, 1) }
+  end
+  text(tbl({ "model", "seed", "held-out accuracy", "95% Wilson", "completion tokens", "scratchpad bytes" }, rows))
+  figure("r1_zero", "training.png", "Accuracy, completion length and reward against RL steps: held-out greedy completions and the training samples (temperature 1), mean over seeds with the band from the lowest to the highest.")
+  local da, dl = RZ.accuracy_change, RZ.length_change
+  claim("R1", PAPER.r1_zero.src .. ".",
+        string.format("Held-out accuracy %s at the base -> %s after %d steps (change %s, 95%% t-interval over %d seeds); completion length %s -> %s tokens (change %s); training samples' length change %s. Final scratchpads %s bytes, the demonstrations' worked ones %s.",
+                      fixed(b.accuracy, 3), mci(RZ.final_accuracy), sc.rl_steps, mci(da, 3, true), #sc.seeds, fixed(b.length, 1),
+                      mci(RZ.final_length, 1), mci(dl, 1, true), mci(RZ.train_length_change, 1, true), fixed(RZ.final_think_length.mean, 1),
+                      fixed(RZ.reference_think_length, 1)),
+        (RZ.accuracy_rises and RZ.length_rises)
+          and ("Reproduced qualitatively: accuracy and response length rise under rule-based rewards alone. " ..
+               (RZ.length_stops_at_demonstrations and "The length stops at the demonstrations' scratchpad: RL selects the worked format the base already knew rather than growing longer reasoning, and no reflection appears at this scale." or "The scratchpads grow beyond the demonstrations'."))
+          or (RZ.accuracy_rises and "Reproduced for accuracy only: the response length does not rise resolvably."
+          or "Not reproduced in this run: the accuracy does not rise beyond the seed-to-seed interval."))
+end
+if not RD then missing("r1_distill") else
+  local sc, S = RD.scale, RD.summary
+  para(string.format("Distillation: a teacher (%s, %s parameters) trained by SFT on worked demonstrations (%d steps) then GRPO (%d steps); ",
+                     sc.teacher, si(RD.teacher.params), math.floor(sc.steps.teacher_sft), math.floor(sc.steps.teacher_rl)),
+       string.format("the student (%s, %s parameters) briefly pretrained as R1-Zero's base. From that base, per seed (%d seeds) and at the same ",
+                     sc.student, si(RD.student.params), #sc.seeds),
+       "student compute (forward + backward FLOPs, sampling and the reference included for RL): RL alone (", sc.rl, "); ",
+       "sequence-level distillation as R1 did it (", sc.distill, "; the checker keeps only correct, well-formatted completions); ",
+       "logit distillation (tau^2 KL to the teacher at tau = 2 on the same kind of completions).")
+  local rows = {}
+  local function vals(list) local t = {} for _, v in ipairs(list) do t[#t + 1] = fixed(v, 3) end return table.concat(t, ", ") end
+  rows[#rows + 1] = { "student base", fixed(RD.student.base.accuracy, 3), "-", "-" }
+  for _, arm in ipairs{ "rl", "sequences", "logits" } do
+    local s, d = S[arm], RD.difference_to_rl[arm]
+    rows[#rows + 1] = { ({ rl = "RL alone (GRPO)", sequences = "distilled: sequences", logits = "distilled: logits" })[arm],
+                        mci(s), vals(s.values), d and mci(d, 3, true) or "-" }
+  end
+  rows[#rows + 1] = { "teacher", fixed(RD.teacher.after_grpo.accuracy, 3), "-", "-" }
+  text(tbl({ "model", "held-out accuracy (mean +- 95% t)", "per seed", "minus RL, paired by seed" }, rows))
+  figure("r1_distill", "distill.png", "Held-out accuracy against the student's compute for each arm (mean over seeds, band from the lowest to the highest), and at the end beside the student base and the teacher.")
+  local b = RD.distillation_beats_rl
+  claim("R1", PAPER.r1_distill.src .. ".",
+        string.format("At equal student compute, RL alone %s, distilled from the teacher's filtered samples %s, logit-distilled %s (mean +- 95%% t over %d seeds); paired differences to RL %s and %s; teacher %s, student base %s.",
+                      mci(S.rl), mci(S.sequences), mci(S.logits), #sc.seeds, mci(RD.difference_to_rl.sequences, 3, true),
+                      mci(RD.difference_to_rl.logits, 3, true),
+                      fixed(RD.teacher.after_grpo.accuracy, 3), fixed(RD.student.base.accuracy, 3)),
+        b.sequences and (b.logits and ("Reproduced: both kinds of distillation beat RL on the small model, beyond the seed-to-seed interval." ..
+                                       (math.max(S.sequences.mean, S.logits.mean) >= RD.teacher.after_grpo.accuracy - 0.02
+                                        and " At this scale the distilled student reaches its teacher, so the comparison measures supervision against reward, not the teacher's capacity." or ""))
+                         or "Reproduced for R1's sequence-level distillation; logit distillation's advantage is not resolved.")
+          or (b.logits and "Reproduced for logit distillation only; R1's sequence-level recipe is not resolved."
+          or "Not reproduced in this run: no distilled arm beats RL beyond the seed-to-seed interval."))
+end
+
+-- =====================================================================================================
 section("5. Needle in a haystack")
 if not K then missing("kv_tradeoff") else
   para(string.format("The synthetic needle task (a key -> value fact in synthetic filler, exact-match recall, chance %.3f): the models of section 3, ",
@@ -536,6 +791,8 @@ text(table.concat({
   "- DeepSeekMoE: DeepSeekMoE: Towards Ultimate Expert Specialization in Mixture-of-Experts Language Models, arXiv 2401.06066.",
   "- V2: DeepSeek-V2: A Strong, Economical, and Efficient Mixture-of-Experts Language Model, arXiv 2405.04434.",
   "- V3: DeepSeek-V3 Technical Report, arXiv 2412.19437.",
+  "- DeepSeekMath: DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models, arXiv 2402.03300 (GRPO, sec. 4.1).",
+  "- R1: DeepSeek-R1: Incentivizing Reasoning Capability in LLMs via Reinforcement Learning, arXiv 2501.12948.",
 }, "\n"))
 para("The equations as archlab implements them, with its own choices marked, are restated in the repository's docs/EQUATIONS.md.")
 

@@ -29,6 +29,7 @@ void bridge_open_params(lua_State *L);
 void bridge_open_probe(lua_State *L);
 void bridge_open_compare(lua_State *L);    /* scripts/lua_compare.c: archlab.compare */      /* scripts/lua_probe.c: model:inspect(), model:probes() */     /* scripts/lua_params.c: model:param(), grad(), set_param() */       /* scripts/lua_util.c: fields of the module table on top */
 void bridge_open_data(lua_State *L);
+void bridge_open_dist(lua_State *L);       /* scripts/lua_dist.c: archlab.rank(), archlab.size() */
 void bridge_open_train(lua_State *L);
 int luaopen_archlab(lua_State *L);
 

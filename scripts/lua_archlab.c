@@ -12,6 +12,7 @@
 #include "scripts/lua_moe.h"
 #include "scripts/lua_plot.h"
 #include "scripts/lua_tensor.h"
+#include "scripts/lua_rl.h"
 
 /* archlab.threads([n]): sets the thread count for OpenMP loops and OpenBLAS; returns the current one. */
 static int l_threads(lua_State *L) {
@@ -25,6 +26,15 @@ static int l_threads(lua_State *L) {
         al_set_threads((int)n);
     }
     lua_pushinteger(L, al_get_threads());
+    return 1;
+}
+
+/* archlab.device([name]) -> name: selects where models are built and trained (core/backend.c's registry). A
+ * model's buffers belong to the device it was built on, so the device is chosen before any model exists. */
+static int l_device(lua_State *L) {
+    if (!lua_isnoneornil(L, 1) && backend_select(luaL_checkstring(L, 1)))
+        return luaL_error(L, "archlab.device: %s", al_error_message());
+    lua_pushstring(L, backend_active());
     return 1;
 }
 
@@ -87,6 +97,11 @@ static int l_kinds(lua_State *L) {
 static const FnSpec THREADS = {"archlab.threads", "archlab.threads([n]) -> n",
                                "sets the thread count of OpenMP loops and OpenBLAS (1 to 4 per available core); "
                                "returns the current one", NULL};
+static const FnSpec DEVICE = {"archlab.device", "archlab.device([name]) -> name",
+                              "selects the device models are built and trained on: \"cpu\" (the default), \"cpu-checked\" "
+                              "(the CPU kernels with device memory unreadable outside them: finds host accesses), "
+                              "\"cuda\" (bin/archlab-cuda on a GPU machine); before any model is built. Returns the "
+                              "current one (--device NAME on the command line does the same)", NULL};
 static const FnSpec KINDS = {"archlab.kinds", "archlab.kinds([family]) -> { attention =, ffn =, residual =, plot = }",
                              "what the registries hold: each kind's name, help and the config fields it reads "
                              "(one family's list when family is given)", NULL};
@@ -110,6 +125,7 @@ static const FnSpec SWEEP = {"archlab.sweep", "archlab.sweep{ dir =, data =, bas
 
 int luaopen_archlab(lua_State *L) {
     opts_register(&THREADS);
+    opts_register(&DEVICE);
     opts_register(&KINDS);
     opts_register(&SWEEP);
     lua_newtable(L);
@@ -127,12 +143,16 @@ int luaopen_archlab(lua_State *L) {
     lua_setfield(L, -2, "plot");
     lua_pushcfunction(L, l_threads);
     lua_setfield(L, -2, "threads");
+    lua_pushcfunction(L, l_device);
+    lua_setfield(L, -2, "device");
     bridge_open_help(L); /* archlab.help, help_text, options */
     bridge_open_tensor(L); /* archlab.tensor */
     bridge_open_lowp(L);   /* archlab.lowp: FP8 numerics simulated (core/lowp.h) */
     bridge_open_params(L); /* model:param(), grad(), set_param() as tensors */
     bridge_open_probe(L);  /* model:inspect(), model:probes() */
     bridge_open_compare(L); /* archlab.compare */
+    bridge_open_rl(L);      /* archlab.data.addition/expression, archlab.grpo, archlab.distill, model:clone */
+    bridge_open_dist(L);    /* archlab.rank(), archlab.size() */
     lua_pushcfunction(L, l_kinds);
     lua_setfield(L, -2, "kinds");
     lua_pushstring(L, ARCHLAB_VERSION);

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/safetensors.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/checkpoint.h"
+#include "train/parallel.h"
+#include "train/trainer.h"
 
 static const OptSpec PERTURB_OPTS[] = {
     {"std", OPT_NUMBER, 0, 10, "0.05", "standard deviation of the noise"},
@@ -48,7 +51,12 @@ static int l_perturb(lua_State *L) {
     if (!m->ps.data) luaL_error(L, "%s: the model has no allocated parameters", fn);
     Rng rng;
     rng_init(&rng, (uint64_t)seed);
-    for (size_t i = 0; i < m->ps.total; i++) m->ps.data[i] += (real)rng_normal(&rng, std);
+    real *w = malloc(sizeof(real) * (m->ps.total ? m->ps.total : 1)); /* the weights, through a host copy */
+    AL_ASSERT(w);
+    K->to_host(w, m->ps.data, m->ps.total);
+    for (size_t i = 0; i < m->ps.total; i++) w[i] += (real)rng_normal(&rng, std);
+    K->to_device(m->ps.data, w, m->ps.total);
+    free(w);
     rng_free(&rng);
     lua_settop(L, 1);
     return 1;
@@ -104,19 +112,35 @@ static int l_dump_grads(lua_State *L) {
     int *tokens = read_grid(L, 2, fn, "tokens", 0, V, &B, &T);
     int *targets = read_grid(L, 2, fn, "targets", -1, V, &B, &T);
     if (T > m->cfg.seq_len) luaL_error(L, "%s: sequences of %d tokens exceed the model's seq_len %d", fn, T, m->cfg.seq_len);
+    /* under mpirun the batch is the global one: each rank takes its share, and the gradient written is the
+     * data/expert-parallel step's (train/parallel.h), to compare with one process; the logits are not written */
+    int R = dist_size(), Bg = B;
+    if (B % R) luaL_error(L, "%s: %d sequences do not divide among %d ranks", fn, B, R);
+    B /= R;
+    tokens += (size_t)dist_rank() * B * T;
+    targets += (size_t)dist_rank() * B * T;
     if (model_plan(m, B, T)) opts_raise_engine_error(L, fn);
     size_t N = (size_t)B * T;
     /* a forward with targets turns the logits into probabilities in place (for the backward): take the
      * logits from a forward without targets first; the same forward again (deterministic) feeds the backward */
     model_forward(m, tokens, NULL, B, T);
     float *logits = lua_newuserdatauv(L, sizeof(float) * N * V, 0);
-    const real *lg = model_logits(m);
+    real *lg = malloc(sizeof(real) * N * V); /* the logits, through a host copy */
+    AL_ASSERT(lg);
+    K->to_host(lg, model_logits(m), N * V);
     for (size_t i = 0; i < N * V; i++) logits[i] = (float)lg[i];
-    memset(m->ps.grad, 0, sizeof(real) * m->ps.total);
+    free(lg);
+    K->zero(m->ps.grad, m->ps.total);
     double ce = model_forward(m, tokens, targets, B, T);
-    if (isnan(ce)) luaL_error(L, "%s: no target is counted (every target is -1)", fn);
+    if (isnan(ce) && R == 1) luaL_error(L, "%s: no target is counted (every target is -1)", fn);
     double aux = model_aux_loss(m);
     model_backward(m, tokens, targets, B, T);
+    if (R > 1) {
+        if (grads_reduce(m, &ce) || dp_sum(&aux, 1)) opts_raise_engine_error(L, fn);
+        aux /= R; /* each rank's balance loss is the mean over its sequences */
+        tokens -= (size_t)dist_rank() * B * T;
+        targets -= (size_t)dist_rank() * B * T;
+    }
     double loss = ce + aux;
 
     int n = m->ps.n, nt = n + 6;
@@ -125,15 +149,16 @@ static int l_dump_grads(lua_State *L) {
     AL_ASSERT(t && names);
     float *gbuf = params_f32(m, m->ps.grad, t, "grad.", names);
     StWriteTensor *x = t + n;
-    x[0] = (StWriteTensor){.name = "tokens", .dtype = "I32", .ndim = 2, .shape = {B, T}, .bytes = tokens};
-    x[1] = (StWriteTensor){.name = "targets", .dtype = "I32", .ndim = 2, .shape = {B, T}, .bytes = targets};
-    x[2] = (StWriteTensor){.name = "logits", .dtype = "F32", .ndim = 3, .shape = {B, T, V}, .bytes = logits};
-    x[3] = (StWriteTensor){.name = "loss", .dtype = "F64", .ndim = 1, .shape = {1}, .bytes = &loss};
-    x[4] = (StWriteTensor){.name = "ce_loss", .dtype = "F64", .ndim = 1, .shape = {1}, .bytes = &ce};
-    x[5] = (StWriteTensor){.name = "aux_loss", .dtype = "F64", .ndim = 1, .shape = {1}, .bytes = &aux};
+    x[0] = (StWriteTensor){.name = "tokens", .dtype = "I32", .ndim = 2, .shape = {Bg, T}, .bytes = tokens};
+    x[1] = (StWriteTensor){.name = "targets", .dtype = "I32", .ndim = 2, .shape = {Bg, T}, .bytes = targets};
+    x[2] = (StWriteTensor){.name = "loss", .dtype = "F64", .ndim = 1, .shape = {1}, .bytes = &loss};
+    x[3] = (StWriteTensor){.name = "ce_loss", .dtype = "F64", .ndim = 1, .shape = {1}, .bytes = &ce};
+    x[4] = (StWriteTensor){.name = "aux_loss", .dtype = "F64", .ndim = 1, .shape = {1}, .bytes = &aux};
+    x[5] = (StWriteTensor){.name = "logits", .dtype = "F32", .ndim = 3, .shape = {B, T, V}, .bytes = logits};
     char *cfg = config_to_json(&m->cfg);
     const char *mk[2] = {"format", "archlab.config"}, *mv[2] = {"pt", cfg};
-    int rc = make_parent_dirs(file) ? -1 : st_write(file, t, nt, mk, mv, 2);
+    /* rank 0 writes; several ranks hold shares of the logits, so none are written then */
+    int rc = dist_rank() ? 0 : make_parent_dirs(file) ? -1 : st_write(file, t, R > 1 ? nt - 1 : nt, mk, mv, 2);
     for (int i = 0; i < n; i++) free(names[i]);
     free(names); free(t); free(gbuf); free(cfg);
     if (rc) opts_raise_engine_error(L, fn);

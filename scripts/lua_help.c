@@ -108,6 +108,7 @@ static void overview(FILE *f) {
     static const struct { const char *prefix, *title; } groups[] = {
         {"archlab.", "building, training, measuring"}, {"model:", "a model's methods"},
         {"archlab.data.", "data sources"}, {"data:", "a data source's methods"},
+        {"task:", "a verifiable task's methods (archlab.data.addition, archlab.data.expression)"},
         {"run", "what archlab.train returns"}, {"archlab.stats.", "statistics"},
         {"archlab.plot.", "figures"}, {"archlab.tensor.", "tensors"}, {"tensor", "a tensor's fields and methods"},
     };

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "analysis/cost.h"
+#include "core/lowp_linear.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/trainer.h"
@@ -90,8 +91,20 @@ static int l_summary(lua_State *L) {
     return 1;
 }
 
-static const FnSpec EVALUATE = {"model:evaluate", "model:evaluate{ data =, batch_size =, batches =, seq_len =, split = } -> loss",
-                                "mean cross-entropy (nats per token) over fixed batches of the data", bridge_eval_opts};
+/* bridge_eval_opts' rows (the other evaluations' options) and the precision of the forward passes */
+static const OptSpec EVALUATE_OPTS[] = {
+    {"data", OPT_ANY, 0, 0, NULL, "(required) an archlab.data source"},
+    {"batch_size", OPT_INT, 1, 1 << 20, "8", "sequences per batch"},
+    {"batches", OPT_INT, 1, 1 << 20, "8", "fixed batches (the same in every run)"},
+    {"seq_len", OPT_INT, 1, 1 << 22, "the model's seq_len", "tokens per sequence (at most the model's)"},
+    {"split", OPT_STRING, 0, 0, "\"val\"", "\"val\" or \"train\""},
+    {"precision", OPT_STRING, 0, 0, "\"fp32\"", "the linear layers' GEMMs, simulated as archlab.train's option: "
+                                               "\"fp32\", \"bf16\" or \"fp8\" (the same weights, another arithmetic)"},
+    {"fp8_scaling", OPT_STRING, 0, 0, "\"tile\"", "\"tile\" or \"tensor\", as archlab.train's"},
+    {NULL},
+};
+static const FnSpec EVALUATE = {"model:evaluate", "model:evaluate{ data =, batch_size =, batches =, seq_len =, split =, precision = } -> loss",
+                                "mean cross-entropy (nats per token) over fixed batches of the data", EVALUATE_OPTS};
 static const OptSpec MODEL_OPTS[] = {
     {"preset", OPT_STRING, 0, 0, NULL, "where the config starts: a preset name (scripts/presets/NAME.lua), a FILE.lua "
                                       "returning config fields, or a Hugging Face config.json (V2-Lite's, to shrink "
@@ -114,7 +127,17 @@ static int l_evaluate(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     EvalOptions e;
     bridge_eval_options(L, 2, &EVALUATE, m, &e);
+    char precision[8] = "fp32", scaling[8] = "tile";
+    spec_str(L, 2, &EVALUATE, "precision", precision, sizeof precision);
+    spec_str(L, 2, &EVALUATE, "fp8_scaling", scaling, sizeof scaling);
+    /* the accumulator as archlab.train's defaults: 14 bits for fp8, full float32 for bf16, promoted every 128 */
+    LowpLinear lowp;
+    if (lowp_linear_init(&lowp, precision, scaling, !strcmp(precision, "fp8") ? 14 : 0, 128, "toward_zero"))
+        opts_raise_engine_error(L, fn);
+    if (strcmp(precision, "fp32")) m->ctx.lowp = &lowp;
     double loss = evaluate(m, e.data, e.B, e.T, e.batches, e.split);
+    m->ctx.lowp = NULL;
+    lowp_linear_free(&lowp);
     if (isnan(loss)) opts_raise_engine_error(L, fn);
     lua_pushnumber(L, loss);
     return 1;

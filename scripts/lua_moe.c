@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "analysis/expert_load.h"
+#include "arch/moe.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_opts.h"
 #include "train/trainer.h"
@@ -77,6 +78,24 @@ static int l_expert_load(lua_State *L) {
     }
     lua_pushnumber(L, el.n ? el.maxvio_max : NAN);
     lua_setfield(L, -2, "maxvio_max");
+    /* expert parallelism (arch/moe_ep.c): the rows (one per token and rank holding any of its experts) this rank
+     * sent to each rank in the last forward, per layer */
+    int nep = 0;
+    for (int i = 0; i < m->n_sub; i++) nep += moe_of(m->sub[i]) && moe_ep_active(moe_of(m->sub[i]));
+    if (nep) {
+        lua_createtable(L, nep, 0);
+        for (int i = 0, j = 0; i < m->n_sub; i++) {
+            const Moe *e = moe_of(m->sub[i]);
+            if (!e || !moe_ep_active(e)) continue;
+            lua_createtable(L, e->ep, 0);
+            for (int r = 0; r < e->ep; r++) {
+                lua_pushinteger(L, (lua_Integer)e->ep_send[r]);
+                lua_rawseti(L, -2, r + 1);
+            }
+            lua_rawseti(L, -2, ++j);
+        }
+        lua_setfield(L, -2, "ep_rows_sent");
+    }
     expert_load_free(&el);
     return 1;
 }

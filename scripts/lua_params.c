@@ -36,7 +36,7 @@ static const ParamInfo *param_arg(lua_State *L, Model *m, int idx, const char *f
 static int copy_out(lua_State *L, const ParamInfo *p, const real *buf, const char *fn) {
     Tensor t;
     if (tensor_new(&t, REAL_DTYPE, p->ndim, p->shape)) return luaL_error(L, "%s: %s", fn, al_error_message());
-    memcpy(tensor_data(&t), buf + p->offset, p->numel * sizeof(real));
+    K->to_host(tensor_data(&t), buf + p->offset, p->numel); /* the store may be device memory */
     lua_tensor_push(L, &t);
     return 1;
 }
@@ -78,7 +78,7 @@ static int l_set_param(lua_State *L) {
             tensor_free(&c);
             return luaL_error(L, "%s: element %d of the tensor is not finite (weights must be)", fn, (int)i + 1);
         }
-    memcpy(m->ps.data + p->offset, v, p->numel * sizeof(real));
+    K->to_device(m->ps.data + p->offset, v, p->numel);
     tensor_free(&c);
     lua_settop(L, 1);
     return 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/config.h" /* closest_word */
+#include "core/dist.h"
 #include "plots/plot.h"
 #include "scripts/lua_opts.h"
 #include "scripts/lua_plot.h"
@@ -404,7 +405,8 @@ static int l_figure(lua_State *L) {
     plot_output o;
     read_output(&c, 1, &o);
     void *spec = read_spec(&c, 1, "", k, own);
-    return done(&c, plot_figure(file, k, spec, &o), file);
+    /* under mpirun every rank runs the script and rank 0 alone writes files */
+    return done(&c, dist_rank() ? 0 : plot_figure(file, k, spec, &o), file);
 }
 
 static const OptSpec PANELS_OPTS[] = {
@@ -465,7 +467,7 @@ static int l_panels(lua_State *L) {
     lua_pop(L, 1);
     ps.panels = pan;
     ps.n_panels = n;
-    return done(&c, plot_panels(file, &ps, &o), file);
+    return done(&c, dist_rank() ? 0 : plot_panels(file, &ps, &o), file);
 }
 
 /* archlab.plot.document{ file = "r.pdf", title = "...", pages = { { title =, text =, image =, caption = }, ... } }
@@ -528,7 +530,7 @@ static int l_document(lua_State *L) {
     ds.pages = pg;
     ds.n_pages = n;
     int pages = 0;
-    if (plot_document(file, &ds, &o, &pages)) lerr(&c, NULL, "%s", plot_last_error());
+    if (!dist_rank() && plot_document(file, &ds, &o, &pages)) lerr(&c, NULL, "%s", plot_last_error());
     lua_pushstring(L, file);
     lua_pushinteger(L, pages);
     return 2;

@@ -40,11 +40,14 @@ static const OptSpec TRAIN_OPTS[] = {
     {"label", OPT_STRING, 0, 0, NULL, "shown in the progress lines"},
     {"quiet", OPT_BOOL, 0, 0, "false (--quiet sets it)", "no progress output"},
     {"precision", OPT_STRING, 0, 0, "\"fp32\"", "the linear layers' GEMMs, simulated: \"fp32\", \"bf16\" or \"fp8\" "
-                                               "(DeepSeek-V3's E4M3 recipe; head, gate, norms, attention stay fp32)"},
+                                               "(DeepSeek-V3's E4M3 recipe; head, gate, norms, attention stay fp32); "
+                                               "on device cuda every GEMM's own arithmetic: \"fp32\", \"tf32\" or \"bf16\""},
+    {"device", OPT_STRING, 0, 0, "the current device", "the device the run must be on (the model's, chosen before it was "
+                                                          "built: archlab.device or --device): an error if it is another"},
     {"fp8_scaling", OPT_STRING, 0, 0, "\"tile\"", "fp8 scales: \"tile\" (1 x 128 activations, 128 x 128 weights) or \"tensor\""},
     {"accum_bits", OPT_INT, -1, 23, "14 (fp8), 0 (bf16)", "the GEMM accumulator's mantissa bits (0: full float32)"},
     {"promote_every", OPT_INT, 0, 1 << 20, "128", "products between promotions of the accumulator to float32 (0: never)"},
-    {"accum_round", OPT_STRING, 0, 0, "\"zero\"", "the accumulator's rounding: \"zero\" (truncation) or \"nearest\""},
+    {"accum_round", OPT_STRING, 0, 0, "\"toward_zero\"", "the accumulator's rounding: \"toward_zero\" (truncation) or \"nearest\""},
     {NULL},
 };
 static const FnSpec TRAIN = {"archlab.train", "archlab.train{ model =, data =, steps =, ... } -> run",
@@ -88,6 +91,15 @@ static int l_train(lua_State *L) {
     o.checkpoint_every = spec_int(L, 1, &TRAIN, "checkpoint_every", 0);
     o.stop_at = spec_int(L, 1, &TRAIN, "stop_at", 0);
     spec_str(L, 1, &TRAIN, "precision", o.precision, sizeof o.precision);
+    char device[32] = "";
+    spec_str(L, 1, &TRAIN, "device", device, sizeof device);
+    if (device[0] && strcmp(device, backend_active())) { /* the model's buffers live on the active device */
+        int known = 0;
+        for (int i = 0; i < backend_count(); i++) known |= !strcmp(backend_at(i)->name, device);
+        if (!known && backend_select(device)) luaL_error(L, "%s: field 'device': %s", FN, al_error_message());
+        luaL_error(L, "%s: field 'device' = \"%s\", but the model is on \"%s\" (choose the device with archlab.device(\"%s\") "
+                   "or --device %s before building the model)", FN, device, backend_active(), device, device);
+    }
     spec_str(L, 1, &TRAIN, "fp8_scaling", o.fp8_scaling, sizeof o.fp8_scaling);
     spec_str(L, 1, &TRAIN, "accum_round", o.accum_round, sizeof o.accum_round);
     o.accum_bits = spec_int(L, 1, &TRAIN, "accum_bits", o.accum_bits);

@@ -1,5 +1,5 @@
 /* The archlab command: runs a Lua experiment script with the `archlab` module loaded.
- *   archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]
+ *   archlab [--threads N] [--device NAME] [--quiet] SCRIPT.lua [ARGS...]
  * Errors (syntax, bad config, missing data) print one line "script.lua:LINE: message" and exit 1. */
 #include <libgen.h>
 #include <signal.h>
@@ -9,13 +9,14 @@
 #include <unistd.h>
 
 #include "core/backend.h"
+#include "core/dist.h"
 #include "scripts/bridge.h"
 #include "scripts/lua_plot.h"
 #include "train/trainer.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: archlab [--threads N] [--quiet] SCRIPT.lua [ARGS...]\n"
+            "usage: archlab [--threads N] [--device NAME] [--quiet] SCRIPT.lua [ARGS...]\n"
             "       archlab summary PRESET|FILE.lua|config.json [--json] [--context T] [--batch B]\n"
             "       archlab plot METRICS.jsonl --x step --y loss,val_loss -o loss.png [--log-y] [--log-x]\n"
             "       archlab compare CONFIG [CONFIG ...] [--vary K=V1,V2] [--context T1,T2] [--memory 80GiB] [--format F]\n"
@@ -23,7 +24,8 @@ static void usage(FILE *f) {
             "                              kinds, a plot kind such as heatmap); archlab.help(TOPIC) in a script\n"
             "  runs an experiment script with the archlab module loaded\n"
             "  --threads N  threads for OpenMP loops and OpenBLAS (default: all cores)\n"
-            "  --quiet      no progress output\n");
+            "  --device D   where models live and train: %s (default cpu; archlab.device(D) in a script)\n"
+            "  --quiet      no progress output\n", backend_names());
 }
 
 /* The installation root is the nearest ancestor of the executable's directory holding scripts/presets
@@ -120,6 +122,11 @@ int main(int argc, char **argv) {
                 return 1;
             }
             al_set_threads((int)t);
+        } else if (!strcmp(argv[i], "--device") && i + 1 >= argc) {
+            fprintf(stderr, "archlab: --device needs a name (%s)\n", backend_names());
+            return 1;
+        } else if (!strcmp(argv[i], "--device")) {
+            if (backend_select(argv[++i])) { fprintf(stderr, "archlab: --device: %s\n", al_error_message()); return 1; }
         } else if (!strcmp(argv[i], "--quiet")) bridge_quiet = 1;
         else if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
         else { fprintf(stderr, "archlab: unknown option %s (archlab --help shows the usage)\n", argv[i]); return 1; }
@@ -132,6 +139,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "compare")) { find_root(); return al_cmd_compare(argc - i, argv + i); }
     const char *script = argv[i];
     find_root();
+    /* under mpirun: every rank runs the script; rank 0 alone prints (archlab's writers check the rank too) */
+    if (dist_init(&argc, &argv)) { fprintf(stderr, "archlab: %s\n", al_error_message()); return 1; }
+    if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) { fprintf(stderr, "archlab: cannot silence rank %d\n", dist_rank()); return 1; }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -166,8 +176,19 @@ int main(int argc, char **argv) {
     lua_sethook(L, NULL, 0, 0);
     lua_close(L); /* also after an interrupt: the script's models and buffers are freed, not left to the exit */
     if (rc && al_interrupt_requested) {
+        if (dist_size() > 1) { /* under mpirun a stop usually follows another rank's end */
+            fprintf(stderr, "archlab: rank %d of %d interrupted (by mpirun when another rank ended, or by a signal); the "
+                            "last checkpoint is as it was\n", dist_rank(), dist_size());
+            dist_abort(130);
+        }
         fprintf(stderr, "archlab: interrupted\n");
         return 130; /* a shell's convention for a run stopped by SIGINT */
     }
+    /* a rank that failed ends the job: the others would wait for it in their next collective */
+    if (rc && dist_size() > 1) {
+        fprintf(stderr, "archlab: rank %d of %d failed; stopping the job\n", dist_rank(), dist_size());
+        dist_abort(rc);
+    }
+    dist_finalize();
     return rc;
 }

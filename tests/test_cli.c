@@ -46,7 +46,7 @@ static void expect_error(const char *script, const char *where, const char *what
     EXPECT(strstr(err, what) != NULL);
 }
 
-/* The bad-input suite (tests/bad/cases.lua: 15 classes, at least 20 cases each), every case its own process:
+/* The bad-input suite (tests/bad/cases.lua: 17 classes, at least 20 cases each), every case its own process:
  * exit status, one line on stderr naming the script line or the file, the message pattern. */
 TEST(cli_bad_input_suite) {
     char cmd[2048], out[16384] = "";

@@ -149,6 +149,22 @@ TEST(figures_quick_moe_granularity) {
     static const char *const f[] = {"granularity.png", NULL};
     check_experiment("moe_granularity", f);
 }
+TEST(figures_quick_mtp) { static const char *const f[] = {"mtp.png", NULL}; check_experiment("mtp", f); }
+TEST(figures_quick_fp8) {
+    static const char *const f[] = {"fp8.png", NULL};
+    check_experiment("fp8", f);
+    EXPECT(contains("fp8/results.json", "\"fixed_weights_rel_to_bf16\""));
+}
+TEST(figures_quick_r1_zero) {
+    static const char *const f[] = {"training.png", NULL};
+    check_experiment("r1_zero", f);
+    EXPECT(contains("r1_zero/results.json", "\"verdict\"") && contains("r1_zero/results.json", "\"accuracy_change\""));
+}
+TEST(figures_quick_r1_distill) {
+    static const char *const f[] = {"distill.png", NULL};
+    check_experiment("r1_distill", f);
+    EXPECT(contains("r1_distill/results.json", "\"difference_to_rl\"") && contains("r1_distill/results.json", "\"verdict\""));
+}
 TEST(figures_quick_inside) {
     static const char *const f[] = {"attention.png", "hres.png", "routing.png", NULL};
     check_experiment("inside", f);

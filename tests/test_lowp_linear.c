@@ -99,12 +99,12 @@ TEST(lowp_linear_bf16_matches_hand_products) { check_layer("bf16", "tile", LOWP_
 
 TEST(lowp_linear_options_are_checked) {
     LowpLinear p;
-    EXPECT(lowp_linear_init(&p, "fp16", "tile", 0, 128, "zero") == -1 && strstr(al_error_message(), "precision"));
-    EXPECT(lowp_linear_init(&p, "fp8", "block", 0, 128, "zero") == -1 && strstr(al_error_message(), "fp8_scaling"));
-    EXPECT(lowp_linear_init(&p, "fp8", "tile", 24, 128, "zero") == -1 && strstr(al_error_message(), "accum_bits"));
-    EXPECT(lowp_linear_init(&p, "fp8", "tile", 14, 0, "zero") == -1 && strstr(al_error_message(), "promote_every"));
+    EXPECT(lowp_linear_init(&p, "fp16", "tile", 0, 128, "toward_zero") == -1 && strstr(al_error_message(), "precision"));
+    EXPECT(lowp_linear_init(&p, "fp8", "block", 0, 128, "toward_zero") == -1 && strstr(al_error_message(), "fp8_scaling"));
+    EXPECT(lowp_linear_init(&p, "fp8", "tile", 24, 128, "toward_zero") == -1 && strstr(al_error_message(), "accum_bits"));
+    EXPECT(lowp_linear_init(&p, "fp8", "tile", 14, 0, "toward_zero") == -1 && strstr(al_error_message(), "promote_every"));
     EXPECT(lowp_linear_init(&p, "fp8", "tensor", 14, 0, "up") == -1 && strstr(al_error_message(), "accum_round"));
-    EXPECT(lowp_linear_init(&p, "fp8", "tensor", 14, 0, "zero") == 0);
+    EXPECT(lowp_linear_init(&p, "fp8", "tensor", 14, 0, "toward_zero") == 0);
     lowp_linear_free(&p);
 }
 

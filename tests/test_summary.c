@@ -233,3 +233,25 @@ TEST(breakdown_rows_add_up) {
         model_free(m);
     }
 }
+
+/* Training memory under the three recipes, by hand for a 2-block d 64 model: 139,584 parameters (tiny's count,
+ * worked out in tests/test_cli.c's cli_compare) priced at fp32 4+4+8 = 16 bytes, bf16 2+4+4+8 = 18 (bf16
+ * weights beside fp32 master weights, fp32 gradients and moments), fp8 1+4+4+4 = 13 (V3: fp8 GEMM weights, fp32
+ * master weights and gradients, bf16 moments); activations at 4, 2 and 1 bytes per element */
+TEST(training_memory_recipes_by_hand) {
+    ModelConfig c;
+    config_defaults(&c);
+    c.d_model = 64; c.n_layers = 2; c.n_heads = 4; c.d_ff = 192; c.seq_len = 64;
+    ModelCost cost;
+    EXPECT(model_cost(&c, 64, 2, &cost) == 0);
+    EXPECT(cost.param_elems == 139584);
+    double per_param[3] = {16, 18, 13}, per_act[3] = {4, 2, 1};
+    for (int r = 0; r < MEMORY_RECIPES; r++) {
+        double b[6];
+        memory_bytes(&cost, &memory_recipes[r], b);
+        EXPECT(b[0] + b[1] + b[2] + b[3] == per_param[r] * 139584);
+        EXPECT(b[4] == per_act[r] * cost.activation_elems && cost.activation_elems > 0);
+        EXPECT(b[5] == b[0] + b[1] + b[2] + b[3] + b[4]);
+    }
+    EXPECT(cost.activation_bytes == 4 * cost.activation_elems); /* the fp32 figure the summary always printed */
+}

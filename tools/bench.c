@@ -16,6 +16,7 @@
 #include "arch/model.h"
 #include "core/backend.h"
 #include "core/backend_cpu_attn.h" /* ATTN_BLOCK, for the GEMM ceiling */
+#include "core/lowp_linear.h"
 #include "data/data.h"
 #include "train/checkpoint.h"
 
@@ -103,6 +104,38 @@ static double train_tokens_per_s(Model *m, int B, int T, int steps) {
     }
     bench_run_free(&r);
     return (double)B * T / median(times, steps);
+}
+
+/* ---- simulated low precision (core/lowp_linear.h): what the simulation costs on the CPU ----
+ * The same 1M-parameter model's training step with its linear layers in float32 (OpenBLAS) and simulated
+ * BF16 / FP8, side by side in this process. The simulation quantizes every GEMM input and accumulates in a
+ * vectorized loop instead of OpenBLAS: its point is the numerics, not speed. */
+static void bench_precision(FILE *json, int steps) {
+    struct { const char *name, *precision, *scaling; int bits; } v[] = {
+        {"fp32 (OpenBLAS)", "fp32", "tile", 0}, {"bf16", "bf16", "tile", 0},
+        {"fp8 tiles, fp32 accum", "fp8", "tile", 0}, {"fp8 tiles, 14-bit accum", "fp8", "tile", 14},
+        {"fp8 per tensor, 14-bit", "fp8", "tensor", 14},
+    };
+    printf("\nsimulated low precision: 1M model (d 128, 4 blocks, T 128, 16 x 128 tokens/step), 1 thread\n");
+    printf("%-26s %12s %10s\n", "linear layers", "tokens/s", "vs fp32");
+    al_set_threads(1);
+    double base = 0;
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        ModelConfig c = dense_config(128, 4, 4, 352, 128);
+        Model *m = model_create(&c, 0);
+        LowpLinear lowp;
+        AL_ASSERT(m && lowp_linear_init(&lowp, v[i].precision, v[i].scaling, v[i].bits, 128, "toward_zero") == 0);
+        if (strcmp(v[i].precision, "fp32")) m->ctx.lowp = &lowp;
+        double tps = train_tokens_per_s(m, 16, 128, steps);
+        if (i == 0) base = tps;
+        printf("%-26s %12.0f %9.2fx\n", v[i].name, tps, tps / base);
+        if (json)
+            fprintf(json, ",\n  {\"precision\": \"%s\", \"tokens_per_s\": %.1f, \"vs_fp32\": %.4f}", v[i].name, tps, tps / base);
+        m->ctx.lowp = NULL;
+        lowp_linear_free(&lowp);
+        model_free(m);
+        fflush(stdout);
+    }
 }
 
 /* ---- MoE vs dense at equal active parameters (DeepSeekMoE, arch/moe.c) ----
@@ -449,9 +482,10 @@ int main(int argc, char **argv) {
     };
     int steps = argc > 1 ? atoi(argv[1]) : 15;
     if (steps < 1 || steps > 64) steps = 15;
-    /* bin/bench [STEPS] [pytorch | residual | decode | long | small | 10m | residual256 | hc256 | mhc256 [THREADS]]:
+    /* bin/bench [STEPS] [pytorch | residual | decode | long | precision | small | 10m | residual256 | hc256 | mhc256 [THREADS]]:
      * the second form runs only the PyTorch comparison (out/bench_pytorch.json), the residual families
-     * (out/bench_residual.json), decoding (out/bench_decode.json), long-context training (out/bench_long.json), or
+     * (out/bench_residual.json), decoding (out/bench_decode.json), long-context training (out/bench_long.json), the
+     * simulated low precision (out/bench_precision.json), or
      * trains one model (a dense one, or one of the residual-family comparison) on THREADS threads (default 1)
      * and prints its tokens/s (no JSON: a target for perf record) */
     const char *kind = NULL;
@@ -473,24 +507,27 @@ int main(int argc, char **argv) {
     }
     int only_pytorch = argc > 2 && !strcmp(argv[2], "pytorch"), only_residual = argc > 2 && !strcmp(argv[2], "residual");
     int only_decode = argc > 2 && !strcmp(argv[2], "decode"), only_long = argc > 2 && !strcmp(argv[2], "long");
-    if (argc > 2 && !(only_pytorch || only_residual || only_decode || only_long)) {
-        fprintf(stderr, "bench: unknown section '%s' (pytorch, residual, decode, long, small, 10m, residual256, hc256, "
-                        "mhc256)\n", argv[2]);
+    int only_precision = argc > 2 && !strcmp(argv[2], "precision");
+    if (argc > 2 && !(only_pytorch || only_residual || only_decode || only_long || only_precision)) {
+        fprintf(stderr, "bench: unknown section '%s' (pytorch, residual, decode, long, precision, small, 10m, residual256, "
+                        "hc256, mhc256)\n", argv[2]);
         return 2;
     }
     const char *jpath = only_pytorch    ? "out/bench_pytorch.json"
                         : only_residual ? "out/bench_residual.json"
                         : only_decode   ? "out/bench_decode.json"
                         : only_long     ? "out/bench_long.json"
+                        : only_precision ? "out/bench_precision.json"
                                         : "out/bench.json";
     FILE *json = NULL;
     if (!make_parent_dirs(jpath)) json = fopen(jpath, "w");
     if (json) fprintf(json, "[\n");
-    if (only_pytorch || only_residual || only_decode || only_long) {
+    if (only_pytorch || only_residual || only_decode || only_long || only_precision) {
         if (json) fprintf(json, "  {\"steps\": %d}", steps);
         if (only_pytorch) bench_pytorch(json, steps);
         else if (only_residual) bench_residual(json, steps);
         else if (only_long) bench_long(json, steps);
+        else if (only_precision) bench_precision(json, steps);
         else bench_decode(json);
         if (json) { fprintf(json, "\n]\n"); fclose(json); printf("written: %s\n", jpath); }
         return 0;
@@ -520,6 +557,7 @@ int main(int argc, char **argv) {
         }
     }
     bench_moe(json, steps);
+    bench_precision(json, steps);
     bench_residual(json, steps);
     bench_decode(json);
     bench_long(json, steps);

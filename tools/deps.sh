@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages archlab needs, only those missing. Used by `make deps` and .ci/run.
+# Installs the Debian packages archlab needs, only those missing. Used by `make deps` and .ci/run. Open MPI is
+# optional for the build (without it archlab runs as one process); installed so the multi-rank tests run.
 set -u
 PKGS="build-essential pkg-config libgsl-dev libopenblas-openmp-dev liblua5.4-dev libpng-dev libcairo2-dev
-      libcjson-dev fortunes"
+      libcjson-dev fortunes libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

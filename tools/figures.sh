@@ -21,7 +21,7 @@ names=()
 for a in "$@"; do
     if [ "$a" = quick ]; then scale=quick; else names+=("$a"); fi
 done
-ALL=(config_table mhc_stability mhc_ablations kv_tradeoff moe_balance moe_granularity inside)
+ALL=(config_table mhc_stability mhc_ablations kv_tradeoff moe_balance moe_granularity mtp fp8 r1_zero r1_distill inside)
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
 if [ "$scale" = quick ]; then OUT=${FIGURES_OUT:-out/figures-quick}; else OUT=${FIGURES_OUT:-out/figures}; fi
 BIN=${AL_BIN:-$HERE/bin/archlab}

@@ -30,11 +30,23 @@ char *config_to_json(const ModelConfig *c) {
     return s;
 }
 
+/* Host and device buffers meet a chunk at a time (src/dst may be device memory: read and written only through
+ * the backend's copies), converting between real and the file's float32. */
+enum { XFER_CHUNK = 16384 };
+static void device_to_f32(float *dst, const real *src, size_t n) {
+    real tmp[XFER_CHUNK];
+    for (size_t i = 0; i < n; i += XFER_CHUNK) {
+        size_t k = n - i < XFER_CHUNK ? n - i : XFER_CHUNK;
+        K->to_host(tmp, src + i, k);
+        for (size_t j = 0; j < k; j++) dst[i + j] = (float)tmp[j];
+    }
+}
+
 /* the parameters as safetensors entries (float32 on disk whatever the build's precision) */
 float *params_f32(const Model *m, const real *src, StWriteTensor *t, const char *prefix, char **names) {
     float *buf = malloc(sizeof(float) * (m->ps.total ? m->ps.total : 1));
     AL_ASSERT(buf);
-    for (size_t i = 0; i < m->ps.total; i++) buf[i] = (float)src[i];
+    device_to_f32(buf, src, m->ps.total);
     for (int i = 0; i < m->ps.n; i++) {
         const ParamInfo *p = &m->ps.info[i];
         size_t len = strlen(prefix) + strlen(p->name) + 1;
@@ -65,9 +77,10 @@ int weights_save(const char *path, const Model *m) {
 /* The config fields that change what a model computes must agree between a checkpoint and the model it is
  * loaded into (shapes alone would let a different rope_theta, norm_eps or routing rule load silently). These
  * may differ: the preset's name, the initialization (seed, init_std, gate_init), the context length (RoPE is
- * per position) and the balancing, which shapes training and not the function. */
+ * per position), the balancing, which shapes training and not the function, the placement of the experts on ranks
+ * (a run saved on 4 ranks resumes on 1 or 2) and the multi-token prediction loss weight. */
 static const char *const may_differ[] = {"preset", "seed", "init_std", "gate_init", "seq_len", "balance", "aux_alpha",
-                                         "device_alpha", "seq_alpha", "bias_gamma"};
+                                         "device_alpha", "seq_alpha", "bias_gamma", "expert_parallel", "mtp_lambda"};
 
 static int check_config(const char *path, const char *json, const ModelConfig *c) {
     cJSON *j = cJSON_Parse(json);
@@ -146,10 +159,15 @@ static void copy_params(const StFile *f, const Model *m, real *dst, const char *
         char name[256];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         const float *src = (const float *)(f->data + st_find(f, name)->begin);
-        for (size_t j = 0; j < p->numel; j++) {
-            float v;
-            memcpy(&v, src + j, sizeof v);
-            dst[p->offset + j] = (real)v;
+        real tmp[XFER_CHUNK];
+        for (size_t j0 = 0; j0 < p->numel; j0 += XFER_CHUNK) {
+            size_t k = p->numel - j0 < XFER_CHUNK ? p->numel - j0 : XFER_CHUNK;
+            for (size_t j = 0; j < k; j++) {
+                float v;
+                memcpy(&v, src + j0 + j, sizeof v);
+                tmp[j] = (real)v;
+            }
+            K->to_device(dst + p->offset + j0, tmp, k);
         }
     }
 }

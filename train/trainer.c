@@ -9,7 +9,9 @@
 
 #include "arch/mtp.h"
 #include "core/lowp_linear.h"
+#include "core/dist.h"
 #include "train/checkpoint.h"
+#include "train/parallel.h"
 #include "train/progress.h"
 
 void train_defaults(TrainOptions *o) {
@@ -23,7 +25,7 @@ void train_defaults(TrainOptions *o) {
     snprintf(o->schedule, sizeof o->schedule, "cosine");
     snprintf(o->precision, sizeof o->precision, "fp32");
     snprintf(o->fp8_scaling, sizeof o->fp8_scaling, "tile");
-    snprintf(o->accum_round, sizeof o->accum_round, "zero");
+    snprintf(o->accum_round, sizeof o->accum_round, "toward_zero");
     o->accum_bits = -1;
     o->promote_every = 128;
     o->weight_decay = a.weight_decay;
@@ -37,7 +39,9 @@ void train_defaults(TrainOptions *o) {
     o->eval_batches = 8;
 }
 
-void grads_reduce(ParamStore *ps) { (void)ps; }
+/* The one reduction seam: with several ranks (train/parallel.h) the gradients of the global batch, summed over
+ * ranks in a fixed order, and the loss and the model's statistics of the global batch; nothing with one. */
+int grads_reduce(Model *m, double *loss) { return dp_reduce_step(m, loss); }
 
 
 /* Keeps the records of a metrics file up to step `keep` (a resumed run rewrites what follows): lines of any
@@ -134,14 +138,17 @@ double evaluate_mtp(Model *m, DataSource *data, int B, int T, int n_batches, int
                     double *mtp_accuracy) {
     double mtp_sum[16] = {0}, mtp_hits[16] = {0}, mtp_n[16] = {0};
     if (data_check_vocab(data, m->cfg.vocab_size)) return NAN;
+    /* with several ranks, B is this rank's share of each global batch of B x ranks sequences */
+    int R = dist_size();
     int *in = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
-    AL_ASSERT(in && tg);
+    int *gin = R > 1 ? malloc(sizeof(int) * B * R * T) : NULL, *gtg = R > 1 ? malloc(sizeof(int) * B * R * T) : NULL;
+    AL_ASSERT(in && tg && (R == 1 || (gin && gtg)));
     Rng rng; /* synthetic tasks draw validation sequences from a fixed seed, distinct from training's */
     rng_init(&rng, 0x5eed0fa1u);
     double total = 0;
     long valid = 0;
     for (int i = 0; i < n_batches; i++) {
-        if (al_interrupted() || data_batch(data, &rng, split, i, B, T, in, tg)) { total = NAN; valid = 0; break; }
+        if (al_interrupted() || dp_batch(data, &rng, split, i, B * R, T, in, tg, gin, gtg)) { total = NAN; valid = 0; break; }
         double loss = model_forward(m, in, tg, B, T);
         if (m->n_valid) { total += loss * m->n_valid; valid += m->n_valid; }
         for (int k = 0; k < m->n_mtp && k < 16; k++) { /* weighted by each module's own valid targets */
@@ -150,6 +157,18 @@ double evaluate_mtp(Model *m, DataSource *data, int B, int T, int n_batches, int
             mtp_n[k] += m->mtp[k].n_valid;
         }
     }
+    if (R > 1) { /* the totals of every rank's share: the global batches' */
+        /* every rank takes part in the sum, a failed one too (its count of failures says so) */
+        double t[3 + 3 * 16] = {isnan(total) ? 0 : total, (double)valid, isnan(total) ? 1 : 0};
+        for (int k = 0; k < 16; k++) { t[3 + 3 * k] = mtp_sum[k]; t[4 + 3 * k] = mtp_hits[k]; t[5 + 3 * k] = mtp_n[k]; }
+        if (dp_sum(t, 3 + 3 * 16) || t[2] > 0) { total = NAN; valid = 0; }
+        else {
+            total = t[0]; valid = (long)t[1];
+            for (int k = 0; k < 16; k++) { mtp_sum[k] = t[3 + 3 * k]; mtp_hits[k] = t[4 + 3 * k]; mtp_n[k] = t[5 + 3 * k]; }
+        }
+    }
+    free(gin);
+    free(gtg);
     for (int k = 0; k < m->n_mtp && k < 16; k++) {
         if (mtp_loss) mtp_loss[k] = mtp_n[k] ? mtp_sum[k] / mtp_n[k] : NAN;
         if (mtp_accuracy) mtp_accuracy[k] = mtp_n[k] ? mtp_hits[k] / mtp_n[k] : NAN;
@@ -206,8 +225,10 @@ typedef struct Loop {
     Rng rng;          /* the data sampler's */
     JsonlWriter jw;   /* the metrics file (no file: writes nothing) */
     Progress prog;
-    int B, T, end;    /* batch shape; the step the run stops at (stop_at or steps) */
+    int B, T, end;    /* batch shape (B: this rank's share of batch_size); the step the run stops at */
     int *in, *tg;     /* (B, T) tokens and targets */
+    int *gin, *gtg;   /* with several ranks: the global batch (batch_size, T), drawn whole by every rank */
+    int lead;         /* rank 0: the one that prints, writes metrics and checkpoints */
     double t0;        /* start of the training clock (evaluation time is taken off it) */
     long tokens;      /* trained since start */
     double tokens_before; /* a resumed run's: start x B x T */
@@ -240,7 +261,11 @@ static int loop_begin(Loop *L) {
     const TrainOptions *o = L->o;
     Model *m = L->m;
     if (check_options(m, L->data, o, &L->sched)) return -1;
-    L->B = o->batch_size;
+    int R = dist_size();
+    if (o->batch_size % R)
+        return al_errorf("field 'batch_size' = %d does not divide among %d ranks (each trains an equal share)", o->batch_size, R);
+    L->B = o->batch_size / R;
+    L->lead = dist_rank() == 0;
     L->T = o->seq_len ? o->seq_len : m->cfg.seq_len;
     if (model_plan(m, L->B, L->T)) return -1;
     rng_init(&L->rng, (uint64_t)o->seed);
@@ -252,13 +277,18 @@ static int loop_begin(Loop *L) {
         start = st.step;
         L->opt.step = st.opt.step;
         L->r->start_step = start;
-        if (o->metrics_path[0] && truncate_jsonl(o->metrics_path, start)) return -1;
+        if (L->lead && o->metrics_path[0] && truncate_jsonl(o->metrics_path, start)) return -1;
     }
-    if (o->metrics_path[0] && jsonl_open(&L->jw, o->metrics_path, start > 0)) return -1;
+    if (L->lead && o->metrics_path[0] && jsonl_open(&L->jw, o->metrics_path, start > 0)) return -1;
     L->in = malloc(sizeof(int) * L->B * L->T);
     L->tg = malloc(sizeof(int) * L->B * L->T);
     AL_ASSERT(L->in && L->tg);
-    progress_init(&L->prog, o->label, o->steps, o->quiet);
+    if (R > 1) {
+        L->gin = malloc(sizeof(int) * o->batch_size * L->T);
+        L->gtg = malloc(sizeof(int) * o->batch_size * L->T);
+        AL_ASSERT(L->gin && L->gtg);
+    }
+    progress_init(&L->prog, o->label, o->steps, o->quiet || !L->lead);
     L->t0 = now_s();
     L->r->steps_done = start;
     L->tokens_before = (double)start * L->B * L->T;
@@ -270,11 +300,11 @@ static int loop_begin(Loop *L) {
  * sub-layers' after-step updates. 1 = diverged (nothing updated), -1 = error. */
 static int one_step(Loop *L, int step, StepResult *s) {
     Model *m = L->m;
-    if (data_batch(L->data, &L->rng, SPLIT_TRAIN, step, L->B, L->T, L->in, L->tg)) return -1;
+    if (dp_batch(L->data, &L->rng, SPLIT_TRAIN, step, L->o->batch_size, L->T, L->in, L->tg, L->gin, L->gtg)) return -1;
     K->zero(m->ps.grad, m->ps.total);
     s->loss = model_forward(m, L->in, L->tg, L->B, L->T);
     model_backward(m, L->in, L->tg, L->B, L->T);
-    grads_reduce(&m->ps);
+    if (grads_reduce(m, &s->loss)) return -1;
     s->grad_norm = grad_clip(&m->ps, L->o->grad_clip);
     if (!isfinite(s->loss) || !isfinite(s->grad_norm)) return 1;
     s->lr = schedule_lr(&L->sched, step);
@@ -303,6 +333,10 @@ static void record(Loop *L, int done, const StepResult *s) {
     metrics_add(log, "lr", done, s->lr);
     metrics_add(log, "grad_norm", done, s->grad_norm);
     double aux = model_aux_loss(L->m);
+    if (dist_size() > 1) { /* each rank's is the mean over its sequences: the global batch's is their mean */
+        if (dp_sum(&aux, 1)) aux = NAN;
+        aux /= dist_size();
+    }
     if (aux != 0) metrics_add(log, "aux_loss", done, aux);
     for (int k = 1; k <= L->m->n_mtp; k++) { /* multi-token prediction: each depth's loss and accuracy */
         double loss, acc;
@@ -360,7 +394,7 @@ static int log_at(Loop *L, int done, const StepResult *s, int evaluated, double 
  * needs), except at the end, which loop_end saves. */
 static int checkpoint_at(Loop *L, int done) {
     const TrainOptions *o = L->o;
-    if (!o->checkpoint_dir[0] || o->checkpoint_every <= 0 || done % o->checkpoint_every || done >= L->end) return 0;
+    if (!L->lead || !o->checkpoint_dir[0] || o->checkpoint_every <= 0 || done % o->checkpoint_every || done >= L->end) return 0;
     return save_checkpoint(o->checkpoint_dir, L->m, &L->opt, &L->rng, done, L->r);
 }
 
@@ -376,7 +410,7 @@ static int interrupted(Loop *L, int step, int start) {
         return 0;
     }
     const char *dir = o->checkpoint_dir[0] ? o->checkpoint_dir : "out/interrupted";
-    if (save_checkpoint(dir, L->m, &L->opt, &L->rng, step, L->r)) return -1;
+    if (L->lead && save_checkpoint(dir, L->m, &L->opt, &L->rng, step, L->r)) return -1;
     if (!o->quiet)
         progress_message(&L->prog, "interrupted at step %d: checkpoint in %s, metrics so far in %s", step, dir,
                          o->metrics_path[0] ? o->metrics_path : "(none)");
@@ -409,7 +443,7 @@ static int read_summary(const char *metrics_path, TrainResult *r) {
 static int loop_end(Loop *L, int start, int rc) {
     const TrainOptions *o = L->o;
     TrainResult *r = L->r;
-    if (!rc && !r->interrupted && !r->diverged && o->checkpoint_dir[0] && r->steps_done == L->end && L->end > start &&
+    if (!rc && L->lead && !r->interrupted && !r->diverged && o->checkpoint_dir[0] && r->steps_done == L->end && L->end > start &&
         save_checkpoint(o->checkpoint_dir, L->m, &L->opt, &L->rng, L->end, r))
         rc = -1;
     r->seconds = now_s() - L->t0;
@@ -417,7 +451,7 @@ static int loop_end(Loop *L, int start, int rc) {
     progress_finish(&L->prog);
     jsonl_close(&L->jw);
     if (start >= L->end && o->metrics_path[0] && read_summary(o->metrics_path, r)) return rc;
-    if (o->metrics_path[0] && write_summary(o->metrics_path, L->m, r)) rc = -1;
+    if (L->lead && o->metrics_path[0] && write_summary(o->metrics_path, L->m, r)) rc = -1;
     return rc;
 }
 
@@ -427,11 +461,22 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
     memset(r, 0, sizeof *r);
     metrics_init(&r->log);
     r->train_loss = r->val_loss = NAN; /* none until a log window or an evaluation completes */
+    const BackendEntry *be = backend_current();
+    if (be->gemm_precision) { /* a device backend (cuda): its GEMMs run in the precision asked for, nothing simulated */
+        if (be->gemm_precision(o->precision)) return -1;
+        int rc = train_loop(m, data, o, r);
+        be->gemm_precision("fp32");
+        return rc;
+    }
     /* simulated low precision for the linear layers, for this run's forward and backward passes (and its
      * evaluations: the model as it is trained) */
     LowpLinear lowp;
     int bits = o->accum_bits >= 0 ? o->accum_bits : !strcmp(o->precision, "fp8") ? 14 : 0;
     if (lowp_linear_init(&lowp, o->precision, o->fp8_scaling, bits, o->promote_every, o->accum_round)) return -1;
+    /* the simulation reads the operands on the host: the CPU backend's memory only */
+    if (strcmp(o->precision, "fp32") && strcmp(backend_active(), "cpu"))
+        return al_errorf("field 'precision' = \"%s\" is a simulation on the host (core/lowp_linear.c) and runs on "
+                         "device 'cpu' only (this model is on '%s')", o->precision, backend_active());
     if (strcmp(o->precision, "fp32")) m->ctx.lowp = &lowp;
     int rc = train_loop(m, data, o, r);
     m->ctx.lowp = NULL;
@@ -466,6 +511,8 @@ static int train_loop(Model *m, DataSource *data, const TrainOptions *o, TrainRe
     rc = loop_end(&L, start, rc);
     rng_free(&L.rng);
     free(L.in);
+    free(L.gin);
+    free(L.gtg);
     free(L.tg);
     return rc;
 }

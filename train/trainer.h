@@ -29,8 +29,8 @@ typedef struct TrainOptions {
     /* Simulated low precision of the linear layers (core/lowp_linear.h, docs/LOWP.md): "fp32" (none), "bf16"
      * or "fp8" (DeepSeek-V3's recipe); scaling "tile" (1 x 128 / 128 x 128) or "tensor"; the accumulator's
      * mantissa bits (-1: the precision's default, 14 for fp8, 0 = full float32 for bf16), promotion interval
-     * N_C and its rounding ("zero": truncation, "nearest") */
-    char precision[8], fp8_scaling[8], accum_round[8];
+     * N_C and its rounding ("toward_zero": truncation, "nearest") */
+    char precision[8], fp8_scaling[8], accum_round[16];
     int accum_bits, promote_every;
 } TrainOptions;
 
@@ -62,7 +62,8 @@ double evaluate(Model *m, DataSource *data, int B, int T, int n_batches, int spl
 double evaluate_mtp(Model *m, DataSource *data, int B, int T, int n_batches, int split, double *mtp_loss,
                     double *mtp_accuracy);
 
-/* Sums the gradient contributions of all workers into ps->grad. One process today: nothing to do; an MPI
- * build replaces this with MPI_Allreduce over the flat gradient buffer. */
-void grads_reduce(ParamStore *ps);
+/* The one reduction seam of a step: with several MPI ranks (train/parallel.h) the gradients, the loss and the
+ * model's statistics of the global batch, summed over ranks in a fixed order; nothing with one rank. -1 +
+ * message when a rank died or hangs. */
+int grads_reduce(Model *m, double *loss);
 #endif

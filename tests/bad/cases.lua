@@ -305,6 +305,15 @@ field("field 'preset' = \"../x\" is not a preset name", "preset = '../x'")
 field("no preset named 'nope'", "preset = 'nope'")
 field("field 'seed' = -1 is out of range", "seed = -1")
 field("field 'n_kv_heads' = 3 differs from n_heads = 4 with attention = \"mha\"", "n_kv_heads = 3")
+-- expert parallelism's placement (arch/moe.c, arch/moe_ep.c)
+field("field 'expert_parallel' = 3 does not divide n_routed_experts = 8", "ffn = 'moe', expert_parallel = 3")
+field("field 'expert_parallel' = 0 is out of range", "ffn = 'moe', expert_parallel = 0")
+field("field 'expert_parallel' must be a number, got a string", "ffn = 'moe', expert_parallel = 'two'")
+field("field 'expert_parallel' must be an integer, got 2.5", "ffn = 'moe', expert_parallel = 2.5")
+field("field 'expert_parallel' = 8192 is out of range", "ffn = 'moe', expert_parallel = 8192")
+field("field 'n_group' = 4 must be 1 or expert_parallel = 2", "ffn = 'moe', expert_parallel = 2, n_group = 4, topk_group = 2")
+field("field 'expert_parallel' has no effect with attention = \"mha\", ffn = \"dense\"", "expert_parallel = 2")
+field("unknown field 'expert_paralel' (did you mean 'expert_parallel'?)", "ffn = 'moe', expert_paralel = 2")
 
 -- ---- multi-token prediction: the config fields, the Hugging Face name, speculative decoding ----
 local function mtp(want, code) lua("mtp", want, code) end
@@ -341,7 +350,7 @@ prec("field 'accum_bits' = -2 is out of range", "precision = 'fp8', accum_bits =
 prec("field 'accum_bits' must be an integer", "precision = 'fp8', accum_bits = 13.5")
 prec("field 'promote_every' = -1 is out of range", "precision = 'fp8', promote_every = -1")
 prec("field 'promote_every' = 0 (never promote) needs fp8_scaling = \"tensor\"", "precision = 'fp8', promote_every = 0")
-prec("field 'accum_round' = \"up\" is not one of nearest|zero", "precision = 'fp8', accum_round = 'up'")
+prec("field 'accum_round' = \"up\" is not one of nearest|toward_zero", "precision = 'fp8', accum_round = 'up'")
 prec("unknown field 'precison' (did you mean 'precision'?)", "precison = 'fp8'")
 prec("field 'accum_bits' must be a number, got string", "precision = 'fp8', accum_bits = 'many'")
 local Z = "local z = archlab.tensor.zeros; "
@@ -353,6 +362,82 @@ lua("precision", "field 'accum_bits' = 30 is out of range", Z .. "archlab.lowp.m
 lua("precision", "needs one scale along K in both operands", Z .. "archlab.lowp.matmul(z(2, 300), z(2, 300), { promote_every = 0 })")
 lua("precision", "a must have 2 dimensions, not 3", Z .. "archlab.lowp.matmul(z(2, 2, 2), z(2, 2))")
 lua("precision", "must be a finite number", Z .. "archlab.lowp.matmul(z(2, 3), z(2, 3), { accum_bits = 0/0 })")
+
+-- ---- reinforcement learning and distillation: tasks, archlab.grpo, archlab.distill ----
+local function rl(want, code) lua("rl", want, code) end
+local RT = "local t = archlab.data.addition{ digits = 2 } local m = archlab.model{ preset = 'tiny', seq_len = 96 } "
+rl("archlab.data.addition: field 'digits' = 0 is out of range", "archlab.data.addition{ digits = 0 }")
+rl("archlab.data.addition: field 'min_digits' = 3 is more than digits = 2", "archlab.data.addition{ digits = 2, min_digits = 3 }")
+rl("archlab.data.addition: unknown field 'digit' (did you mean 'digits'?)", "archlab.data.addition{ digit = 2 }")
+rl("archlab.data.addition: field 'test_fraction' = 0.9 is out of range", "archlab.data.addition{ test_fraction = 0.9 }")
+rl("archlab.data.expression: field 'ops' = 6 is out of range", "archlab.data.expression{ ops = 6 }")
+rl("archlab.data.expression: field 'min_ops' = 3 is more than ops = 2", "archlab.data.expression{ ops = 2, min_ops = 3 }")
+rl("archlab.data.expression: field 'max_operand' = 0 is out of range", "archlab.data.expression{ max_operand = 0 }")
+rl("task:corpus: field 'think' = 2 is out of range", RT .. "t:corpus{ think = 2 }")
+rl("task:corpus: field 'examples' = 1 is out of range", RT .. "t:corpus{ examples = 1 }")
+rl("task:problems: field 'split' = \"val\" must be \"train\" or \"test\"", RT .. "t:problems{ split = 'val' }")
+rl("task:check: field 'prompt' = \"57-68=\" is not an addition A+B=", RT .. "t:check{ prompt = '57-68=', completion = 'x' }")
+rl("task:check: field 'prompt' is required", RT .. "t:check{ completion = 'x' }")
+rl("task:evaluate: field 'model' must be an archlab.model, got number", RT .. "t:evaluate{ model = 3 }")
+rl("task:evaluate: field 'max_new' = 100: the task's longest prompt (7 tokens) + max_new - 1 exceeds the model's seq_len = 96",
+   RT .. "t:evaluate{ model = m, max_new = 100 }")
+rl("task:evaluate: field 'model' has vocab_size = 100", RT .. "t:evaluate{ model = archlab.model{ preset = 'tiny', vocab_size = 100 } }")
+rl("archlab.grpo: field 'policy' is required", RT .. "archlab.grpo{ task = t }")
+rl("archlab.grpo: field 'task' is required", RT .. "archlab.grpo{ policy = m }")
+rl("archlab.grpo: field 'task' must be a task (archlab.data.addition{} or archlab.data.expression{}), got archlab.Data",
+   RT .. "archlab.grpo{ policy = m, task = archlab.data.copy{} }")
+rl("archlab.grpo: field 'group' = 1 is out of range", RT .. "archlab.grpo{ policy = m, task = t, group = 1 }")
+rl("archlab.grpo: field 'temperature' = 0 is out of range", RT .. "archlab.grpo{ policy = m, task = t, temperature = 0 }")
+rl("archlab.grpo: field 'clip' = 1.5 is out of range", RT .. "archlab.grpo{ policy = m, task = t, clip = 1.5 }")
+rl("archlab.grpo: field 'kl_beta' = -1 is out of range", RT .. "archlab.grpo{ policy = m, task = t, kl_beta = -1 }")
+rl("archlab.grpo: unknown field 'kl_bta' (did you mean 'kl_beta'?)", RT .. "archlab.grpo{ policy = m, task = t, kl_bta = 0.1 }")
+rl("archlab.grpo: field 'reference' is the policy itself (it must stay frozen)", RT .. "archlab.grpo{ policy = m, task = t, reference = m }")
+rl("archlab.grpo: field 'reference': vocab_size = 300 differs from the policy's 256",
+   RT .. "archlab.grpo{ policy = m, task = t, reference = archlab.model{ preset = 'tiny', vocab_size = 300 } }")
+rl("archlab.grpo: field 'policy': vocab_size = 100, but the task's text is bytes",
+   RT .. "archlab.grpo{ policy = archlab.model{ preset = 'tiny', vocab_size = 100 }, task = t }")
+rl("archlab.grpo: field 'max_new' = 64: the task's longest prompt (9 tokens) + max_new - 1 exceeds the policy's seq_len = 64",
+   "archlab.grpo{ policy = archlab.model{ preset = 'tiny' }, task = archlab.data.addition{ digits = 3 }, max_new = 64 }")
+rl("archlab.grpo: field 'schedule' = \"linear\" is not one of constant|cosine|step", RT .. "archlab.grpo{ policy = m, task = t, schedule = 'linear' }")
+rl("archlab.grpo: field 'min_lr' = 0.5 is above lr = 0.1", RT .. "archlab.grpo{ policy = m, task = t, lr = 0.1, min_lr = 0.5 }")
+rl("archlab.distill: fields 'teacher' and 'student' are the same model", RT .. "archlab.distill{ teacher = m, student = m, task = t }")
+rl("archlab.distill: field 'mode' = \"soft\" must be \"sequences\" or \"logits\"", RT .. "archlab.distill{ teacher = m, student = m:clone(), task = t, mode = 'soft' }")
+rl("archlab.distill: field 'tau' has no effect with mode = \"sequences\"", RT .. "archlab.distill{ teacher = m, student = m:clone(), task = t, tau = 2 }")
+rl("archlab.distill: field 'kl' = \"both\" must be \"forward\" or \"reverse\"", RT .. "archlab.distill{ teacher = m, student = m:clone(), task = t, mode = 'logits', kl = 'both' }")
+rl("archlab.distill: field 'student': vocab_size = 300 differs from the teacher's 256 (they must share the vocabulary)",
+   RT .. "archlab.distill{ teacher = m, student = archlab.model{ preset = 'tiny', vocab_size = 300, seq_len = 96 }, task = t }")
+rl("archlab.distill: field 'student' is required", RT .. "archlab.distill{ teacher = m, task = t }")
+rl("archlab.distill: field 'batch_size' = 0 is out of range", RT .. "archlab.distill{ teacher = m, student = m:clone(), task = t, batch_size = 0 }")
+rl("hold none the checker accepts (teacher accuracy 0.000", RT .. "archlab.distill{ teacher = m, student = m:clone(), task = t, prompts = 4, steps = 1, quiet = true }")
+local RUN = RT .. "local r = archlab.grpo{ policy = m, task = archlab.data.addition{ digits = 1, test_fraction = 0.2 }, steps = 1, prompts = 1, group = 2, max_new = 8, eval_n = 0, quiet = true } "
+rl("run:series: no series 'rewrd' (recorded: ", RUN .. "r:series('rewrd')")
+rl("run: no field 'acuracy' (did you mean 'accuracy'?)", RUN .. "print(r.acuracy)")
+
+-- ---- devices: chosen before any model is built, checked where a run names one (core/backend.c) ----
+local DM = 'local m = archlab.model{ preset = "tiny", n_layers = 1 } '
+local DT = 'archlab.train{ model = m, data = archlab.data.copy{}, steps = 1, '
+local function dev(want, code) lua("device", want, code) end
+dev("archlab.device: unknown device 'gpu' (known: cpu|cpu-checked", 'archlab.device("gpu")')
+dev("unknown device 'CPU'", 'archlab.device("CPU")')
+dev("unknown device ''", 'archlab.device("")')
+dev("unknown device '42'", 'archlab.device(42)')
+dev("string expected, got table", 'archlab.device({})')
+dev("device 'cuda' is not in this build", 'archlab.device("cuda")')
+dev("cannot switch to device 'cpu-checked': ", DM .. 'archlab.device("cpu-checked")')
+dev("still allocated (choose the device before building a model)", 'archlab.device("cpu-checked") ' .. DM .. 'archlab.device("cpu")')
+dev("field 'device' = \"cpu-checked\", but the model is on \"cpu\"", DM .. DT .. 'device = "cpu-checked" }')
+dev("but the model is on \"cpu-checked\"", 'archlab.device("cpu-checked") ' .. DM .. DT .. 'device = "cpu" }')
+dev("field 'device': device 'cuda' is not in this build", DM .. DT .. 'device = "cuda" }')
+dev("field 'device': unknown device 'gpu'", DM .. DT .. 'device = "gpu" }')
+dev("field 'device' must be a string", DM .. DT .. 'device = 3 }')
+dev("unknown field 'devise' (did you mean 'device'?)", DM .. DT .. 'devise = "cpu" }')
+dev("field 'precision' = \"fp8\" is a simulation on the host", 'archlab.device("cpu-checked") ' .. DM .. DT .. 'precision = "fp8" }')
+dev("field 'precision' = \"bf16\" is a simulation on the host", 'archlab.device("cpu-checked") ' .. DM .. DT .. 'precision = "bf16" }')
+dev("is not one of fp32|bf16|fp8", DM .. DT .. 'precision = "tf32" }')
+cli("device", "--device needs a name", "--device")
+cli("device", "archlab: --device: unknown device 'tpu'", "--device tpu tests/lua/ok_args.lua")
+cli("device", "archlab: --device: device 'cuda' is not in this build", "--device cuda tests/lua/ok_args.lua")
+cli("device", "archlab: --device: unknown device ''", "--device '' tests/lua/ok_args.lua")
 
 -- ---- sweeps ----
 local S = 'archlab.sweep{ dir = B.dir .. "/sw", data = archlab.data.copy{}, base = { preset = "tiny" }, train = { steps = 2, quiet = true }, '

@@ -114,8 +114,9 @@ function E.json(v, pretty)
   return table.concat(out)
 end
 
--- Written to PATH.tmp and renamed, so a reader never sees half a file.
+-- Written to PATH.tmp and renamed, so a reader never sees half a file. Under mpirun rank 0 alone writes.
 function E.write_json(path, v)
+  if archlab.rank() ~= 0 then return path end
   local text = E.json(v) .. "\n"
   local tmp = path .. ".tmp"
   local f = assert(io.open(tmp, "w"))
@@ -126,6 +127,7 @@ function E.write_json(path, v)
 end
 
 function E.write_text(path, text)
+  if archlab.rank() ~= 0 then return path end
   local f = assert(io.open(path, "w"))
   f:write(text)
   f:close()
