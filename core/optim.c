@@ -54,3 +54,18 @@ int schedule_kind_from_name(const char *name, SchedKind *kind) {
     else return -1;
     return 0;
 }
+
+int schedule_init(Schedule *s, const char *kind, double lr, double min_lr, int warmup, int total) {
+    memset(s, 0, sizeof *s);
+    if (schedule_kind_from_name(kind, &s->kind))
+        return al_errorf("field 'schedule' = \"%s\" is not one of constant|cosine|step", kind);
+    s->lr = lr;
+    s->min_lr = min_lr >= 0 ? min_lr : lr / 10;
+    s->warmup = warmup;
+    s->total = total;
+    /* the mHC/DeepSeek step schedule: x0.316 at 80% of training, x0.1 at 90% */
+    s->n_milestones = 2;
+    s->milestone[0] = 0.8; s->factor[0] = 0.316;
+    s->milestone[1] = 0.9; s->factor[1] = 0.1;
+    return 0;
+}

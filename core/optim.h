@@ -34,4 +34,8 @@ typedef struct Schedule {
 double schedule_lr(const Schedule *s, int step);
 /* Parses "constant" | "cosine" | "step"; -1 if unknown. */
 int schedule_kind_from_name(const char *name, SchedKind *kind);
+/* The schedule every loop uses (training, GRPO, distillation): kind by name, peak lr, floor min_lr (< 0: lr / 10),
+ * warmup steps, total steps, and the mHC/DeepSeek step milestones (x0.316 at 80%, x0.1 at 90%). -1 + a message
+ * naming field 'schedule' for an unknown kind. */
+int schedule_init(Schedule *s, const char *kind, double lr, double min_lr, int warmup, int total);
 #endif

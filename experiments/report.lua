@@ -142,10 +142,11 @@ end
 para("Every experiment of experiments/ at its ", any_quick and "quick" or "default", " scale on this machine (CPU, ",
      "byte-level Debian fortunes corpus unless stated), against the published numbers of the papers: HC = Hyper-Connections ",
      "(arXiv 2409.19606), mHC = Manifold-Constrained Hyper-Connections (arXiv 2512.24880), V2 = DeepSeek-V2 (arXiv 2405.04434), ",
-     "V3 = DeepSeek-V3 (arXiv 2412.19437). All measured numbers are read from the experiments' results.json files; ",
-     "the papers' numbers are quoted with their source. Our models have 10^5 to 10^6 parameters (the papers' 10^9 to 10^11) ",
-     "and train on at most a few hundred thousand tokens, with one seed: a claim about loss at scale ",
-     "cannot be confirmed here, only its direction checked, against a measured seed-to-seed noise floor where we have one.")
+     "V3 = DeepSeek-V3 (arXiv 2412.19437), R1 = DeepSeek-R1 (arXiv 2501.12948). All measured numbers are read from the ",
+     "experiments' results.json files; the papers' numbers are quoted with their source. Our models have 10^5 to 10^6 ",
+     "parameters (the papers' 10^9 to 10^11) and train on at most a few hundred thousand tokens, mostly with one seed (the ",
+     "MTP, FP8 and R1 sections use 2 to 5): a claim about loss at scale cannot be confirmed here, only its direction ",
+     "checked, against a measured seed-to-seed noise floor where we have one.")
 do
   local rows = {}
   for _, n in ipairs(names) do

@@ -117,17 +117,7 @@ static int check_options(const Model *t, const Model *s, const Task *task, const
     if (!(o->hard_weight >= 0)) return al_errorf("field 'hard_weight' = %g must be >= 0", o->hard_weight);
     if (!(o->lr > 0) || !isfinite(o->lr)) return al_errorf("field 'lr' = %g must be a positive number", o->lr);
     if (o->min_lr > o->lr) return al_errorf("field 'min_lr' = %g is above lr = %g", o->min_lr, o->lr);
-    memset(sc, 0, sizeof *sc);
-    if (schedule_kind_from_name(o->schedule, &sc->kind))
-        return al_errorf("field 'schedule' = \"%s\" is not one of constant|cosine|step", o->schedule);
-    sc->lr = o->lr;
-    sc->min_lr = o->min_lr >= 0 ? o->min_lr : o->lr / 10;
-    sc->warmup = o->warmup >= 0 ? o->warmup : o->steps / 20;
-    sc->total = o->steps;
-    sc->n_milestones = 2;
-    sc->milestone[0] = 0.8; sc->factor[0] = 0.316;
-    sc->milestone[1] = 0.9; sc->factor[1] = 0.1;
-    return 0;
+    return schedule_init(sc, o->schedule, o->lr, o->min_lr, o->warmup >= 0 ? o->warmup : o->steps / 20, o->steps);
 }
 
 void distill_data_free(DistillData *d) {

@@ -139,17 +139,7 @@ static int check_options(const Model *p, const Model *ref, const Task *t, const 
     if (ref && task_max_prompt(t) + max_new - 1 > ref->cfg.seq_len)
         return al_errorf("field 'reference': its seq_len = %d is too short for prompt + max_new = %d tokens",
                          ref->cfg.seq_len, task_max_prompt(t) + max_new - 1);
-    memset(s, 0, sizeof *s);
-    if (schedule_kind_from_name(o->schedule, &s->kind))
-        return al_errorf("field 'schedule' = \"%s\" is not one of constant|cosine|step", o->schedule);
-    s->lr = o->lr;
-    s->min_lr = o->min_lr >= 0 ? o->min_lr : o->lr / 10;
-    s->warmup = o->warmup > 0 ? o->warmup : 0;
-    s->total = o->steps * o->updates;
-    s->n_milestones = 2;
-    s->milestone[0] = 0.8; s->factor[0] = 0.316;
-    s->milestone[1] = 0.9; s->factor[1] = 0.1;
-    return 0;
+    return schedule_init(s, o->schedule, o->lr, o->min_lr, o->warmup > 0 ? o->warmup : 0, o->steps * o->updates);
 }
 
 int grpo_run(Model *policy, Model *reference, const Task *task, const GrpoOptions *o, GrpoResult *r) {

@@ -199,18 +199,7 @@ static int check_options(const Model *m, const DataSource *d, const TrainOptions
     if (o->min_lr > o->lr) return al_errorf("field 'min_lr' = %g is above lr = %g", o->min_lr, o->lr);
     if (o->log_every < 1) return al_errorf("field 'log_every' = %d must be >= 1", o->log_every);
     if (o->eval_batches < 1) return al_errorf("field 'eval_batches' = %d must be >= 1", o->eval_batches);
-    memset(s, 0, sizeof *s);
-    if (schedule_kind_from_name(o->schedule, &s->kind))
-        return al_errorf("field 'schedule' = \"%s\" is not one of constant|cosine|step", o->schedule);
-    s->lr = o->lr;
-    s->min_lr = o->min_lr >= 0 ? o->min_lr : o->lr / 10;
-    s->warmup = o->warmup >= 0 ? o->warmup : o->steps / 20;
-    s->total = o->steps;
-    /* the mHC/DeepSeek step schedule: x0.316 at 80% of training, x0.1 at 90% */
-    s->n_milestones = 2;
-    s->milestone[0] = 0.8; s->factor[0] = 0.316;
-    s->milestone[1] = 0.9; s->factor[1] = 0.1;
-    return 0;
+    return schedule_init(s, o->schedule, o->lr, o->min_lr, o->warmup >= 0 ? o->warmup : o->steps / 20, o->steps);
 }
 
 /* ---- the loop, as named steps over one Loop ---- */
