@@ -189,6 +189,7 @@ static void moe_destroy(void *self) {
     free(m->w_gu); free(m->w_down); free(m->counts); free(m->offsets); free(m->tok); free(m->pos); free(m->acc);
     free(m->ep_send); free(m->ep_recv); free(m->ep_send_tok); free(m->ep_pos_s); free(m->ep_meta_h); free(m->ep_gate_h);
     free(m->ep_idx); free(m->ep_tok); free(m->ep_pos); free(m->ep_cnt); free(m->ep_off);
+    free(m->ep_used); free(m->ep_rmeta_h); free(m->ep_rgate_h);
     free(m);
 }
 

@@ -34,6 +34,8 @@ typedef struct Moe {
     int *ep_idx, *ep_tok, *ep_pos, *ep_cnt, *ep_off; /* the dispatch of the received rows' slots (E/ep + 1 buckets) */
     real *ep_meta_h;             /* (N K, 2K) host copy of the metadata sent: expert slot, gate */
     real *ep_gate_h;             /* (N K) host copy of the gates */
+    int *ep_used;                /* (N) destinations each token got so far, while the rows are listed */
+    real *ep_rmeta_h, *ep_rgate_h; /* host copies of the received metadata (R N, 2K) and gates (R N, K) */
     size_t ep_S, ep_Nr, ep_cap_s, ep_cap_r;
     size_t xs, ms, back, dwb;        /* sent rows (NK, C), their metadata (NK, 2K), returned rows and gate grads (NK+1, C|K) */
     size_t rin, rmeta, xr, gur, hr, yr, rout, rgate; /* received rows (RN, C), metadata (RN, 2K), slots (RNK, ...), outputs (RN, C), gates (RN, K) */

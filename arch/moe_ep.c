@@ -28,21 +28,24 @@ int moe_ep_active(const Moe *m) { return m->ep > 1 && dist_size() == m->ep; }
 /* host lists: the source's for N K sent rows at most, the receiver's for R N rows of K slots */
 static void ensure_lists(Moe *m, size_t S, size_t Nr) {
     int Kk = m->K;
-    if (S > m->ep_cap_s) {
-        free(m->ep_send_tok); free(m->ep_pos_s); free(m->ep_meta_h); free(m->ep_gate_h);
+    if (S > m->ep_cap_s) { /* S = N K: the tokens' destinations are counted in ep_used (N of them) */
+        free(m->ep_send_tok); free(m->ep_pos_s); free(m->ep_meta_h); free(m->ep_gate_h); free(m->ep_used);
         m->ep_send_tok = malloc(sizeof(int) * S);
         m->ep_pos_s = malloc(sizeof(int) * S);
         m->ep_meta_h = malloc(sizeof(real) * S * 2 * Kk);
         m->ep_gate_h = malloc(sizeof(real) * S);
-        AL_ASSERT(m->ep_send_tok && m->ep_pos_s && m->ep_meta_h && m->ep_gate_h);
+        m->ep_used = malloc(sizeof(int) * S);
+        AL_ASSERT(m->ep_send_tok && m->ep_pos_s && m->ep_meta_h && m->ep_gate_h && m->ep_used);
         m->ep_cap_s = S;
     }
     if (Nr > m->ep_cap_r) {
-        free(m->ep_idx); free(m->ep_tok); free(m->ep_pos);
+        free(m->ep_idx); free(m->ep_tok); free(m->ep_pos); free(m->ep_rmeta_h); free(m->ep_rgate_h);
         m->ep_idx = malloc(sizeof(int) * Nr * Kk);
         m->ep_tok = malloc(sizeof(int) * Nr * Kk);
         m->ep_pos = malloc(sizeof(int) * Nr * Kk);
-        AL_ASSERT(m->ep_idx && m->ep_tok && m->ep_pos);
+        m->ep_rmeta_h = malloc(sizeof(real) * Nr * 2 * Kk);
+        m->ep_rgate_h = malloc(sizeof(real) * Nr * Kk);
+        AL_ASSERT(m->ep_idx && m->ep_tok && m->ep_pos && m->ep_rmeta_h && m->ep_rgate_h);
         m->ep_cap_r = Nr;
     }
     if (!m->ep_send) {
@@ -95,8 +98,8 @@ int moe_ep_forward(Moe *m, Ctx *c, int N, real *out) {
     long others = 0;
     K->to_host(m->ep_gate_h, ACT(c, m->r.gate), (size_t)N * Kk);
     for (size_t i = 0; i < (size_t)N * Kk; i++) m->ep_pos_s[i] = -1; /* the zero row S, once S is known */
-    int *used = calloc((size_t)N, sizeof(int)); /* destinations a token got so far */
-    AL_ASSERT(used);
+    int *used = m->ep_used; /* destinations a token got so far */
+    memset(used, 0, sizeof(int) * N);
     for (int r = 0; r < R; r++) {
         rows[r] = 0;
         for (int t = 0; t < N; t++) {
@@ -116,7 +119,6 @@ int moe_ep_forward(Moe *m, Ctx *c, int N, real *out) {
             if (r != me) { sent_other++; others++; }
         }
     }
-    free(used);
     for (size_t i = 0; i < (size_t)N * Kk; i++)
         if (m->ep_pos_s[i] < 0) m->ep_pos_s[i] = (int)S;
     m->ep_S = S;
@@ -136,8 +138,7 @@ int moe_ep_forward(Moe *m, Ctx *c, int N, real *out) {
     scale_counts(rc, recv_rows, R, 2 * Kk);
     if (dist_alltoallv(ACT(c, m->ms), sc, ACT(c, m->rmeta), rc)) fail();
     /* the received rows' slots: expert e here, or the null bucket Er (weight 0, output row zero) */
-    real *meta = malloc(sizeof(real) * (Nr ? Nr : 1) * 2 * Kk), *gates = malloc(sizeof(real) * (Nr ? Nr : 1) * Kk);
-    AL_ASSERT(meta && gates);
+    real *meta = m->ep_rmeta_h, *gates = m->ep_rgate_h;
     K->to_host(meta, ACT(c, m->rmeta), Nr * 2 * Kk);
     for (size_t i = 0; i < Nr; i++)
         for (int k = 0; k < Kk; k++) {
@@ -146,8 +147,6 @@ int moe_ep_forward(Moe *m, Ctx *c, int N, real *out) {
             gates[i * Kk + k] = meta[i * 2 * Kk + Kk + k];
         }
     K->to_device(ACT(c, m->rgate), gates, Nr * Kk);
-    free(meta);
-    free(gates);
     K->zero(ACT(c, m->rout), Nr * C);
     if (Nr) {
         KM->moe_dispatch(m->ep_cnt, m->ep_off, m->ep_tok, m->ep_pos, m->ep_idx, (int)Nr, Kk, Er + 1);

@@ -71,8 +71,14 @@ static int allreduce_fixed(void *x, size_t n, size_t elem, MPI_Datatype type, vo
                            const char *what) {
     if (!active || size_ == 1 || n == 0) return 0;
     size_t chunk = n < REDUCE_CHUNK ? n : REDUCE_CHUNK;
-    char *all = rank_ == 0 ? malloc(elem * chunk * size_) : NULL;
-    if (rank_ == 0 && !all) return al_errorf("%s: out of memory for %zu values x %d ranks", what, chunk, size_);
+    /* rank 0's gather buffer, kept between calls (every training step sums the gradients) */
+    static char *all;
+    static size_t all_cap;
+    if (rank_ == 0 && elem * chunk * size_ > all_cap) {
+        free(all);
+        all_cap = elem * chunk * size_;
+        if (!(all = malloc(all_cap))) { all_cap = 0; return al_errorf("%s: out of memory for %zu values x %d ranks", what, chunk, size_); }
+    }
     int rc = 0;
     for (size_t off = 0; off < n && !rc; off += chunk) {
         size_t m = n - off < chunk ? n - off : chunk;
@@ -87,7 +93,6 @@ static int allreduce_fixed(void *x, size_t n, size_t elem, MPI_Datatype type, vo
         MPI_Ibcast(p, (int)m, type, 0, MPI_COMM_WORLD, &req);
         rc = wait_for(&req, what);
     }
-    free(all);
     return rc;
 }
 
@@ -133,22 +138,17 @@ int dist_alltoallv(const real *send, const size_t *send_counts, real *recv, cons
         if (send_counts[0]) memcpy(recv, send, sizeof(real) * send_counts[0]);
         return 0;
     }
-    int *sc = malloc(sizeof(int) * 4 * size_), *sd = sc + size_, *rc = sd + size_, *rd = rc + size_;
-    AL_ASSERT(sc);
+    int sc[size_], sd[size_], rc[size_], rd[size_];
     size_t so = 0, ro = 0;
     for (int r = 0; r < size_; r++) {
-        if (send_counts[r] > (size_t)1 << 30 || recv_counts[r] > (size_t)1 << 30 || so > (size_t)1 << 30 || ro > (size_t)1 << 30) {
-            free(sc);
+        if (send_counts[r] > (size_t)1 << 30 || recv_counts[r] > (size_t)1 << 30 || so > (size_t)1 << 30 || ro > (size_t)1 << 30)
             return al_errorf("an all-to-all of more than 2^30 values per rank (use more ranks or a smaller batch)");
-        }
         sc[r] = (int)send_counts[r]; sd[r] = (int)so; so += send_counts[r];
         rc[r] = (int)recv_counts[r]; rd[r] = (int)ro; ro += recv_counts[r];
     }
     MPI_Request req;
     MPI_Ialltoallv(send, sc, sd, MPI_REAL_T, recv, rc, rd, MPI_REAL_T, MPI_COMM_WORLD, &req);
-    int status = wait_for(&req, "the all-to-all of tokens");
-    free(sc);
-    return status;
+    return wait_for(&req, "the all-to-all of tokens");
 }
 
 int dist_broadcast(real *x, size_t n, int root) {

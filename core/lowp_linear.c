@@ -11,6 +11,7 @@ int lowp_linear_init(LowpLinear *p, const char *precision, const char *scaling, 
     else return al_errorf("field 'precision' = \"%s\" is not one of fp32|bf16|fp8", precision);
     if (!strcmp(scaling, "tile")) p->act_tile = p->weight_tile = 128;
     else if (strcmp(scaling, "tensor")) return al_errorf("field 'fp8_scaling' = \"%s\" is not one of tile|tensor", scaling);
+    if (accum_bits == -1) accum_bits = p->format == LOWP_E4M3 ? 14 : 0; /* V3's Hopper figure; BF16's full fp32 */
     if (accum_bits < 0 || accum_bits > 23)
         return al_errorf("field 'accum_bits' = %d is out of range [0, 23] (0: full float32 accumulation)", accum_bits);
     if (promote_every < 0) return al_errorf("field 'promote_every' = %d must be >= 0 (0: never)", promote_every);

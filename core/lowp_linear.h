@@ -28,7 +28,8 @@ typedef struct LowpLinear {
 } LowpLinear;
 
 /* "fp32" (returns 0 and leaves p unused: the caller uses the backend's kernels), "bf16" or "fp8"; scaling
- * "tile" (1 x 128 activations, 128 x 128 weights) or "tensor"; -1 + message naming the option. */
+ * "tile" (1 x 128 activations, 128 x 128 weights) or "tensor"; accum_bits -1: the format's default (14 for fp8,
+ * V3's figure for Hopper; 0, full float32, for bf16); -1 + message naming the option. */
 int lowp_linear_init(LowpLinear *p, const char *precision, const char *scaling, int accum_bits, int promote_every,
                      const char *accum_round);
 void lowp_linear_free(LowpLinear *p);

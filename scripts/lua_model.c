@@ -132,7 +132,7 @@ static int l_evaluate(lua_State *L) {
     spec_str(L, 2, &EVALUATE, "fp8_scaling", scaling, sizeof scaling);
     /* the accumulator as archlab.train's defaults: 14 bits for fp8, full float32 for bf16, promoted every 128 */
     LowpLinear lowp;
-    if (lowp_linear_init(&lowp, precision, scaling, !strcmp(precision, "fp8") ? 14 : 0, 128, "toward_zero"))
+    if (lowp_linear_init(&lowp, precision, scaling, -1, 128, "toward_zero"))
         opts_raise_engine_error(L, fn);
     if (strcmp(precision, "fp32")) m->ctx.lowp = &lowp;
     double loss = evaluate(m, e.data, e.B, e.T, e.batches, e.split);

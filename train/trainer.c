@@ -460,8 +460,7 @@ int train_run(Model *m, DataSource *data, const TrainOptions *o, TrainResult *r)
     /* simulated low precision for the linear layers, for this run's forward and backward passes (and its
      * evaluations: the model as it is trained) */
     LowpLinear lowp;
-    int bits = o->accum_bits >= 0 ? o->accum_bits : !strcmp(o->precision, "fp8") ? 14 : 0;
-    if (lowp_linear_init(&lowp, o->precision, o->fp8_scaling, bits, o->promote_every, o->accum_round)) return -1;
+    if (lowp_linear_init(&lowp, o->precision, o->fp8_scaling, o->accum_bits, o->promote_every, o->accum_round)) return -1;
     /* the simulation reads the operands on the host: the CPU backend's memory only */
     if (strcmp(o->precision, "fp32") && strcmp(backend_active(), "cpu"))
         return al_errorf("field 'precision' = \"%s\" is a simulation on the host (core/lowp_linear.c) and runs on "
